@@ -1,0 +1,132 @@
+//! `moat`: the command-line tool.
+//!
+//! `moat check [--config FILE] [--json] REQUEST.http` judges a raw HTTP request file with the same
+//! engine and settings syntax as the nginx module, and prints the verdict. Exit status: 0 when the
+//! request passes, 2 when it would be blocked, 1 on a usage or configuration error.
+
+use std::process::ExitCode;
+
+use moat::http_file::HttpFile;
+use moat::settings::{parse_config, SettingsPatch};
+use moat::{Action, Engine};
+
+const USAGE: &str = "usage: moat check [--config FILE] [--json] REQUEST.http
+       moat version";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("check") => match check(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("moat: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("version" | "--version") => {
+            println!("moat {}", moat::VERSION);
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check(args: &[String]) -> Result<ExitCode, String> {
+    let mut config = None;
+    let mut json = false;
+    let mut file = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" => config = Some(it.next().ok_or("--config needs a file")?.clone()),
+            "--json" => json = true,
+            s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
+            s => file = Some(s.to_string()),
+        }
+    }
+    let file = file.ok_or(format!("no request file given\n{USAGE}"))?;
+    let patch = match &config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            parse_config(&text).map_err(|e| format!("{path}:{}: {}", e.line, e.reason))?
+        }
+        None => SettingsPatch::default(),
+    };
+    let raw = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+    let http = HttpFile::parse(&raw).map_err(|e| format!("{file}: {e}"))?;
+    let engine = Engine::new(patch.resolve());
+    let verdict = engine.check(&http.request(), None);
+    if json {
+        println!("{}", verdict_json(&verdict));
+    } else {
+        println!("action: {}", verdict.action.as_str());
+        if verdict.action == Action::Block {
+            println!("status: {}", verdict.status);
+        }
+        println!(
+            "score: {} (threshold {})",
+            verdict.score,
+            engine.defaults().anomaly_threshold
+        );
+        for f in &verdict.findings {
+            println!(
+                "match: {} [{}] {} — {}: {}",
+                f.rule_id,
+                f.severity.as_str(),
+                f.msg,
+                f.variable,
+                f.data
+            );
+        }
+        if let Some(cause) = verdict.fail_open {
+            println!("fail-open: {}", cause.as_str());
+        }
+        println!("time: {} µs", verdict.elapsed.as_micros());
+    }
+    Ok(if verdict.action == Action::Block {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verdict_json(v: &moat::Verdict) -> String {
+    let esc = |s: &str| {
+        let mut o = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o
+    };
+    let matches: Vec<String> = v
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"id\":{},\"severity\":\"{}\",\"msg\":\"{}\",\"variable\":\"{}\",\"data\":\"{}\"}}",
+                f.rule_id,
+                f.severity.as_str(),
+                esc(f.msg),
+                esc(&f.variable),
+                esc(&f.data)
+            )
+        })
+        .collect();
+    format!(
+        "{{\"action\":\"{}\",\"status\":{},\"score\":{},\"matches\":[{}],\"fail_open\":{},\"elapsed_us\":{}}}",
+        v.action.as_str(),
+        v.status,
+        v.score,
+        matches.join(","),
+        v.fail_open.map_or("null".to_string(), |c| format!("\"{}\"", c.as_str())),
+        v.elapsed.as_micros()
+    )
+}

@@ -1,0 +1,172 @@
+//! Built-in detectors. Each looks at the parsed fields (and the request view) and reports
+//! [`Finding`]s with its own rule ids; the engine adds their scores.
+//!
+//! Rule id ranges: 100100–100199 SQL injection, 100200–100299 XSS, 100300–100399 path traversal,
+//! 100400–100499 scanners, 100500–100599 protocol and smuggling anomalies, 100600–100699 body
+//! and parsing anomalies.
+
+use std::time::Instant;
+
+use crate::parse::Inputs;
+use crate::request::Request;
+
+pub mod body;
+pub mod protocol;
+pub mod scanner;
+pub mod sqli;
+pub mod traversal;
+pub mod xss;
+
+/// How serious a finding is; decides its anomaly score (CRS's scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Score 5.
+    Critical,
+    /// Score 4.
+    Error,
+    /// Score 3.
+    Warning,
+    /// Score 2.
+    Notice,
+    /// Score 0: recorded, never contributes to a block.
+    Info,
+}
+
+impl Severity {
+    /// The anomaly score this severity adds.
+    pub fn score(self) -> u32 {
+        match self {
+            Severity::Critical => 5,
+            Severity::Error => 4,
+            Severity::Warning => 3,
+            Severity::Notice => 2,
+            Severity::Info => 0,
+        }
+    }
+
+    /// The name used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::Error => "ERROR",
+            Severity::Warning => "WARNING",
+            Severity::Notice => "NOTICE",
+            Severity::Info => "INFO",
+        }
+    }
+}
+
+/// One rule that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id.
+    pub rule_id: u32,
+    /// What the rule detects.
+    pub msg: &'static str,
+    /// Its severity (and so its score).
+    pub severity: Severity,
+    /// The variable that matched, e.g. `ARGS:q`.
+    pub variable: String,
+    /// A short excerpt of the matched value.
+    pub data: String,
+}
+
+/// Most bytes of a value kept as a finding's excerpt.
+pub const EXCERPT_MAX: usize = 100;
+
+impl Finding {
+    /// A finding whose excerpt is the first bytes of `value`, escaped for a log line.
+    pub fn new(
+        rule_id: u32,
+        msg: &'static str,
+        severity: Severity,
+        variable: String,
+        value: &[u8],
+    ) -> Finding {
+        Finding {
+            rule_id,
+            msg,
+            severity,
+            variable,
+            data: excerpt(value),
+        }
+    }
+}
+
+/// The first [`EXCERPT_MAX`] bytes of `value` as printable text: bytes outside printable ASCII
+/// and the quote and backslash are written as `\xHH`.
+pub fn excerpt(value: &[u8]) -> String {
+    let mut s = String::with_capacity(value.len().min(EXCERPT_MAX) + 3);
+    for &b in value.iter().take(EXCERPT_MAX) {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    if value.len() > EXCERPT_MAX {
+        s.push_str("...");
+    }
+    s
+}
+
+/// The inspection time budget ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfTime;
+
+/// The moment inspection must stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Instant);
+
+impl Deadline {
+    /// A deadline at the given instant.
+    pub fn at(instant: Instant) -> Deadline {
+        Deadline(instant)
+    }
+
+    /// `Err(OutOfTime)` once the deadline has passed.
+    pub fn check(&self) -> Result<(), OutOfTime> {
+        if Instant::now() >= self.0 {
+            Err(OutOfTime)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A built-in detector.
+pub trait Detector: Send + Sync {
+    /// Inspects one request; adds what it finds to `out`. Checks `deadline` between values.
+    fn inspect(
+        &self,
+        req: &Request<'_>,
+        inputs: &Inputs<'_>,
+        deadline: &Deadline,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), OutOfTime>;
+}
+
+/// All built-in detectors in the order they run.
+pub fn builtin() -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(protocol::Protocol),
+        Box::new(body::BodyAnomalies),
+        Box::new(scanner::Scanner::new()),
+        Box::new(traversal::Traversal::new()),
+        Box::new(sqli::Sqli),
+        Box::new(xss::Xss),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_escapes_and_truncates() {
+        assert_eq!(excerpt(b"a\"b\r\n"), "a\\x22b\\x0d\\x0a");
+        let long = vec![b'x'; 150];
+        let e = excerpt(&long);
+        assert!(e.ends_with("...") && e.len() == EXCERPT_MAX + 3);
+    }
+}

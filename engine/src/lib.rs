@@ -1,0 +1,26 @@
+//! Moat: a web application firewall engine.
+//!
+//! Data flows one way: a borrowed [`Request`] → [`body_reader`] → [`parse`] → [`detect`] →
+//! [`Verdict`]. [`Engine::check`] runs the whole pipeline and never panics. The [`ffi`] module
+//! is the C ABI used by the Lua binding and other non-Rust hosts; the nginx module uses the Rust
+//! API directly.
+
+pub mod body_reader;
+pub mod decode;
+pub mod detect;
+pub mod engine;
+pub mod ffi;
+pub mod http_file;
+pub mod parse;
+pub mod request;
+pub mod settings;
+pub mod stats;
+pub mod verdict;
+
+pub use engine::Engine;
+pub use request::{BodyPart, Header, Request};
+pub use settings::{Mode, Settings, SettingsPatch};
+pub use verdict::{Action, FailOpen, Verdict};
+
+/// The engine's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,197 @@
+//! Parsing: turns a request view and its body bytes into named fields for the detectors.
+//!
+//! Every parser is bounded and total: malformed input sets a [`ParseFlags`] bit, never panics,
+//! and runs in time linear in its input. Values borrow the request bytes unless decoding
+//! changed them.
+
+use std::borrow::Cow;
+
+use crate::request::Request;
+
+pub mod cookies;
+pub mod json;
+pub mod multipart;
+pub mod urlencoded;
+
+/// Where a field came from; decides its ModSecurity-style variable name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A query-string argument (`ARGS_GET`, shown as `ARGS:name`).
+    QueryArg,
+    /// A body argument: urlencoded, JSON or a multipart text field (`ARGS_POST`, shown as `ARGS:name`).
+    BodyArg,
+    /// A cookie (`REQUEST_COOKIES:name`).
+    Cookie,
+    /// A request header (`REQUEST_HEADERS:Name`).
+    Header,
+    /// A multipart upload's file name (`FILES:field`).
+    Filename,
+    /// A multipart part header (`MULTIPART_PART_HEADERS:field`).
+    PartHeader,
+}
+
+impl Source {
+    /// The ModSecurity collection name used in logs.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Source::QueryArg | Source::BodyArg => "ARGS",
+            Source::Cookie => "REQUEST_COOKIES",
+            Source::Header => "REQUEST_HEADERS",
+            Source::Filename => "FILES",
+            Source::PartHeader => "MULTIPART_PART_HEADERS",
+        }
+    }
+}
+
+/// One named value taken from the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// Where it came from.
+    pub source: Source,
+    /// Decoded name (e.g. `q`, `user.roles[0]`, `User-Agent`).
+    pub name: Cow<'a, [u8]>,
+    /// Decoded value.
+    pub value: Cow<'a, [u8]>,
+}
+
+impl Field<'_> {
+    /// The variable as shown in verdicts and logs, e.g. `ARGS:q`.
+    pub fn variable(&self) -> String {
+        format!(
+            "{}:{}",
+            self.source.collection(),
+            String::from_utf8_lossy(&self.name)
+        )
+    }
+}
+
+/// Anomalies found while parsing, as bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseFlags(pub u32);
+
+impl ParseFlags {
+    /// The body could not be parsed as its declared content type.
+    pub const BODY_PARSE_ERROR: u32 = 1 << 0;
+    /// A multipart body broke the strict boundary rules (unmatched boundary, missing final
+    /// boundary, bad part headers, data before the first boundary, …).
+    pub const MULTIPART_STRICT_ERROR: u32 = 1 << 1;
+    /// JSON nesting went past the depth limit.
+    pub const JSON_TOO_DEEP: u32 = 1 << 2;
+    /// More arguments than the argument limit; the rest were not collected.
+    pub const TOO_MANY_ARGS: u32 = 1 << 3;
+    /// The body was larger than the inspection limit and only its first part was inspected.
+    pub const BODY_TRUNCATED: u32 = 1 << 4;
+
+    /// Sets a bit.
+    pub fn set(&mut self, bit: u32) {
+        self.0 |= bit;
+    }
+
+    /// True when the bit is set.
+    pub fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// Which body parser ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyProcessor {
+    /// No body, or a content type Moat does not parse.
+    #[default]
+    None,
+    /// `application/x-www-form-urlencoded` (also used when a body has no content type).
+    UrlEncoded,
+    /// `application/json` and `+json` types.
+    Json,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+/// Bounds on what parsing collects.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most arguments collected (query + body); beyond it `TOO_MANY_ARGS` is set.
+    pub max_args: usize,
+    /// Deepest JSON nesting accepted; beyond it `JSON_TOO_DEEP` is set.
+    pub json_max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_args: 1000,
+            json_max_depth: 64,
+        }
+    }
+}
+
+/// Everything parsing produced for one request.
+#[derive(Debug, Default)]
+pub struct Inputs<'a> {
+    /// Fields in request order: query arguments, headers, cookies, then body fields.
+    pub fields: Vec<Field<'a>>,
+    /// Anomalies met on the way.
+    pub flags: ParseFlags,
+    /// The body parser used.
+    pub body_processor: BodyProcessor,
+    /// Arguments collected so far (query and body).
+    pub arg_count: usize,
+}
+
+impl<'a> Inputs<'a> {
+    /// Adds an argument unless the argument limit is reached (then flags `TOO_MANY_ARGS`).
+    pub fn push_arg(&mut self, field: Field<'a>, limits: &Limits) {
+        if self.arg_count >= limits.max_args {
+            self.flags.set(ParseFlags::TOO_MANY_ARGS);
+        } else {
+            self.arg_count += 1;
+            self.fields.push(field);
+        }
+    }
+}
+
+/// Parses the request line, headers, cookies and (already loaded, possibly truncated) body.
+pub fn parse_request<'a>(req: &Request<'a>, body: &'a [u8], limits: &Limits) -> Inputs<'a> {
+    let mut inputs = Inputs::default();
+    if let Some(q) = req.query() {
+        urlencoded::parse(q, Source::QueryArg, &mut inputs, limits);
+    }
+    for h in &req.headers {
+        inputs.fields.push(Field {
+            source: Source::Header,
+            name: Cow::Borrowed(h.name),
+            value: Cow::Borrowed(h.value),
+        });
+        if h.name.eq_ignore_ascii_case(b"cookie") {
+            cookies::parse(h.value, &mut inputs);
+        }
+    }
+    if !body.is_empty() {
+        let ctype = req.header(b"content-type").unwrap_or(b"");
+        parse_body(ctype, body, &mut inputs, limits);
+    }
+    inputs
+}
+
+fn parse_body<'a>(ctype: &'a [u8], body: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) {
+    let mime_end = memchr::memchr(b';', ctype).unwrap_or(ctype.len());
+    let mime = ctype[..mime_end].trim_ascii();
+    if mime.is_empty() || mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
+        inputs.body_processor = BodyProcessor::UrlEncoded;
+        urlencoded::parse(body, Source::BodyArg, inputs, limits);
+    } else if is_json(mime) {
+        inputs.body_processor = BodyProcessor::Json;
+        json::parse(body, inputs, limits);
+    } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
+        inputs.body_processor = BodyProcessor::Multipart;
+        match multipart::boundary(ctype) {
+            Some(b) => multipart::parse(body, b, inputs, limits),
+            None => inputs.flags.set(ParseFlags::MULTIPART_STRICT_ERROR),
+        }
+    }
+}
+
+fn is_json(mime: &[u8]) -> bool {
+    mime.eq_ignore_ascii_case(b"application/json")
+        || (mime.len() > 5 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}

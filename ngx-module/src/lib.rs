@@ -1,0 +1,1 @@
+//! nginx module (being written).
