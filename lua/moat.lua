@@ -1,0 +1,330 @@
+-- Moat for OpenResty / lua-nginx-module: a LuaJIT FFI binding over libmoat.so.
+--
+--   init_by_lua_block   { require("moat").init{ lib = "/usr/lib/moat/libmoat.so", mode = "on" } }
+--   access_by_lua_block { require("moat").protect() }
+--
+-- init{...} creates the engine (once, in the master: workers share it after fork). protect()
+-- reads every header and the whole body, judges the request and exits with the block status
+-- when the verdict is "block". check() returns the verdict as a table and leaves the decision
+-- to the caller. Both accept a table of per-location settings overriding init's, e.g.
+-- protect{ mode = "detect" }.
+
+local ffi = require("ffi")
+local clear_table = require("table.clear")
+
+local ngx = ngx
+local tonumber, tostring, type, pairs, ipairs, error = tonumber, tostring, type, pairs, ipairs, error
+local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
+
+-- The declarations of include/moat.h without preprocessor lines and comments; a test keeps
+-- this block identical to the generated header.
+-- BEGIN moat.h
+ffi.cdef[[
+typedef struct MoatEngine MoatEngine;
+typedef struct MoatVerdict MoatVerdict;
+typedef struct {
+  const uint8_t *ptr;
+  size_t len;
+} MoatBytes;
+typedef struct {
+  MoatBytes name;
+  MoatBytes value;
+} MoatHeader;
+typedef struct {
+  MoatBytes data;
+  MoatBytes path;
+  int32_t fd;
+  uint64_t offset;
+  uint64_t len;
+} MoatBodyPart;
+typedef struct {
+  MoatBytes method;
+  MoatBytes uri;
+  MoatBytes version;
+  MoatBytes client_addr;
+  MoatBytes request_id;
+  const MoatHeader *headers;
+  size_t headers_len;
+  const MoatBodyPart *body;
+  size_t body_len;
+} MoatRequest;
+typedef struct {
+  uint8_t mode;
+  uint8_t body_limit_action;
+  uint16_t block_status;
+  uint32_t anomaly_threshold;
+  uint64_t body_limit;
+  uint64_t time_budget_us;
+} MoatSettings;
+typedef struct {
+  uint32_t rule_id;
+  uint32_t score;
+  MoatBytes msg;
+  MoatBytes variable;
+  MoatBytes data;
+} MoatMatch;
+typedef struct {
+  uint64_t requests;
+  uint64_t allowed;
+  uint64_t logged;
+  uint64_t blocked;
+  uint64_t fail_open_panic;
+  uint64_t fail_open_time_budget;
+  uint64_t fail_open_body_read;
+  uint64_t body_bytes;
+} MoatStats;
+const char *moat_version(void);
+void moat_settings_default(MoatSettings *out);
+int32_t moat_settings_set(MoatSettings *settings,
+                          const char *name,
+                          const char *value,
+                          char *err,
+                          size_t err_len);
+MoatEngine *moat_engine_new(const MoatSettings *defaults);
+void moat_engine_free(MoatEngine *engine);
+MoatVerdict *moat_check(const MoatEngine *engine,
+                        const MoatSettings *settings,
+                        const MoatRequest *req);
+uint8_t moat_verdict_action(const MoatVerdict *v);
+uint16_t moat_verdict_status(const MoatVerdict *v);
+uint32_t moat_verdict_score(const MoatVerdict *v);
+uint8_t moat_verdict_fail_open(const MoatVerdict *v);
+uint64_t moat_verdict_elapsed_us(const MoatVerdict *v);
+size_t moat_verdict_match_count(const MoatVerdict *v);
+bool moat_verdict_match(const MoatVerdict *v, size_t i, MoatMatch *out);
+MoatBytes moat_verdict_rule_ids(const MoatVerdict *v);
+MoatBytes moat_verdict_log_line(const MoatVerdict *v);
+void moat_verdict_free(MoatVerdict *v);
+void moat_engine_stats(const MoatEngine *engine, MoatStats *out);
+]]
+-- END moat.h
+
+local _M = { _VERSION = "0.1.0" }
+
+local ACTIONS = { [0] = "allow", [1] = "log", [2] = "block" }
+local FAIL_OPEN = { [1] = "panic", [2] = "time budget", [3] = "body read error" }
+
+-- Setting names accepted by init/check/protect, mapped to the nginx directive they mirror.
+local DIRECTIVE = {
+    mode = "moat",
+    threshold = "moat_threshold",
+    block_status = "moat_block_status",
+    body_limit = "moat_body_limit",
+    body_limit_action = "moat_body_limit_action",
+    time_budget = "moat_time_budget",
+}
+
+local lib, engine, defaults
+local settings_cache = setmetatable({}, { __mode = "k" })
+local err_buf = ffi_new("char[256]")
+local match_buf = ffi_new("MoatMatch[1]")
+-- Lua strings whose bytes are lent to moat_check; held here until the call returns.
+local pinned = {}
+
+-- Returns a MoatSettings built from `base` with the fields in `opts` applied, or raises an
+-- error naming the bad option and why it is bad.
+local function build_settings(base, opts)
+    local s = ffi_new("MoatSettings[1]")
+    s[0] = base
+    for name, value in pairs(opts) do
+        local directive = DIRECTIVE[name]
+        if directive then
+            if lib.moat_settings_set(s, directive, tostring(value), err_buf, 256) ~= 0 then
+                error("moat: " .. name .. ": " .. ffi_string(err_buf), 3)
+            end
+        elseif name ~= "lib" then
+            error("moat: unknown option \"" .. tostring(name) .. "\"", 3)
+        end
+    end
+    return s
+end
+
+--- Loads libmoat and creates the engine. Call once, from init_by_lua* (or init_worker_by_lua*).
+-- opts.lib: path of libmoat.so (default: "moat", found by the dynamic loader);
+-- opts.mode, threshold, block_status, body_limit, body_limit_action, time_budget: defaults for
+-- every check, with the same values as the nginx directives ("detect", 5, 403, "8m", "reject", "5ms").
+function _M.init(opts)
+    opts = opts or {}
+    lib = ffi.load(opts.lib or "moat")
+    local base = ffi_new("MoatSettings")
+    lib.moat_settings_default(base)
+    defaults = build_settings(base, opts)
+    local e = lib.moat_engine_new(defaults)
+    if e == nil then
+        error("moat: engine creation failed", 2)
+    end
+    engine = ffi_gc(e, lib.moat_engine_free)
+    return true
+end
+
+local function settings_for(opts)
+    if not opts then
+        return nil
+    end
+    local s = settings_cache[opts]
+    if not s then
+        s = build_settings(defaults[0], opts)
+        settings_cache[opts] = s
+    end
+    return s
+end
+
+-- Collects every request header (no 100-header cap), repeats kept as separate entries.
+local function collect_headers(keep)
+    local headers, err = ngx.req.get_headers(0, true)
+    if err then
+        ngx.log(ngx.ERR, "moat: reading headers: ", err)
+    end
+    local list, n = {}, 0
+    for name, value in pairs(headers) do
+        if type(value) == "table" then
+            for _, v in ipairs(value) do
+                n = n + 1
+                list[n] = { name, v }
+            end
+        else
+            n = n + 1
+            list[n] = { name, value }
+        end
+    end
+    local arr = ffi_new("MoatHeader[?]", n)
+    for i = 1, n do
+        local name, value = list[i][1], list[i][2]
+        keep[#keep + 1] = name
+        keep[#keep + 1] = value
+        arr[i - 1].name.ptr = name
+        arr[i - 1].name.len = #name
+        arr[i - 1].value.ptr = value
+        arr[i - 1].value.len = #value
+    end
+    return arr, n
+end
+
+-- Reads the whole body: in memory, or the file nginx spooled it to.
+local function collect_body(keep)
+    ngx.req.read_body()
+    local data = ngx.req.get_body_data()
+    if data then
+        keep[#keep + 1] = data
+        local part = ffi_new("MoatBodyPart[1]")
+        part[0].data.ptr, part[0].data.len, part[0].fd = data, #data, -1
+        return part, 1
+    end
+    local file = ngx.req.get_body_file()
+    if file then
+        keep[#keep + 1] = file
+        local part = ffi_new("MoatBodyPart[1]")
+        part[0].path.ptr, part[0].path.len, part[0].fd = file, #file, -1
+        part[0].offset, part[0].len = 0, ffi.cast("uint64_t", -1)
+        return part, 1
+    end
+    return nil, 0
+end
+
+local function verdict_table(v)
+    local result = {
+        action = ACTIONS[lib.moat_verdict_action(v)],
+        status = tonumber(lib.moat_verdict_status(v)),
+        score = tonumber(lib.moat_verdict_score(v)),
+        fail_open = FAIL_OPEN[lib.moat_verdict_fail_open(v)],
+        elapsed_us = tonumber(lib.moat_verdict_elapsed_us(v)),
+        matches = {},
+    }
+    local ids = lib.moat_verdict_rule_ids(v)
+    result.rule_ids = ffi_string(ids.ptr, ids.len)
+    local line = lib.moat_verdict_log_line(v)
+    result.log_line = line.len > 0 and ffi_string(line.ptr, line.len) or nil
+    for i = 0, tonumber(lib.moat_verdict_match_count(v)) - 1 do
+        if lib.moat_verdict_match(v, i, match_buf) then
+            local m = match_buf[0]
+            result.matches[i + 1] = {
+                id = tonumber(m.rule_id),
+                score = tonumber(m.score),
+                msg = ffi_string(m.msg.ptr, m.msg.len),
+                variable = ffi_string(m.variable.ptr, m.variable.len),
+                data = ffi_string(m.data.ptr, m.data.len),
+            }
+        end
+    end
+    return result
+end
+
+--- Judges the current request and returns the verdict as a table:
+-- { action = "allow"|"log"|"block", status, score, rule_ids = "100100,…", matches = { {id, score,
+-- msg, variable, data}, … }, fail_open = nil|"panic"|"time budget"|"body read error",
+-- elapsed_us, log_line }. Nothing is logged and nothing is blocked: the caller decides.
+function _M.check(opts)
+    if not engine then
+        error("moat: call require(\"moat\").init{...} in init_by_lua first", 2)
+    end
+    local settings = settings_for(opts)
+    local keep = pinned
+    local headers, nheaders = collect_headers(keep)
+    local body, nbody = collect_body(keep)
+    local method = ngx.req.get_method()
+    local uri = ngx.var.request_uri or ""
+    local version = "HTTP/" .. string.format("%.1f", ngx.req.http_version() or 1.1)
+    local addr = ngx.var.remote_addr or ""
+    local id = ngx.var.request_id or ""
+    local req = ffi_new("MoatRequest")
+    req.method.ptr, req.method.len = method, #method
+    req.uri.ptr, req.uri.len = uri, #uri
+    req.version.ptr, req.version.len = version, #version
+    req.client_addr.ptr, req.client_addr.len = addr, #addr
+    req.request_id.ptr, req.request_id.len = id, #id
+    req.headers, req.headers_len = headers, nheaders
+    req.body, req.body_len = body, nbody
+    keep[#keep + 1], keep[#keep + 2], keep[#keep + 3] = method, uri, version
+    keep[#keep + 1], keep[#keep + 2], keep[#keep + 3], keep[#keep + 4] = addr, id, headers, body or false
+    local v = lib.moat_check(engine, settings, req)
+    local result = verdict_table(v)
+    lib.moat_verdict_free(v)
+    clear_table(pinned)
+    return result
+end
+
+local function set_var(name, value)
+    -- Variables exist only where the configuration declares them (set $moat_action "";).
+    pcall(function() ngx.var[name] = value end)
+end
+
+--- Judges the current request, logs in ModSecurity's style, exposes the verdict in ngx.ctx.moat
+-- (and $moat_action / $moat_score / $moat_rule_ids where declared with `set`), and ends the
+-- request with the block status when the verdict is "block".
+function _M.protect(opts)
+    local verdict = _M.check(opts)
+    ngx.ctx.moat = verdict
+    set_var("moat_action", verdict.action)
+    set_var("moat_score", tostring(verdict.score))
+    set_var("moat_rule_ids", verdict.rule_ids)
+    if verdict.log_line then
+        local level = (verdict.action == "block" or verdict.fail_open) and ngx.ERR or ngx.WARN
+        ngx.log(level, verdict.log_line)
+    end
+    if verdict.action == "block" then
+        return ngx.exit(verdict.status)
+    end
+    return verdict
+end
+
+--- The engine's counters in this worker: requests, allowed, logged, blocked, fail_open_panic,
+-- fail_open_time_budget, fail_open_body_read, body_bytes.
+function _M.stats()
+    local s = ffi_new("MoatStats")
+    lib.moat_engine_stats(engine, s)
+    return {
+        requests = tonumber(s.requests), allowed = tonumber(s.allowed),
+        logged = tonumber(s.logged), blocked = tonumber(s.blocked),
+        fail_open_panic = tonumber(s.fail_open_panic),
+        fail_open_time_budget = tonumber(s.fail_open_time_budget),
+        fail_open_body_read = tonumber(s.fail_open_body_read),
+        body_bytes = tonumber(s.body_bytes),
+    }
+end
+
+--- The library version.
+function _M.version()
+    return ffi_string(lib.moat_version())
+end
+
+return _M

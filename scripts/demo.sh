@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts the demo: Debian's nginx with the Moat module on 127.0.0.1:8080 in front of a small
+# backend on 127.0.0.1:8081. `scripts/demo.sh stop` stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+DEMO="$ROOT/build/demo"
+PORT="${MOAT_DEMO_PORT:-8080}"
+BACKEND_PORT="${MOAT_DEMO_BACKEND_PORT:-8081}"
+
+stop() {
+  [ -f "$DEMO/nginx.pid" ] && kill "$(cat "$DEMO/nginx.pid")" 2>/dev/null || true
+  [ -f "$DEMO/backend.pid" ] && kill "$(cat "$DEMO/backend.pid")" 2>/dev/null || true
+  rm -f "$DEMO/nginx.pid" "$DEMO/backend.pid"
+  sleep 0.3
+}
+
+if [ "${1:-start}" = "stop" ]; then stop; echo "demo stopped"; exit 0; fi
+stop
+mkdir -p "$DEMO/logs"
+sed -e "s|@MODULE@|$ROOT/target/release/libngx_http_moat_module.so|" \
+    -e "s|@DEMO@|$DEMO|g" -e "s|@PORT@|$PORT|" -e "s|@BACKEND_PORT@|$BACKEND_PORT|" \
+    nginx-conf/demo.conf > "$DEMO/nginx.conf"
+
+nohup python3 scripts/demo_backend.py 127.0.0.1 "$BACKEND_PORT" >"$DEMO/logs/backend.log" 2>&1 &
+echo $! > "$DEMO/backend.pid"
+/usr/sbin/nginx -t -p "$DEMO" -c "$DEMO/nginx.conf"
+/usr/sbin/nginx -p "$DEMO" -c "$DEMO/nginx.conf"
+sleep 0.5
+
+cat <<MSG
+
+Moat demo running: nginx + Moat on http://127.0.0.1:$PORT -> backend on 127.0.0.1:$BACKEND_PORT
+Logs: $DEMO/logs/error.log (ModSecurity-style block lines), $DEMO/logs/access.log (verdicts)
+
+Try:
+  curl -i 'http://127.0.0.1:$PORT/search?q=shoes'                          # passes (200)
+  curl -i 'http://127.0.0.1:$PORT/search?q=1%27%20OR%20%271%27%3D%271'     # SQL injection: 403
+  curl -i 'http://127.0.0.1:$PORT/?q=%3Cscript%3Ealert(1)%3C/script%3E'    # XSS: 403
+  curl -i -d 'file=../../etc/passwd' http://127.0.0.1:$PORT/download         # path traversal: 403
+  curl -i 'http://127.0.0.1:$PORT/detect/?q=%3Cscript%3E'                  # detect-only: 200, logged
+  tail -n 3 $DEMO/logs/error.log
+
+Stop it with: scripts/demo.sh stop
+MSG
+for url in "/search?q=shoes" "/search?q=1%27%20OR%20%271%27%3D%271"; do
+  printf 'GET %-40s -> %s\n' "$url" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$url")"
+done

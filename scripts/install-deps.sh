@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Moat needs to build, test and run its demo on Debian bookworm (run as root or
+# with sudo available). Idempotent: packages already present are not fetched again.
+set -euo pipefail
+
+PACKAGES=(
+  nginx nginx-dev                                      # the nginx Moat plugs into, and its sources
+  libclang-dev clang                                   # bindgen for the nginx bindings
+  libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core  # the Lua path (OpenResty's LuaJIT2)
+  curl wrk python3 pkg-config build-essential ca-certificates procps
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  # The nginx package starts a system nginx on port 80 where systemd runs; Moat never uses it.
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "==> installing the Rust toolchain with rustup (Debian's rustc is too old for the nginx bindings)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+echo "==> dependencies present ($(cargo --version))"

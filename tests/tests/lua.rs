@@ -1,0 +1,193 @@
+//! End to end through Debian's nginx with lua-nginx-module and `lua/moat.lua` over `libmoat.so`.
+
+use std::process::Command;
+
+use moat_e2e::*;
+
+const SERVER: &str = r#"
+    server {
+        listen 127.0.0.1:PORT;
+        access_log access.log moat;
+        client_body_buffer_size 16k;
+        client_max_body_size 8m;
+        set $moat_action '';
+        set $moat_score '';
+        set $moat_rule_ids '';
+        access_by_lua_block { require("moat").protect() }
+        location / { proxy_pass http://127.0.0.1:BACKEND; }
+        location /detect/ {
+            access_by_lua_block { require("moat").protect{ mode = "detect" } }
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
+        location /check/ {
+            access_by_lua_block { }
+            content_by_lua_block {
+                local v = require("moat").check()
+                local m = v.matches[1] or {}
+                ngx.say(v.action, " ", v.score, " ", v.rule_ids, " ", tostring(m.variable), " ", tostring(v.fail_open))
+            }
+        }
+    }
+"#;
+
+fn start() -> (Nginx, Backend) {
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Lua, SERVER, &backend);
+    (nginx, backend)
+}
+
+#[test]
+fn benign_requests_pass_with_the_body_intact() {
+    let (nginx, backend) = start();
+    for case in benign_cases() {
+        let resp = case.send(nginx.port);
+        assert_eq!(resp.status, 200, "{}: {}", case.name, nginx.error_log());
+        assert_eq!(resp.body, case.body, "{}", case.name);
+    }
+    assert_eq!(backend.received().len(), benign_cases().len());
+}
+
+#[test]
+fn attacks_are_blocked_wherever_they_hide() {
+    let (nginx, backend) = start();
+    for case in attack_cases() {
+        assert_eq!(
+            case.send(nginx.port).status,
+            403,
+            "{} was not blocked",
+            case.name
+        );
+    }
+    assert!(backend.received().is_empty());
+    let log = nginx.error_log();
+    assert!(log.contains("Moat: Access denied with code 403"), "{log}");
+    assert!(log.contains("[unique_id \""), "{log}");
+}
+
+#[test]
+fn an_attack_in_the_hundred_and_twentieth_header_is_not_skipped() {
+    let (nginx, _backend) = start();
+    let names: Vec<String> = (0..150).map(|i| format!("X-Filler-{i}")).collect();
+    let mut headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "ok")).collect();
+    headers[120] = ("Referer", "1' UNION SELECT password FROM users--");
+    assert_eq!(
+        request(nginx.port, "GET", "/many", &headers, b"").status,
+        403
+    );
+}
+
+#[test]
+fn a_body_spooled_to_a_file_is_inspected() {
+    let (nginx, backend) = start();
+    let mut body = b"data=".to_vec();
+    body.extend(std::iter::repeat_n(b'a', 1_000_000));
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    assert_eq!(request(nginx.port, "POST", "/big", &ct, &body).status, 200);
+    assert_eq!(backend.received_at("/big")[0].body, body);
+    body.extend_from_slice(b"&q=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    assert_eq!(request(nginx.port, "POST", "/big2", &ct, &body).status, 403);
+}
+
+#[test]
+fn chunked_bodies_are_inspected() {
+    let (nginx, backend) = start();
+    let mut c = Client::connect(nginx.port);
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Transfer-Encoding", "chunked"),
+    ];
+    let mut raw = build_request("POST", "/chunked", &headers, b"");
+    raw.extend(chunked(b"name=alice&note=hi", 5));
+    c.send(&raw);
+    assert_eq!(c.read_response(false).unwrap().status, 200);
+    assert_eq!(
+        backend.received_at("/chunked")[0].body,
+        b"name=alice&note=hi"
+    );
+    let mut raw = build_request("POST", "/chunked2", &headers, b"");
+    raw.extend(chunked(b"q=1%27+OR+%271%27%3D%271", 4));
+    c.send(&raw);
+    assert_eq!(c.read_response(false).unwrap().status, 403);
+}
+
+#[test]
+fn detect_mode_passes_and_logs() {
+    let (nginx, _backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/detect/x?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &[],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    assert!(nginx.error_log().contains("Moat: Warning."));
+    let lines = nginx.wait_access_lines(1);
+    assert!(
+        lines[0].contains("action=log score=5 ids=100200"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn check_returns_the_verdict_as_a_table() {
+    let (nginx, _backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/check/?q=1%27%20OR%20%271%27%3D%271",
+        &[],
+        b"",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&resp.body).trim(),
+        "block 5 100100 ARGS:q nil"
+    );
+    let resp = request(nginx.port, "GET", "/check/?q=hello", &[], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&resp.body).trim(),
+        "allow 0  nil nil"
+    );
+}
+
+#[test]
+fn a_panic_inside_the_engine_lets_the_request_through() {
+    let backend = Backend::start();
+    let nginx = Nginx::start_with_env(Adapter::Lua, SERVER, &backend, &[("MOAT_TEST_FAULTS", "1")]);
+    let workers = nginx.worker_pids();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/p?q=%3Cscript%3E",
+        &[("X-Moat-Test-Fault", "panic")],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(nginx.worker_pids(), workers);
+    assert!(nginx.error_log().contains("Inspection incomplete (panic"));
+}
+
+#[test]
+fn bad_init_options_fail_nginx_t_with_the_reason() {
+    let dir = temp_dir("lua-bad");
+    let conf = full_config(
+        Adapter::Lua,
+        "server { listen 127.0.0.1:PORT; }",
+        free_port(),
+        free_port(),
+        &dir,
+    )
+    .replace("init{ lib", "init{ mode = \"block\", lib");
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let out = Command::new("/usr/sbin/nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("invalid mode \"block\""), "{text}");
+}

@@ -1,0 +1,415 @@
+//! End to end through Debian's nginx with the native module `ngx_http_moat_module.so`.
+
+use std::io::Write;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use moat_e2e::*;
+
+const SERVER: &str = r#"
+    server {
+        listen 127.0.0.1:PORT;
+        access_log access.log moat;
+        client_body_buffer_size 16k;
+        client_max_body_size 8m;
+        moat on;
+        proxy_set_header X-Moat-Action $moat_action;
+        proxy_set_header X-Moat-Score $moat_score;
+        location / { proxy_pass http://127.0.0.1:BACKEND; }
+        location /off/ { moat off; proxy_pass http://127.0.0.1:BACKEND; }
+        location /detect/ { moat detect; proxy_pass http://127.0.0.1:BACKEND; }
+        location /satisfy/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
+        location /strict/ {
+            moat_body_limit 1k;
+            moat_body_limit_action reject;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
+    }
+"#;
+
+fn start() -> (Nginx, Backend) {
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, SERVER, &backend);
+    (nginx, backend)
+}
+
+#[test]
+fn benign_requests_pass_with_the_body_intact_at_the_backend() {
+    let (nginx, backend) = start();
+    for case in benign_cases() {
+        let resp = case.send(nginx.port);
+        assert_eq!(
+            resp.status,
+            200,
+            "{} was not let through: {}",
+            case.name,
+            nginx.error_log()
+        );
+        assert_eq!(
+            resp.body, case.body,
+            "{}: body changed on the way",
+            case.name
+        );
+    }
+    let seen = backend.received();
+    assert_eq!(seen.len(), benign_cases().len());
+    assert!(seen
+        .iter()
+        .all(|r| header_of(r, "x-moat-action") == Some("allow")));
+}
+
+#[test]
+fn attacks_are_blocked_wherever_they_hide() {
+    let (nginx, backend) = start();
+    for case in attack_cases() {
+        let resp = case.send(nginx.port);
+        assert_eq!(resp.status, 403, "{} was not blocked", case.name);
+    }
+    assert!(
+        backend.received().is_empty(),
+        "a blocked request reached the backend"
+    );
+    let log = nginx.error_log();
+    for field in ["[id \"", "[msg \"", "[data \"", "[uri \"", "[unique_id \""] {
+        assert!(log.contains(field), "error log lacks {field}: {log}");
+    }
+    assert!(log.contains("Moat: Access denied with code 403 (phase 2)"));
+}
+
+#[test]
+fn a_one_megabyte_body_spooled_to_a_file_is_inspected_and_forwarded() {
+    let (nginx, backend) = start();
+    let mut body = b"data=".to_vec();
+    body.extend(std::iter::repeat_n(b'a', 1_000_000));
+    let resp = request(
+        nginx.port,
+        "POST",
+        "/big",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    assert_eq!(resp.status, 200, "{}", nginx.error_log());
+    assert_eq!(backend.received_at("/big")[0].body, body);
+    assert!(
+        nginx.error_log().contains("buffered to a temporary file"),
+        "the body was expected to be spooled to a file"
+    );
+    body.extend_from_slice(b"&q=1%27+UNION+SELECT+password+FROM+users--");
+    let resp = request(
+        nginx.port,
+        "POST",
+        "/big2",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    assert_eq!(
+        resp.status, 403,
+        "an attack at the end of a spooled body was missed"
+    );
+}
+
+#[test]
+fn chunked_bodies_are_inspected_and_forwarded() {
+    let (nginx, backend) = start();
+    let body = b"name=alice&city=Paris&note=hello+world".repeat(50);
+    let mut c = Client::connect(nginx.port);
+    let mut raw = build_request(
+        "POST",
+        "/chunked",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        b"",
+    );
+    raw.extend(chunked(&body, 100));
+    c.send(&raw);
+    assert_eq!(c.read_response(false).unwrap().status, 200);
+    assert_eq!(backend.received_at("/chunked")[0].body, body);
+    let attack = b"a=1&b=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let mut raw = build_request(
+        "POST",
+        "/chunked2",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        b"",
+    );
+    raw.extend(chunked(attack, 7));
+    c.send(&raw);
+    assert_eq!(c.read_response(false).unwrap().status, 403);
+}
+
+#[test]
+fn a_payload_split_across_slow_packets_is_caught() {
+    let (nginx, backend) = start();
+    let body = b"user=bob&comment=nice+post&sig=1%27+OR+%271%27%3D%271";
+    let mut c = Client::connect(nginx.port);
+    c.send(&build_request(
+        "POST",
+        "/slow",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Content-Length", &body.len().to_string()),
+        ],
+        b"",
+    ));
+    for piece in body.chunks(9) {
+        thread::sleep(Duration::from_millis(30));
+        c.send(piece);
+    }
+    assert_eq!(c.read_response(false).unwrap().status, 403);
+    assert!(backend.received_at("/slow").is_empty());
+}
+
+#[test]
+fn the_connection_stays_alive_after_a_block() {
+    let (nginx, _backend) = start();
+    let mut c = Client::connect(nginx.port);
+    let blocked = c.request(
+        "POST",
+        "/a",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    );
+    assert_eq!(blocked.status, 403);
+    assert_ne!(blocked.header("connection"), Some("close"));
+    let next = c.request("GET", "/b?page=1", &[], b"");
+    assert_eq!(
+        next.status, 200,
+        "the keep-alive connection did not serve the next request"
+    );
+}
+
+#[test]
+fn satisfy_any_cannot_bypass_the_waf() {
+    let (nginx, backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/satisfy/x?q=1%27%20OR%20%271%27%3D%271",
+        &[],
+        b"",
+    );
+    assert_eq!(resp.status, 403);
+    assert!(backend.received_at("/satisfy/").is_empty());
+    assert_eq!(
+        request(nginx.port, "GET", "/satisfy/ok", &[], b"").status,
+        200
+    );
+}
+
+#[test]
+fn moat_off_location_is_not_inspected() {
+    let (nginx, backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/off/x?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &[],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    let seen = &backend.received_at("/off/")[0];
+    assert_eq!(header_of(seen, "x-moat-action"), None, "nothing was judged");
+}
+
+#[test]
+fn detect_mode_logs_but_lets_the_request_through() {
+    let (nginx, backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/detect/x?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &[],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        header_of(&backend.received_at("/detect/")[0], "x-moat-action"),
+        Some("log")
+    );
+    let log = nginx.error_log();
+    assert!(log.contains("Moat: Warning."), "{log}");
+    assert!(log.contains("[id \"100200\"]"), "{log}");
+}
+
+#[test]
+fn verdict_variables_reach_the_access_log() {
+    let (nginx, _backend) = start();
+    request(
+        nginx.port,
+        "GET",
+        "/v?q=1%27%20OR%20%271%27%3D%271",
+        &[],
+        b"",
+    );
+    request(nginx.port, "GET", "/v?page=3", &[], b"");
+    let lines = nginx.wait_access_lines(2);
+    assert!(
+        lines[0].contains("403 action=block score=5 ids=100100"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("200 action=allow score=0 ids="),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_oversized_body_is_rejected_where_configured() {
+    let (nginx, backend) = start();
+    let body = vec![b'x'; 4096];
+    let resp = request(
+        nginx.port,
+        "POST",
+        "/strict/up",
+        &[("Content-Type", "text/plain")],
+        &body,
+    );
+    assert_eq!(resp.status, 413);
+    assert!(backend.received_at("/strict/").is_empty());
+    assert!(nginx.error_log().contains("[id \"100605\"]"));
+    let resp = request(
+        nginx.port,
+        "POST",
+        "/other",
+        &[("Content-Type", "text/plain")],
+        &body,
+    );
+    assert_eq!(resp.status, 200, "the default limit is far above 4 KB");
+}
+
+#[test]
+fn a_panic_inside_the_engine_lets_the_request_through_and_the_worker_survives() {
+    let backend = Backend::start();
+    let nginx = Nginx::start_with_env(
+        Adapter::Native,
+        SERVER,
+        &backend,
+        &[("MOAT_TEST_FAULTS", "1")],
+    );
+    let workers = nginx.worker_pids();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/p?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &[("X-Moat-Test-Fault", "panic")],
+        b"",
+    );
+    assert_eq!(resp.status, 200, "fail open: the request must pass");
+    assert_eq!(request(nginx.port, "GET", "/after", &[], b"").status, 200);
+    assert_eq!(nginx.worker_pids(), workers, "the worker was replaced");
+    let log = nginx.error_log();
+    assert!(log.contains("Inspection incomplete (panic"), "{log}");
+    assert!(!log.contains("exited on signal"), "{log}");
+}
+
+#[test]
+fn an_overrun_time_budget_lets_the_request_through() {
+    let backend = Backend::start();
+    let nginx = Nginx::start_with_env(
+        Adapter::Native,
+        SERVER,
+        &backend,
+        &[("MOAT_TEST_FAULTS", "1")],
+    );
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/t?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        &[("X-Moat-Test-Fault", "slow")],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    assert!(nginx
+        .error_log()
+        .contains("Inspection incomplete (time budget"));
+}
+
+#[test]
+fn http2_requests_with_bodies_are_inspected() {
+    let backend = Backend::start();
+    let conf = SERVER.replace("listen 127.0.0.1:PORT;", "listen 127.0.0.1:PORT http2;");
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let curl = |data: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--http2-prior-knowledge",
+                "--data-binary",
+                data,
+            ])
+            .arg(format!("http://127.0.0.1:{}/h2", nginx.port))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl("name=alice&note=hello"), "200");
+    assert_eq!(backend.received_at("/h2")[0].body, b"name=alice&note=hello");
+    assert_eq!(curl("q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"), "403");
+}
+
+#[test]
+fn nginx_t_rejects_bad_directives_with_file_line_and_reason() {
+    for (directive, reason) in [
+        ("moat block;", "invalid mode \"block\""),
+        ("moat_threshold x;", "invalid anomaly threshold \"x\""),
+        ("moat_body_limit lots;", "invalid size \"lots\""),
+        (
+            "moat_body_limit_action maybe;",
+            "invalid body limit action \"maybe\"",
+        ),
+        ("moat_time_budget 0;", "invalid time \"0\""),
+        ("moat on; moat off;", "duplicate"),
+    ] {
+        let conf =
+            format!("server {{\n listen 127.0.0.1:PORT;\n {directive}\n location / {{ }}\n}}");
+        let (ok, out, path) = nginx_test_config(Adapter::Native, &conf);
+        assert!(!ok, "nginx -t accepted `{directive}`");
+        assert!(out.contains(reason), "`{directive}`: {out}");
+        assert!(
+            out.contains(&format!("{}:", path.display())),
+            "no file:line for `{directive}`: {out}"
+        );
+    }
+    let (ok, out, _) = nginx_test_config(
+        Adapter::Native,
+        "server { listen 127.0.0.1:PORT; moat detect; moat_threshold 10; }",
+    );
+    assert!(ok, "a valid configuration was rejected: {out}");
+}
+
+#[test]
+fn the_cli_gives_the_same_verdict_as_nginx() {
+    let dir = temp_dir("cli");
+    let req = dir.join("attack.http");
+    let mut f = std::fs::File::create(&req).unwrap();
+    f.write_all(b"GET /search?q=1%27%20OR%20%271%27%3D%271 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let out = Command::new(artifact("moat"))
+        .args(["check"])
+        .arg(&req)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("100100"));
+}
+
+fn header_of<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
