@@ -19,6 +19,14 @@ const SERVER: &str = r#"
             access_by_lua_block { require("moat").protect{ mode = "detect" } }
             proxy_pass http://127.0.0.1:BACKEND;
         }
+        location /satisfy/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            access_by_lua_block { }
+            rewrite_by_lua_block { require("moat").protect() }
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
         location /check/ {
             access_by_lua_block { }
             content_by_lua_block {
@@ -111,6 +119,27 @@ fn chunked_bodies_are_inspected() {
 }
 
 #[test]
+fn satisfy_any_cannot_bypass_protect_in_the_rewrite_phase() {
+    let (nginx, backend) = start();
+    let resp = request(
+        nginx.port,
+        "GET",
+        "/satisfy/x?q=1%27%20OR%20%271%27%3D%271",
+        &[],
+        b"",
+    );
+    assert_eq!(resp.status, 403);
+    assert!(backend.received_at("/satisfy/").is_empty());
+    let body = b"note=hello+there";
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    assert_eq!(
+        request(nginx.port, "POST", "/satisfy/ok", &ct, body).status,
+        200
+    );
+    assert_eq!(backend.received_at("/satisfy/ok")[0].body, body);
+}
+
+#[test]
 fn detect_mode_passes_and_logs() {
     let (nginx, _backend) = start();
     let resp = request(
@@ -168,26 +197,28 @@ fn a_panic_inside_the_engine_lets_the_request_through() {
 }
 
 #[test]
-fn bad_init_options_fail_nginx_t_with_the_reason() {
+fn bad_init_options_stop_nginx_from_starting_with_the_reason() {
     let dir = temp_dir("lua-bad");
     let conf = full_config(
         Adapter::Lua,
-        "server { listen 127.0.0.1:PORT; }",
+        "server { listen 127.0.0.1:PORT; set $moat_action ''; set $moat_score ''; set $moat_rule_ids ''; }",
         free_port(),
         free_port(),
         &dir,
     )
     .replace("init{ lib", "init{ mode = \"block\", lib");
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let out = Command::new("/usr/sbin/nginx")
-        .arg("-t")
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg("/usr/sbin/nginx")
         .arg("-p")
         .arg(&dir)
         .arg("-c")
         .arg(dir.join("nginx.conf"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr).into_owned()
+        + &std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+    assert!(!out.status.success(), "nginx started with a bad option");
     assert!(text.contains("invalid mode \"block\""), "{text}");
 }
