@@ -1,0 +1,75 @@
+//! `moat check`: judging a raw request file from the command line.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("moat-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn moat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_moat"))
+        .args(args)
+        .output()
+        .expect("run moat")
+}
+
+fn write(name: &str, text: &str) -> String {
+    let p = dir().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_benign_request_passes_with_exit_status_0() {
+    let req = write(
+        "ok.http",
+        "GET /index.html?page=2 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    );
+    let out = moat(&["check", &req]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("action: allow"));
+}
+
+#[test]
+fn an_attack_is_reported_with_exit_status_2_and_the_rule() {
+    let req = write(
+        "sqli.http",
+        "POST /login HTTP/1.1\nHost: x\nContent-Type: application/x-www-form-urlencoded\n\nuser=admin%27+OR+%271%27%3D%271&pw=x",
+    );
+    let out = moat(&["check", "--json", &req]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"action\":\"block\""), "{text}");
+    assert!(text.contains("\"variable\":\"ARGS:user\""), "{text}");
+}
+
+#[test]
+fn the_config_file_uses_nginx_directives_and_reports_bad_lines() {
+    let req = write(
+        "xss.http",
+        "GET /?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let detect = write("detect.conf", "# log only\nmoat detect;\n");
+    let out = moat(&["check", "--config", &detect, &req]);
+    assert_eq!(out.status.code(), Some(0), "detect mode never blocks");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("action: log"));
+    let bad = write("bad.conf", "moat on;\nmoat_threshold lots;\n");
+    let out = moat(&["check", "--config", &bad, &req]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.conf:2:") && err.contains("invalid anomaly threshold"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_malformed_request_file_is_an_error_not_a_crash() {
+    let req = write("broken.http", "GET / HTTP/1.1\r\nNoColonHere\r\n\r\n");
+    let out = moat(&["check", &req]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header line without colon"));
+}
