@@ -416,24 +416,35 @@ fn parse_disposition(value: &[u8]) -> Disposition<'_> {
             disposition.well_formed &= rest.is_empty();
             return disposition;
         };
-        let Some((name, value, after)) = disposition_param(after_semicolon.trim_ascii_start())
-        else {
+        let Some(param) = disposition_param(after_semicolon.trim_ascii_start()) else {
             disposition.well_formed = false;
             return disposition;
         };
-        rest = after;
-        if name.is_empty() && value.is_empty() {
-            continue;
+        rest = param.rest;
+        if !param.name.is_empty() || !param.value.is_empty() {
+            disposition.set(param.name, param.value);
         }
-        disposition.set(name, value);
     }
 }
 
-/// One `name=value` parameter: the name, the unquoted value, and the bytes after it.
-/// `None` when there is no `=` or a quote is not closed.
-fn disposition_param(input: &[u8]) -> Option<(&[u8], Cow<'_, [u8]>, &[u8])> {
+/// One `name=value` parameter of `Content-Disposition`.
+struct Param<'a> {
+    name: &'a [u8],
+    /// The value, unquoted.
+    value: Cow<'a, [u8]>,
+    /// The bytes after the value.
+    rest: &'a [u8],
+}
+
+/// Reads one parameter (an empty one before `;` or the end); `None` when there is no `=` or a
+/// quote is not closed.
+fn disposition_param(input: &[u8]) -> Option<Param<'_>> {
     if input.is_empty() || input.starts_with(b";") {
-        return Some((&[], Cow::Borrowed(&[]), input));
+        return Some(Param {
+            name: &[],
+            value: Cow::Borrowed(&[]),
+            rest: input,
+        });
     }
     let eq = input.iter().position(|&b| b == b'=' || b == b';')?;
     if input[eq] != b'=' {
@@ -442,18 +453,18 @@ fn disposition_param(input: &[u8]) -> Option<(&[u8], Cow<'_, [u8]>, &[u8])> {
     let name = input[..eq].trim_ascii();
     let value_start = input[eq + 1..].trim_ascii_start();
     if value_start.starts_with(b"\"") {
-        let (value, after) = quoted_string(value_start)?;
-        return Some((name, value, after));
+        let (value, rest) = quoted_string(value_start)?;
+        return Some(Param { name, value, rest });
     }
     let end = value_start
         .iter()
         .position(|&b| b == b';' || b.is_ascii_whitespace())
         .unwrap_or(value_start.len());
-    Some((
+    Some(Param {
         name,
-        Cow::Borrowed(&value_start[..end]),
-        &value_start[end..],
-    ))
+        value: Cow::Borrowed(&value_start[..end]),
+        rest: &value_start[end..],
+    })
 }
 
 /// The quoted string starting at `input[0]`, unescaping `\"` and `\\` (other backslashes stay,
