@@ -349,7 +349,6 @@ fn split_part(part: &[u8]) -> Option<PartLayout<'_>> {
 }
 
 /// What the header lines of one part said.
-#[derive(Default)]
 struct PartHeaders<'a> {
     disposition: Option<Disposition<'a>>,
     /// False on folded lines, lines without a colon, or a missing or repeated
