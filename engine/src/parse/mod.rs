@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use crate::request::Request;
 
 pub mod cookies;
+#[cfg(test)]
+mod fuzz_smoke;
 pub mod json;
 pub mod multipart;
 pub mod urlencoded;
