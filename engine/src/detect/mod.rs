@@ -14,6 +14,10 @@ pub mod body;
 pub mod protocol;
 pub mod scanner;
 pub mod sqli;
+pub mod targets;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod transform;
 pub mod traversal;
 pub mod xss;
 
