@@ -340,7 +340,7 @@ pub fn backslash_to_slash(input: &[u8]) -> Cow<'_, [u8]> {
 mod tests {
     use super::*;
 
-    fn is_borrowed(c: &Cow<'_, [u8]>) -> bool {
+    fn is_borrowed(c: Cow<'_, [u8]>) -> bool {
         matches!(c, Cow::Borrowed(_))
     }
 
@@ -350,13 +350,13 @@ mod tests {
         assert_eq!(&*url_decode_uni(b"%uff1cscript"), b"<script");
         assert_eq!(&*url_decode_uni(b"%u00e9"), "é".as_bytes());
         assert_eq!(&*url_decode_uni(b"%zz%u12%4"), b"%zz%u12%4");
-        assert!(is_borrowed(&url_decode_uni(b"plain text")));
+        assert!(is_borrowed(url_decode_uni(b"plain text")));
     }
 
     #[test]
     fn fullwidth_forms_fold_to_ascii() {
         assert_eq!(&*fold_fullwidth("＜script＞ｘ".as_bytes()), b"<script>x");
-        assert!(is_borrowed(&fold_fullwidth("Ärger über €".as_bytes())));
+        assert!(is_borrowed(fold_fullwidth("Ärger über €".as_bytes())));
     }
 
     #[test]
@@ -365,8 +365,8 @@ mod tests {
             &*fold_overlong_utf8(b"\xc0\xae\xc0\xae\xc0\xaf\xe0\x80\xae"),
             b"../."
         );
-        assert!(is_borrowed(&fold_overlong_utf8("àé".as_bytes())));
-        assert!(is_borrowed(&fold_overlong_utf8(b"\xc0")));
+        assert!(is_borrowed(fold_overlong_utf8("àé".as_bytes())));
+        assert!(is_borrowed(fold_overlong_utf8(b"\xc0")));
     }
 
     #[test]
@@ -380,7 +380,7 @@ mod tests {
             &*html_entity_decode(b"a & b &#; &#x; &foo;"),
             b"a & b &#; &#x; &foo;"
         );
-        assert!(is_borrowed(&html_entity_decode(b"fish & chips")));
+        assert!(is_borrowed(html_entity_decode(b"fish & chips")));
         assert_eq!(&*html_entity_decode(b"&#99999999999;"), b"&#99999999999;");
     }
 
@@ -388,7 +388,7 @@ mod tests {
     fn js_escapes_decode() {
         assert_eq!(&*js_decode(br"\x3cscript\u003e\'\/"), b"<script>'/");
         assert_eq!(&*js_decode(br"C:\temp\x"), br"C:\temp\x");
-        assert!(is_borrowed(&js_decode(br"a\b")));
+        assert!(is_borrowed(js_decode(br"a\b")));
     }
 
     #[test]
@@ -401,14 +401,14 @@ mod tests {
     #[test]
     fn nulls_are_removed_and_slashes_normalised() {
         assert_eq!(&*remove_nulls(b"a\0b\0"), b"ab");
-        assert!(is_borrowed(&remove_nulls(b"ab")));
+        assert!(is_borrowed(remove_nulls(b"ab")));
         assert_eq!(&*backslash_to_slash(br"..\win.ini"), b"../win.ini");
     }
 
     #[test]
     fn apply_keeps_borrow_when_unchanged() {
         let v = apply(Cow::Borrowed(&b"abc"[..]), url_decode_uni);
-        assert!(is_borrowed(&v));
+        assert!(is_borrowed(v));
         let v = apply(
             apply(Cow::Borrowed(&b"%2500"[..]), url_decode_uni),
             url_decode_uni,
