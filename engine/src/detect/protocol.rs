@@ -40,6 +40,10 @@ pub const NUL_BYTE: u32 = 100508;
 /// Rule id: `Expect` header other than `100-continue`.
 pub const UNEXPECTED_EXPECT: u32 = 100509;
 
+const MSG_BODY: &str = "Request body on a GET or HEAD request";
+const MSG_EMBEDDED: &str =
+    "HTTP request smuggling or response splitting: HTTP message inside a value";
+
 /// Methods recognised at the start of an embedded request line (lower case).
 const METHODS: &[&[u8]] = &[
     b"get",
@@ -139,8 +143,6 @@ impl Detector for Protocol {
     }
 }
 
-const MSG_BODY: &str = "Request body on a GET or HEAD request";
-
 /// A finding on header `h`.
 fn header_finding(id: u32, msg: &'static str, severity: Severity, h: &Header<'_>) -> Finding {
     let variable = format!("REQUEST_HEADERS:{}", String::from_utf8_lossy(h.name));
@@ -231,9 +233,6 @@ fn check_header(req: &Request<'_>, h: &Header<'_>, bodyless: bool, out: &mut Vec
         ));
     }
 }
-
-const MSG_EMBEDDED: &str =
-    "HTTP request smuggling or response splitting: HTTP message inside a value";
 
 /// True for a header HTTP/2 and HTTP/3 forbid: the connection-specific ones, and `TE` with any
 /// value but `trailers`.

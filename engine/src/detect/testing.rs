@@ -132,6 +132,13 @@ pub fn benign_values() -> &'static [&'static str] {
         "Ünïcödé text — naïve café",
         "Привет, как дела?",
         "東京タワー",
+        "isGpcEnabled=0&datestamp=Mon Mar 18 2024 10:00:00 GMT+0100 (Central European Standard Time)&groups=C0001:1,C0002:0",
+        "jQuery112304_1710755555555",
+        "created_at desc, id desc",
+        "6'2\"",
+        "He said \"hello\" -- then left",
+        "<b>bold</b> and <i>italic</i>",
+        "x < y && y > z",
     ]
 }
 
