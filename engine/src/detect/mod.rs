@@ -165,6 +165,7 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse;
 
     #[test]
     fn builtin_detectors_pass_a_browser_request_and_catch_attacks() {
@@ -210,6 +211,31 @@ mod tests {
             findings(b"/static/..%2f..%2fapp.py"),
             [traversal::PATH_TRAVERSAL]
         );
+    }
+
+    #[test]
+    fn detectors_survive_arbitrary_bytes() {
+        const ALPHABET: &[u8] = b"%uU0aefcC.\\/;&#x;\r\n\0<>'\"=:- \xc0\xae\xef\xbc\x8fHTTP/1 GET";
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let detectors = builtin();
+        for _ in 0..500 {
+            let len = (next() % 40) as usize;
+            let value: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            for d in &detectors {
+                testing::inspect_field(d.as_ref(), parse::Source::QueryArg, &value, &value);
+                let headers: &[(&[u8], &[u8])] =
+                    &[(b"User-Agent", &value), (b"Content-Length", &value)];
+                testing::inspect_request(d.as_ref(), b"GET", &value, b"HTTP/2.0", headers);
+            }
+        }
     }
 
     #[test]
