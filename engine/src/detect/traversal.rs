@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 
+use super::targets::push_once;
 use super::transform::{
     apply, backslash_to_slash, fold_fullwidth, fold_overlong_utf8, url_decode_uni,
 };
@@ -116,27 +117,28 @@ impl Traversal {
 
     /// Reports traversal in an argument's name and value or an upload's file name, and
     /// sensitive files in an argument's value.
-    fn inspect_field(&self, field: &Field<'_>, out: &mut Vec<Finding>) {
+    /// Repeated argument names are reported once per rule (`out[from..]` is this request's).
+    fn inspect_field(&self, field: &Field<'_>, from: usize, out: &mut Vec<Finding>) {
         match field.source {
             Source::QueryArg | Source::BodyArg => {
                 let name = decode_passes(Cow::Borrowed(&field.name), 1);
                 if has_traversal(&name) {
                     let variable = format!("ARGS_NAMES:{}", String::from_utf8_lossy(&field.name));
-                    out.push(traversal_finding(variable, &name));
+                    push_once(out, from, traversal_finding(variable, &name));
                 }
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
-                    out.push(traversal_finding(field.variable(), &value));
+                    push_once(out, from, traversal_finding(field.variable(), &value));
                 }
                 let value = apply(value, backslash_to_slash);
                 if let Some(name) = self.sensitive_file(&value) {
-                    out.push(file_finding(field.variable(), name, &value));
+                    push_once(out, from, file_finding(field.variable(), name, &value));
                 }
             }
             Source::Filename => {
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
-                    out.push(traversal_finding(field.variable(), &value));
+                    push_once(out, from, traversal_finding(field.variable(), &value));
                 }
             }
             Source::Cookie | Source::Header | Source::PartHeader => {}
@@ -160,9 +162,10 @@ impl Detector for Traversal {
     ) -> Result<(), OutOfTime> {
         deadline.check()?;
         self.inspect_path(req, out);
+        let from = out.len();
         for field in &inputs.fields {
             deadline.check()?;
-            self.inspect_field(field, out);
+            self.inspect_field(field, from, out);
         }
         Ok(())
     }
@@ -281,6 +284,8 @@ mod tests {
         let found = inspect_get(&Traversal::new(), b"/dl?f=%252e%252e%252fsecret", &[]);
         assert_eq!(rules(&found), [PATH_TRAVERSAL]);
         assert_eq!(found[0].variable, "ARGS:f");
+        let found = inspect_get(&Traversal::new(), b"/dl?f=../a&f=../b", &[]);
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
         let found = inspect_get(&Traversal::new(), b"/static/app.css?v=1.2", &[]);
         assert!(found.is_empty());
     }
