@@ -14,6 +14,10 @@ pub mod body;
 pub mod protocol;
 pub mod scanner;
 pub mod sqli;
+pub mod targets;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod transform;
 pub mod traversal;
 pub mod xss;
 
@@ -149,18 +153,90 @@ pub trait Detector: Send + Sync {
 /// All built-in detectors in the order they run.
 pub fn builtin() -> Vec<Box<dyn Detector>> {
     vec![
-        Box::new(protocol::Protocol),
+        Box::new(protocol::Protocol::new()),
         Box::new(body::BodyAnomalies),
         Box::new(scanner::Scanner::new()),
         Box::new(traversal::Traversal::new()),
-        Box::new(sqli::Sqli),
-        Box::new(xss::Xss),
+        Box::new(sqli::Sqli::new()),
+        Box::new(xss::Xss::new()),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse;
+
+    #[test]
+    fn builtin_detectors_pass_a_browser_request_and_catch_attacks() {
+        let browser: &[(&[u8], &[u8])] = &[
+            (b"Host", b"shop.example.com"),
+            (
+                b"User-Agent",
+                b"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+            ),
+            (
+                b"Accept",
+                b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+            (b"Accept-Language", b"en-US,en;q=0.5"),
+            (
+                b"Referer",
+                b"https://shop.example.com/search?q=o%27reilly+books",
+            ),
+            (
+                b"Cookie",
+                b"sid=7f3a9c; _ga=GA1.2.1234567890.1234567890; cart=%7B%22n%22%3A2%7D",
+            ),
+        ];
+        let findings = |uri: &[u8]| -> Vec<u32> {
+            builtin()
+                .iter()
+                .flat_map(|d| {
+                    testing::inspect_request(d.as_ref(), b"GET", uri, b"HTTP/1.1", browser)
+                })
+                .map(|f| f.rule_id)
+                .collect()
+        };
+        assert!(findings(b"/search?q=O%27Brien%27s+pub&page=2&sort=price").is_empty());
+        assert_eq!(
+            findings(b"/search?q=1%27+or+%271%27%3D%271"),
+            [sqli::SQLI_LIBINJECTION]
+        );
+        assert_eq!(
+            findings(b"/?q=%3Cscript%3Ealert(1)%3C/script%3E"),
+            [xss::XSS_LIBINJECTION]
+        );
+        assert_eq!(
+            findings(b"/static/..%2f..%2fapp.py"),
+            [traversal::PATH_TRAVERSAL]
+        );
+    }
+
+    #[test]
+    fn detectors_survive_arbitrary_bytes() {
+        const ALPHABET: &[u8] = b"%uU0aefcC.\\/;&#x;\r\n\0<>'\"=:- \xc0\xae\xef\xbc\x8fHTTP/1 GET";
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let detectors = builtin();
+        for _ in 0..500 {
+            let len = (next() % 40) as usize;
+            let value: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            for d in &detectors {
+                testing::inspect_field(d.as_ref(), parse::Source::QueryArg, &value, &value);
+                let headers: &[(&[u8], &[u8])] =
+                    &[(b"User-Agent", &value), (b"Content-Length", &value)];
+                testing::inspect_request(d.as_ref(), b"GET", &value, b"HTTP/2.0", headers);
+            }
+        }
+    }
 
     #[test]
     fn excerpt_escapes_and_truncates() {

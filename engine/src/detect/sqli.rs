@@ -1,10 +1,23 @@
-//! Placeholder: Sqli detector (being written).
+//! SQL injection with libinjection (rule 100100), like CRS 942100: argument values and names,
+//! cookie values and names (without `__utm*`), `User-Agent`, `Referer` and the request
+//! basename, after `t:utf8toUnicode,t:urlDecodeUni,t:removeNulls`.
 
-use super::{Deadline, Detector, Finding, OutOfTime};
+use std::borrow::Cow;
+
+use super::targets::{injection_targets, push_once};
+use super::transform::{apply, fold_fullwidth, remove_nulls, url_decode_uni};
+use super::{excerpt, Deadline, Detector, Finding, OutOfTime, Severity};
+use crate::decode::percent_decode;
 use crate::parse::Inputs;
 use crate::request::Request;
 
-/// Sqli detector.
+/// Rule id: libinjection classified a value as SQL injection.
+pub const SQLI_LIBINJECTION: u32 = 100100;
+
+const MSG: &str = "SQL Injection Attack Detected via libinjection";
+
+/// The libinjection SQL injection detector.
+#[derive(Debug, Default)]
 pub struct Sqli;
 
 impl Sqli {
@@ -17,11 +30,166 @@ impl Sqli {
 impl Detector for Sqli {
     fn inspect(
         &self,
-        _req: &Request<'_>,
-        _inputs: &Inputs<'_>,
-        _deadline: &Deadline,
-        _out: &mut Vec<Finding>,
+        req: &Request<'_>,
+        inputs: &Inputs<'_>,
+        deadline: &Deadline,
+        out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
+        let from = out.len();
+        for target in injection_targets(inputs) {
+            deadline.check()?;
+            if let Some(f) = check(target.value, || target.variable()) {
+                push_once(out, from, f);
+            }
+        }
+        deadline.check()?;
+        let basename = percent_decode(basename(req.path()), false);
+        if let Some(f) = check(&basename, || "REQUEST_BASENAME".into()) {
+            out.push(f);
+        }
         Ok(())
+    }
+}
+
+/// The last segment of a raw path (after the last `/`).
+fn basename(path: &[u8]) -> &[u8] {
+    match memchr::memrchr(b'/', path) {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+/// CRS's transformations for the SQL injection rules.
+fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
+    let v = apply(Cow::Borrowed(value), fold_fullwidth);
+    let v = apply(v, url_decode_uni);
+    apply(v, remove_nulls)
+}
+
+/// A finding when libinjection calls the transformed `value` SQL injection.
+fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
+    if value.is_empty() {
+        return None;
+    }
+    let value = transformed(value);
+    let result = libinjectionrs::detect_sqli(&value);
+    if !result.is_injection() {
+        return None;
+    }
+    let fingerprint = result.fingerprint.as_ref().map_or("", |f| f.as_str());
+    Some(Finding {
+        rule_id: SQLI_LIBINJECTION,
+        msg: MSG,
+        severity: Severity::Critical,
+        variable: variable(),
+        data: format!("fingerprint {fingerprint}: {}", excerpt(&value)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{benign_headers, benign_values, inspect_get, inspect_query_value};
+
+    /// Classic SQL injection vectors (libinjection README and test data, OWASP cheat sheets).
+    const ATTACKS: &[&str] = &[
+        "1' OR '1'='1",
+        "1 UNION SELECT username,password FROM users--",
+        "'; DROP TABLE users; --",
+        "1 AND SLEEP(5)",
+        "admin'--",
+        "' OR 1=1--",
+        "\" OR \"\"=\"",
+        "1' AND 1=1#",
+        "1) OR (1=1",
+        "-1 UNION ALL SELECT NULL,NULL,NULL--",
+        "1' UNION SELECT 1,@@version,3-- -",
+        "1; EXEC xp_cmdshell('dir')--",
+        "1' WAITFOR DELAY '0:0:5'--",
+        "1 AND 1=CONVERT(int,@@version)",
+        "' AND extractvalue(1,concat(0x7e,version()))--",
+        "1' AND (SELECT 1 FROM (SELECT SLEEP(5))a)--",
+        "1 OR BENCHMARK(1000000,MD5(1))",
+        "' OR 'x'='x",
+        "admin' or '1'='1'#",
+        "') OR ('a'='a",
+        "1' ORDER BY 3--",
+        "1 OR 1=1",
+        "' UNION SELECT table_name FROM information_schema.tables--",
+        "1'; SELECT pg_sleep(5)--",
+        "1 AND ASCII(SUBSTRING((SELECT password FROM users LIMIT 1),1,1))>64",
+        "' HAVING 1=1--",
+        "' GROUP BY columnnames HAVING 1=1--",
+        "1' AND updatexml(1,concat(0x7e,user()),1)--",
+        "%27%20OR%20%271%27%3D%271",
+        "1%u0027 or 1=1--",
+    ];
+
+    #[test]
+    fn classic_vectors_fire() {
+        let missed: Vec<&str> = ATTACKS
+            .iter()
+            .copied()
+            .filter(|a| inspect_query_value(&Sqli::new(), a.as_bytes()).is_empty())
+            .collect();
+        assert!(missed.is_empty(), "missed: {missed:?}");
+    }
+
+    #[test]
+    fn benign_values_do_not_fire() {
+        let fired: Vec<Finding> = benign_values()
+            .iter()
+            .flat_map(|v| inspect_query_value(&Sqli::new(), v.as_bytes()))
+            .collect();
+        assert!(fired.is_empty(), "false positives: {fired:#?}");
+    }
+
+    #[test]
+    fn benign_headers_and_paths_do_not_fire() {
+        for (name, value) in benign_headers() {
+            let found = inspect_get(&Sqli::new(), b"/", &[(name.as_bytes(), value.as_bytes())]);
+            assert!(found.is_empty(), "false positive on {value:?}: {found:?}");
+        }
+        for path in [
+            &b"/blog/o'brien-pub-review"[..],
+            b"/files/report%20(1).pdf",
+            b"/api/v1/users/42",
+        ] {
+            assert!(inspect_get(&Sqli::new(), path, &[]).is_empty());
+        }
+    }
+
+    #[test]
+    fn reports_fingerprint_and_each_variable_once() {
+        let found = inspect_get(&Sqli::new(), b"/a?q=1'+or+'1'='1&q=admin'--", &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "ARGS:q");
+        assert!(
+            found[0].data.starts_with("fingerprint s&sos: "),
+            "{}",
+            found[0].data
+        );
+    }
+
+    #[test]
+    fn inspects_names_cookies_headers_and_basename() {
+        let found = inspect_get(
+            &Sqli::new(),
+            b"/shop/1'%20or%201=1--?1'+or+sleep(5)--=x",
+            &[
+                (b"Cookie", b"id=1' or 1=1--; __utmz=1' or 1=1--"),
+                (b"User-Agent", b"' or 1=1--"),
+            ],
+        );
+        let vars: Vec<&str> = found.iter().map(|f| f.variable.as_str()).collect();
+        assert_eq!(
+            vars,
+            [
+                "ARGS_NAMES:1' or sleep(5)--",
+                "REQUEST_COOKIES:id",
+                "REQUEST_HEADERS:User-Agent",
+                "REQUEST_BASENAME"
+            ]
+        );
     }
 }

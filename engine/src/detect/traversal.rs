@@ -1,27 +1,351 @@
-//! Placeholder: Traversal detector (being written).
+//! Path traversal and local file inclusion (rules 100300–100301), like CRS 930100–930120.
+//!
+//! Rule 100300 looks for `../` and `..\` (and Tomcat's `..;/`) in the request path, argument
+//! names and values and upload file names, after one more percent-decoding pass (the raw path
+//! gets up to three, against double and triple encoding) that also folds `%uXXXX`, overlong
+//! UTF-8 (`%c0%ae`) and full-width dots and slashes. A dot run counts only between separators,
+//! so ellipses (`wait...`) and names like `report..pdf` do not.
+//!
+//! Rule 100301 looks for well-known sensitive files (`etc/passwd`, `win.ini`, `.git/`, …) in
+//! the decoded path and argument values, case-insensitively and with `\` read as `/`.
 
-use super::{Deadline, Detector, Finding, OutOfTime};
-use crate::parse::Inputs;
+use std::borrow::Cow;
+
+use aho_corasick::AhoCorasick;
+
+use super::targets::push_once;
+use super::transform::{
+    apply, backslash_to_slash, fold_fullwidth, fold_overlong_utf8, url_decode_uni,
+};
+use super::{excerpt, Deadline, Detector, Finding, OutOfTime, Severity};
+use crate::parse::{Field, Inputs, Source};
 use crate::request::Request;
 
-/// Traversal detector.
-pub struct Traversal;
+/// Rule id: `../` or `..\` traversal sequence.
+pub const PATH_TRAVERSAL: u32 = 100300;
+/// Rule id: access to a well-known sensitive OS or application file.
+pub const OS_FILE_ACCESS: u32 = 100301;
+
+const MSG_TRAVERSAL: &str = "Path traversal attack";
+const MSG_FILE: &str = "OS file access attempt";
+
+/// Most percent-decoding passes applied to the raw path.
+const PATH_DECODE_PASSES: usize = 3;
+
+/// A sensitive file name pattern (lower case, `/` as separator).
+struct SensitiveFile {
+    pattern: &'static str,
+    /// The match must end at the end of a path segment (or before an extension such as
+    /// `.env.local`), not inside a longer name.
+    whole_segment: bool,
+}
+
+const fn file(pattern: &'static str) -> SensitiveFile {
+    SensitiveFile {
+        pattern,
+        whole_segment: false,
+    }
+}
+
+/// Well-known sensitive files (a short list in the spirit of CRS's `lfi-os-files.data`).
+/// Patterns that start with a dot must also start a path segment.
+const SENSITIVE_FILES: &[SensitiveFile] = &[
+    file("etc/passwd"),
+    file("etc/shadow"),
+    file("etc/master.passwd"),
+    file("etc/sudoers"),
+    file("proc/self/"),
+    file("win.ini"),
+    file("boot.ini"),
+    file("system32/config/sam"),
+    file("web-inf/web.xml"),
+    file("web-inf/classes/"),
+    file("wp-config.php"),
+    file(".htaccess"),
+    file(".htpasswd"),
+    file(".git/"),
+    file(".svn/"),
+    file(".ssh/"),
+    file(".aws/credentials"),
+    file(".bash_history"),
+    file(".mysql_history"),
+    SensitiveFile {
+        pattern: ".env",
+        whole_segment: true,
+    },
+];
+
+/// The traversal and sensitive-file detector.
+pub struct Traversal {
+    files: AhoCorasick,
+}
 
 impl Traversal {
-    /// Builds the detector.
+    /// Builds the detector and its sensitive-file automaton.
     pub fn new() -> Traversal {
-        Traversal
+        let files = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SENSITIVE_FILES.iter().map(|f| f.pattern))
+            .expect("sensitive file names are a small literal set");
+        Traversal { files }
+    }
+
+    /// The sensitive file pattern found in `value` (already decoded, `/` separators).
+    fn sensitive_file(&self, value: &[u8]) -> Option<&'static str> {
+        self.files.find_overlapping_iter(value).find_map(|m| {
+            let spec = SENSITIVE_FILES.get(m.pattern().as_usize())?;
+            let starts_segment = !spec.pattern.starts_with('.')
+                || m.start() == 0
+                || value.get(m.start() - 1) == Some(&b'/');
+            let ends_segment = !spec.whole_segment
+                || matches!(value.get(m.end()), None | Some(b'/' | b'.' | b';'));
+            (starts_segment && ends_segment).then_some(spec.pattern)
+        })
+    }
+
+    /// Reports traversal and sensitive files in the request path.
+    fn inspect_path(&self, req: &Request<'_>, out: &mut Vec<Finding>) {
+        let path = decode_passes(Cow::Borrowed(req.path()), PATH_DECODE_PASSES);
+        if has_traversal(&path) {
+            out.push(traversal_finding("REQUEST_URI_RAW".into(), &path));
+        }
+        let path = apply(path, backslash_to_slash);
+        if let Some(name) = self.sensitive_file(&path) {
+            out.push(file_finding("REQUEST_FILENAME".into(), name, &path));
+        }
+    }
+
+    /// Reports traversal in an argument's name and value or an upload's file name, and
+    /// sensitive files in an argument's value.
+    /// Repeated argument names are reported once per rule (`out[from..]` is this request's).
+    fn inspect_field(&self, field: &Field<'_>, from: usize, out: &mut Vec<Finding>) {
+        match field.source {
+            Source::QueryArg | Source::BodyArg => {
+                let name = decode_passes(Cow::Borrowed(&field.name), 1);
+                if has_traversal(&name) {
+                    let variable = format!("ARGS_NAMES:{}", String::from_utf8_lossy(&field.name));
+                    push_once(out, from, traversal_finding(variable, &name));
+                }
+                let value = decode_passes(Cow::Borrowed(&field.value), 1);
+                if has_traversal(&value) {
+                    push_once(out, from, traversal_finding(field.variable(), &value));
+                }
+                let value = apply(value, backslash_to_slash);
+                if let Some(name) = self.sensitive_file(&value) {
+                    push_once(out, from, file_finding(field.variable(), name, &value));
+                }
+            }
+            Source::Filename => {
+                let value = decode_passes(Cow::Borrowed(&field.value), 1);
+                if has_traversal(&value) {
+                    push_once(out, from, traversal_finding(field.variable(), &value));
+                }
+            }
+            Source::Cookie | Source::Header | Source::PartHeader => {}
+        }
+    }
+}
+
+impl Default for Traversal {
+    fn default() -> Self {
+        Traversal::new()
     }
 }
 
 impl Detector for Traversal {
     fn inspect(
         &self,
-        _req: &Request<'_>,
-        _inputs: &Inputs<'_>,
-        _deadline: &Deadline,
-        _out: &mut Vec<Finding>,
+        req: &Request<'_>,
+        inputs: &Inputs<'_>,
+        deadline: &Deadline,
+        out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
+        deadline.check()?;
+        self.inspect_path(req, out);
+        let from = out.len();
+        for field in &inputs.fields {
+            deadline.check()?;
+            self.inspect_field(field, from, out);
+        }
         Ok(())
+    }
+}
+
+fn traversal_finding(variable: String, value: &[u8]) -> Finding {
+    Finding::new(
+        PATH_TRAVERSAL,
+        MSG_TRAVERSAL,
+        Severity::Critical,
+        variable,
+        value,
+    )
+}
+
+fn file_finding(variable: String, name: &str, value: &[u8]) -> Finding {
+    Finding {
+        rule_id: OS_FILE_ACCESS,
+        msg: MSG_FILE,
+        severity: Severity::Critical,
+        variable,
+        data: format!("{name}: {}", excerpt(value)),
+    }
+}
+
+/// Up to `passes` rounds of percent-decoding (with `%uXXXX`), each followed by folding
+/// overlong UTF-8 and full-width forms; stops early once no `%` is left.
+fn decode_passes(mut value: Cow<'_, [u8]>, passes: usize) -> Cow<'_, [u8]> {
+    for pass in 0..passes {
+        if pass > 0 && memchr::memchr(b'%', &value).is_none() {
+            break;
+        }
+        value = apply(value, url_decode_uni);
+        value = apply(value, fold_overlong_utf8);
+        value = apply(value, fold_fullwidth);
+    }
+    value
+}
+
+/// True when `value` has a run of two or more dots between separators (`/`, `\`, `;`, or the
+/// value's start before it), or exactly `..` after a slash at the very end.
+fn has_traversal(value: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(found) = value.get(i..).and_then(|rest| memchr::memchr(b'.', rest)) {
+        let start = i + found;
+        let run = value[start..].iter().take_while(|&&b| b == b'.').count();
+        let end = start + run;
+        let before = start.checked_sub(1).and_then(|j| value.get(j)).copied();
+        let after = value.get(end).copied();
+        let sep_before = matches!(before, None | Some(b'/' | b'\\' | b';'));
+        let sep_after = matches!(after, Some(b'/' | b'\\' | b';'));
+        let trailing = run == 2 && matches!(before, Some(b'/' | b'\\')) && after.is_none();
+        if run >= 2 && ((sep_before && sep_after) || trailing) {
+            return true;
+        }
+        i = end;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{benign_values, inspect_field, inspect_get, inspect_query_value};
+
+    fn rules(found: &[Finding]) -> Vec<u32> {
+        found.iter().map(|f| f.rule_id).collect()
+    }
+
+    #[test]
+    fn traversal_sequences_are_found() {
+        for v in [
+            &b"../../etc/x"[..],
+            b"..\\..\\windows",
+            b"/var/www/../x",
+            b"/app/..;/admin",
+            b"images/..",
+            b"....//....//x",
+            b"%2e%2e%2fsecret",
+            b"%c0%ae%c0%ae%c0%afsecret",
+            b"%u002e%u002e%u2215x/..%u002f",
+        ] {
+            let found = inspect_query_value(&Traversal::new(), v);
+            assert!(
+                rules(&found).contains(&PATH_TRAVERSAL),
+                "missed {}",
+                excerpt(v)
+            );
+        }
+    }
+
+    #[test]
+    fn dots_without_separators_are_not_traversal() {
+        for v in [
+            &b"Wait... what?"[..],
+            b"report..pdf",
+            b"...",
+            b"..",
+            b"a.b.c",
+            b"see https://example.com/...",
+            b"1..10",
+        ] {
+            assert!(!has_traversal(v), "false positive on {}", excerpt(v));
+        }
+    }
+
+    #[test]
+    fn raw_path_is_decoded_up_to_three_times() {
+        let found = inspect_get(
+            &Traversal::new(),
+            b"/static/%25252e%25252e%25252fapp.py",
+            &[],
+        );
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
+        assert_eq!(found[0].variable, "REQUEST_URI_RAW");
+        let found = inspect_get(&Traversal::new(), b"/dl?f=%252e%252e%252fsecret", &[]);
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
+        assert_eq!(found[0].variable, "ARGS:f");
+        let found = inspect_get(&Traversal::new(), b"/dl?f=../a&f=../b", &[]);
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
+        let found = inspect_get(&Traversal::new(), b"/static/app.css?v=1.2", &[]);
+        assert!(found.is_empty());
+    }
+
+    #[test]
+    fn upload_file_names_and_arg_names_are_checked() {
+        let found = inspect_field(&Traversal::new(), Source::Filename, b"f", b"../../x.php");
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
+        let found = inspect_field(&Traversal::new(), Source::BodyArg, b"..\\x", b"1");
+        assert_eq!(found[0].variable, "ARGS_NAMES:..\\x");
+    }
+
+    #[test]
+    fn sensitive_files_are_found() {
+        for v in [
+            &b"/etc/passwd"[..],
+            b"..\\..\\WINDOWS\\win.ini",
+            b"/proc/self/environ",
+            b"/.git/config",
+            b".env",
+            b"app/.env.production",
+            b"/WEB-INF/web.xml",
+            b"php://filter/resource=wp-config.php",
+        ] {
+            let found = inspect_query_value(&Traversal::new(), v);
+            assert!(
+                rules(&found).contains(&OS_FILE_ACCESS),
+                "missed {}",
+                excerpt(v)
+            );
+        }
+        let found = inspect_get(&Traversal::new(), b"/.env", &[]);
+        assert_eq!(rules(&found), [OS_FILE_ACCESS]);
+        assert!(found[0].data.starts_with(".env: "));
+    }
+
+    #[test]
+    fn sensitive_names_inside_other_words_do_not_fire() {
+        for v in [
+            &b"how to edit .htaccess"[..],
+            b"/user/project.git/info/refs",
+            b"/docs/.environment-setup",
+            b"config.env",
+            b"/api/events",
+        ] {
+            let t = Traversal::new();
+            assert!(
+                t.sensitive_file(v).is_none(),
+                "false positive on {}",
+                excerpt(v)
+            );
+        }
+    }
+
+    #[test]
+    fn benign_values_do_not_fire() {
+        let fired: Vec<Finding> = benign_values()
+            .iter()
+            .flat_map(|v| inspect_query_value(&Traversal::new(), v.as_bytes()))
+            .collect();
+        assert!(fired.is_empty(), "false positives: {fired:#?}");
     }
 }

@@ -1,10 +1,40 @@
-//! Placeholder: Xss detector (being written).
+//! Cross-site scripting with libinjection (rule 100200), like CRS 941100: argument values and
+//! names, cookie values and names (without `__utm*`), `User-Agent`, `Referer` and the request
+//! path, after `t:utf8toUnicode,t:urlDecodeUni,t:htmlEntityDecode,t:jsDecode,t:cssDecode,
+//! t:removeNulls`.
+//!
+//! libinjection only judges markup, so a bare `javascript:alert(1)` (a payload for `href`
+//! and redirect parameters) passes it; rule 100201 covers that case like CRS 941170: a
+//! `javascript:` or `vbscript:` scheme (browsers ignore tabs and newlines inside it) at the
+//! start of a word, followed later by a call or property access character.
 
-use super::{Deadline, Detector, Finding, OutOfTime};
+use std::borrow::Cow;
+
+use super::targets::{injection_targets, push_once};
+use super::transform::{
+    apply, css_decode, fold_fullwidth, html_entity_decode, js_decode, remove_nulls, url_decode_uni,
+};
+use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use crate::decode::percent_decode;
 use crate::parse::Inputs;
 use crate::request::Request;
 
-/// Xss detector.
+/// Rule id: libinjection classified a value as cross-site scripting.
+pub const XSS_LIBINJECTION: u32 = 100200;
+
+/// Rule id: a `javascript:` or `vbscript:` URI carrying code.
+pub const XSS_SCRIPT_URI: u32 = 100201;
+
+const MSG: &str = "XSS Attack Detected via libinjection";
+const MSG_SCRIPT_URI: &str = "XSS using a javascript: or vbscript: URI";
+
+/// URI schemes that run script, lower case.
+const SCRIPT_SCHEMES: [&[u8]; 2] = [b"javascript:", b"vbscript:"];
+/// Bytes that show code after a script scheme (as CRS 941170 requires).
+const CODE_BYTES: &[u8] = b"=\\([.<`";
+
+/// The libinjection XSS detector.
+#[derive(Debug, Default)]
 pub struct Xss;
 
 impl Xss {
@@ -17,11 +47,179 @@ impl Xss {
 impl Detector for Xss {
     fn inspect(
         &self,
-        _req: &Request<'_>,
-        _inputs: &Inputs<'_>,
-        _deadline: &Deadline,
-        _out: &mut Vec<Finding>,
+        req: &Request<'_>,
+        inputs: &Inputs<'_>,
+        deadline: &Deadline,
+        out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
+        let from = out.len();
+        for target in injection_targets(inputs) {
+            deadline.check()?;
+            if let Some(f) = check(target.value, || target.variable()) {
+                push_once(out, from, f);
+            }
+        }
+        deadline.check()?;
+        let path = percent_decode(req.path(), false);
+        if let Some(f) = check(&path, || "REQUEST_FILENAME".into()) {
+            out.push(f);
+        }
         Ok(())
+    }
+}
+
+/// CRS's transformations for the XSS rules.
+fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
+    let v = apply(Cow::Borrowed(value), fold_fullwidth);
+    let v = apply(v, url_decode_uni);
+    let v = apply(v, html_entity_decode);
+    let v = apply(v, js_decode);
+    let v = apply(v, css_decode);
+    apply(v, remove_nulls)
+}
+
+/// A finding when libinjection calls the transformed `value` XSS.
+fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
+    if value.is_empty() {
+        return None;
+    }
+    let value = transformed(value);
+    let (rule_id, msg) = if libinjectionrs::detect_xss(&value).is_injection() {
+        (XSS_LIBINJECTION, MSG)
+    } else if has_script_uri(&value) {
+        (XSS_SCRIPT_URI, MSG_SCRIPT_URI)
+    } else {
+        return None;
+    };
+    Some(Finding::new(
+        rule_id,
+        msg,
+        Severity::Critical,
+        variable(),
+        &value,
+    ))
+}
+
+/// True when `value` holds a script URI scheme at a word start followed by code.
+fn has_script_uri(value: &[u8]) -> bool {
+    (0..value.len()).any(|i| {
+        let at_word_start = i == 0 || value.get(i - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
+        at_word_start
+            && SCRIPT_SCHEMES.iter().any(|scheme| {
+                scheme_len(&value[i..], scheme)
+                    .is_some_and(|n| value[i + n..].iter().any(|b| CODE_BYTES.contains(b)))
+            })
+    })
+}
+
+/// The bytes `scheme` spans at the start of `s`, matched case-insensitively with tabs and
+/// newlines ignored between its letters (as browsers do).
+fn scheme_len(s: &[u8], scheme: &[u8]) -> Option<usize> {
+    let mut used = 0;
+    for &want in scheme {
+        while matches!(s.get(used), Some(b'\t' | b'\n' | b'\r')) && used > 0 {
+            used += 1;
+        }
+        if !s.get(used)?.eq_ignore_ascii_case(&want) {
+            return None;
+        }
+        used += 1;
+    }
+    Some(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{benign_headers, benign_values, inspect_get, inspect_query_value};
+
+    /// Classic XSS vectors (libinjection test data, OWASP XSS filter evasion cheat sheet).
+    const ATTACKS: &[&str] = &[
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg/onload=alert(1)>",
+        "\"><script>alert(document.cookie)</script>",
+        "'><img src=x onerror=alert(1)>",
+        "<body onload=alert('XSS')>",
+        "<iframe src=\"javascript:alert(1)\"></iframe>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+        "<a onmouseover=\"alert(document.cookie)\">link</a>",
+        "<img src=\"x\" onerror=\"alert(1)\"/>",
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(document.domain)",
+        "<svg><script>alert(1)</script></svg>",
+        "<input onfocus=alert(1) autofocus>",
+        "<details open ontoggle=alert(1)>",
+        "<div style=\"background-image:url(javascript:alert(1))\">",
+        "<object data=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">",
+        "<embed src=\"javascript:alert(1)\">",
+        "<marquee onstart=alert(1)>",
+        "<video><source onerror=\"alert(1)\">",
+        "<math><maction xlink:href=\"javascript:alert(1)\">x</maction></math>",
+        "<link rel=stylesheet href=\"javascript:alert(1)\">",
+        "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+        "<style>@import 'javascript:alert(1)';</style>",
+        "\" onmouseover=\"alert(1)",
+        "' onfocus='alert(1)' autofocus='",
+        "<!DOCTYPE html><script>alert(1)</script>",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e",
+        "\\u003cimg src=x onerror=alert(1)\\u003e",
+        "＜script＞alert(1)＜/script＞",
+        "<scr\0ipt>alert(1)</script>",
+    ];
+
+    #[test]
+    fn classic_vectors_fire() {
+        let missed: Vec<&str> = ATTACKS
+            .iter()
+            .copied()
+            .filter(|a| inspect_query_value(&Xss::new(), a.as_bytes()).is_empty())
+            .collect();
+        assert!(missed.is_empty(), "missed: {missed:?}");
+    }
+
+    #[test]
+    fn benign_values_do_not_fire() {
+        let fired: Vec<Finding> = benign_values()
+            .iter()
+            .flat_map(|v| inspect_query_value(&Xss::new(), v.as_bytes()))
+            .collect();
+        assert!(fired.is_empty(), "false positives: {fired:#?}");
+    }
+
+    #[test]
+    fn benign_headers_and_paths_do_not_fire() {
+        for (name, value) in benign_headers() {
+            let found = inspect_get(&Xss::new(), b"/", &[(name.as_bytes(), value.as_bytes())]);
+            assert!(found.is_empty(), "false positive on {value:?}: {found:?}");
+        }
+        for path in [&b"/a%20b/c.html"[..], b"/search/3%3C4", b"/api/v1/users/42"] {
+            assert!(inspect_get(&Xss::new(), path, &[]).is_empty());
+        }
+    }
+
+    #[test]
+    fn script_uri_needs_code_after_the_scheme() {
+        assert!(has_script_uri(b"javascript:alert(1)"));
+        assert!(has_script_uri(b"java\tscript:alert(1)"));
+        assert!(has_script_uri(b"x=1;vbscript:msgbox(1)"));
+        assert!(has_script_uri(b"javascript:document.cookie"));
+        assert!(!has_script_uri(b"javascript: the good parts"));
+        assert!(!has_script_uri(b"learnjavascript:alert(1)"));
+        assert!(!has_script_uri(b"javascript"));
+    }
+
+    #[test]
+    fn inspects_path_cookies_and_reports_each_variable_once() {
+        let found = inspect_get(
+            &Xss::new(),
+            b"/p/%3Csvg%20onload=alert(1)%3E?q=<script>&q=<script>",
+            &[(b"Cookie", b"c=<script>; __utma=<script>")],
+        );
+        let vars: Vec<&str> = found.iter().map(|f| f.variable.as_str()).collect();
+        assert_eq!(vars, ["ARGS:q", "REQUEST_COOKIES:c", "REQUEST_FILENAME"]);
     }
 }
