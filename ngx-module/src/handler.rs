@@ -16,6 +16,8 @@ use crate::{ctx_index, request_view};
 const DECLINED: ngx_int_t = NGX_DECLINED as ngx_int_t;
 const DONE: ngx_int_t = NGX_DONE as ngx_int_t;
 const ERROR: ngx_int_t = NGX_ERROR as ngx_int_t;
+/// Status sent for a block whose verdict carries no usable error status.
+const FALLBACK_BLOCK_STATUS: ngx_int_t = 403;
 
 /// PREACCESS phase handler (PREACCESS, not ACCESS, so `satisfy any` cannot bypass a block).
 pub unsafe extern "C" fn preaccess_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -207,9 +209,9 @@ fn respond(log: *mut ngx_log_t, verdict: &Verdict) -> ngx_int_t {
         };
         write_log(log, level, &line);
     }
-    if blocked {
-        ngx_int_t::from(verdict.status as i16)
-    } else {
-        DECLINED
+    match verdict.status {
+        status @ 400..=599 if blocked => ngx_int_t::from(status as i16),
+        _ if blocked => FALLBACK_BLOCK_STATUS,
+        _ => DECLINED,
     }
 }
