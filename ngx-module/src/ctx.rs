@@ -44,8 +44,15 @@ pub struct RequestCtx {
     pub rule_ids: ngx_str_t,
 }
 
-/// Cleanup handler that marks a cleanup entry as a Moat context; the context owns no resources.
-unsafe extern "C" fn ctx_marker(_data: *mut c_void) {}
+/// Cleanup handler that marks a cleanup entry as a Moat context. The context owns no resources;
+/// on pool destruction it only loses its magic, so stale memory is never taken for a context.
+unsafe extern "C" fn ctx_marker(data: *mut c_void) {
+    // SAFETY: entries with this handler carry a RequestCtx written by `create`, alive until the
+    // pool is destroyed, which is what runs this handler.
+    if let Some(ctx) = unsafe { data.cast::<RequestCtx>().as_mut() } {
+        ctx.magic = 0;
+    }
+}
 
 fn is_marker(cln: &ngx_pool_cleanup_t) -> bool {
     let marker: unsafe extern "C" fn(*mut c_void) = ctx_marker;
