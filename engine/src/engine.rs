@@ -2,7 +2,7 @@
 //! guarantees (panics and time-budget overruns let the request through, and are counted).
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::body_reader;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
@@ -74,7 +74,6 @@ impl Engine {
     }
 
     fn inspect(&self, req: &Request<'_>, settings: &Settings, start: Instant) -> Verdict {
-        let deadline = Deadline::at(start + settings.time_budget);
         if self.test_faults {
             self.run_test_fault(req, settings);
         }
@@ -102,12 +101,16 @@ impl Engine {
         if body.truncated() {
             inputs.flags.set(ParseFlags::BODY_TRUNCATED);
         }
+        let deadline = Deadline::at(start + time_allowed(settings, body.bytes.len()));
         let mut findings = Vec::new();
         for d in &self.detectors {
             if d.inspect(req, &inputs, &deadline, &mut findings).is_err() {
                 return Verdict::fail_open(
                     FailOpen::TimeBudget,
-                    Some(format!("time budget of {:?} spent", settings.time_budget)),
+                    Some(format!(
+                        "time budget of {:?} spent",
+                        time_allowed(settings, body.bytes.len())
+                    )),
                 );
             }
         }
@@ -126,6 +129,16 @@ impl Engine {
             _ => {}
         }
     }
+}
+
+/// Extra inspection time allowed per inspected body byte: inspection cost grows with the body,
+/// and a budget that a large but ordinary body overruns would let anyone skip inspection by
+/// padding. 25 ns per byte is 25 ms per MiB, several times the measured worst case.
+pub const BODY_TIME_PER_BYTE: Duration = Duration::from_nanos(25);
+
+/// The time budget for one request: the configured budget plus the body allowance.
+fn time_allowed(settings: &Settings, body_bytes: usize) -> Duration {
+    settings.time_budget + BODY_TIME_PER_BYTE * u32::try_from(body_bytes).unwrap_or(u32::MAX)
 }
 
 fn decide(findings: Vec<Finding>, settings: &Settings) -> Verdict {

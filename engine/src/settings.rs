@@ -78,7 +78,8 @@ pub struct Settings {
     pub body_limit: u64,
     /// What happens to a body larger than `body_limit`.
     pub body_limit_action: BodyLimitAction,
-    /// Inspection stops and the request passes once this much time is spent.
+    /// Inspection stops and the request passes once this much time is spent, plus
+    /// [`crate::engine::BODY_TIME_PER_BYTE`] for each inspected body byte.
     pub time_budget: Duration,
 }
 

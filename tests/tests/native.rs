@@ -24,6 +24,10 @@ const SERVER: &str = r#"
             deny all;
             proxy_pass http://127.0.0.1:BACKEND;
         }
+        location /big/ {
+            moat_time_budget 1s;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
         location /strict/ {
             moat_body_limit 1k;
             moat_body_limit_action reject;
@@ -89,12 +93,12 @@ fn a_one_megabyte_body_spooled_to_a_file_is_inspected_and_forwarded() {
     let resp = request(
         nginx.port,
         "POST",
-        "/big",
+        "/big/1",
         &[("Content-Type", "application/x-www-form-urlencoded")],
         &body,
     );
     assert_eq!(resp.status, 200, "{}", nginx.error_log());
-    assert_eq!(backend.received_at("/big")[0].body, body);
+    assert_eq!(backend.received_at("/big/1")[0].body, body);
     assert!(
         nginx.error_log().contains("buffered to a temporary file"),
         "the body was expected to be spooled to a file"
@@ -103,7 +107,7 @@ fn a_one_megabyte_body_spooled_to_a_file_is_inspected_and_forwarded() {
     let resp = request(
         nginx.port,
         "POST",
-        "/big2",
+        "/big/2",
         &[("Content-Type", "application/x-www-form-urlencoded")],
         &body,
     );
