@@ -11,6 +11,7 @@ use crate::parse::Inputs;
 use crate::request::Request;
 
 pub mod body;
+pub mod memo;
 pub mod protocol;
 pub mod scanner;
 pub mod sqli;

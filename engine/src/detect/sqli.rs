@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use super::memo::{self, Classifier};
 use super::targets::{injection_targets, push_once};
 use super::transform::{apply, fold_fullwidth, remove_nulls, url_decode_uni};
 use super::{excerpt, Deadline, Detector, Finding, OutOfTime, Severity};
@@ -59,6 +60,16 @@ fn basename(path: &[u8]) -> &[u8] {
     }
 }
 
+/// False for values libinjection can never call SQL injection: empty, or one run of ASCII
+/// letters, digits and `_` (a single word or number token, which the transformations leave
+/// unchanged). Most argument and cookie values are such runs, and skipping them saves the
+/// tokenizer's cost; a test checks every SQL keyword and 200,000 random runs.
+fn may_hold_sqli(value: &[u8]) -> bool {
+    !value
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// CRS's transformations for the SQL injection rules.
 fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     let v = apply(Cow::Borrowed(value), fold_fullwidth);
@@ -68,15 +79,25 @@ fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
 
 /// A finding when libinjection calls the transformed `value` SQL injection.
 fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
-    if value.is_empty() {
+    if !may_hold_sqli(value) {
         return None;
     }
     let value = transformed(value);
-    let result = libinjectionrs::detect_sqli(&value);
-    if !result.is_injection() {
-        return None;
-    }
-    let fingerprint = result.fingerprint.as_ref().map_or("", |f| f.as_str());
+    let fingerprint = memo::classify(Classifier::Sqli, &value, |v| {
+        let result = libinjectionrs::detect_sqli(v);
+        if !result.is_injection() {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        if let Some(f) = &result.fingerprint {
+            let s = f.as_str().as_bytes();
+            let n = s.len().min(8);
+            bytes[..n].copy_from_slice(&s[..n]);
+        }
+        Some(bytes)
+    })?;
+    let len = fingerprint.iter().position(|&b| b == 0).unwrap_or(8);
+    let fingerprint = String::from_utf8_lossy(&fingerprint[..len]);
     Some(Finding {
         rule_id: SQLI_LIBINJECTION,
         msg: MSG,
@@ -89,6 +110,36 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_word_runs_are_never_sql_injection() {
+        for k in libinjectionrs::sqli::sqli_data::SQL_KEYWORDS {
+            let w = k.word.as_bytes();
+            if w.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+                for v in [
+                    w.to_vec(),
+                    w.to_ascii_lowercase(),
+                    [b"1", w].concat(),
+                    [w, b"1"].concat(),
+                ] {
+                    assert!(!libinjectionrs::detect_sqli(&v).is_injection(), "{v:?}");
+                }
+            }
+        }
+        let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            let mut v = Vec::new();
+            for _ in 0..x % 12 + 1 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            assert!(!may_hold_sqli(&v));
+            assert!(!libinjectionrs::detect_sqli(&v).is_injection(), "{v:?}");
+        }
+    }
     use crate::detect::testing::{benign_headers, benign_values, inspect_get, inspect_query_value};
 
     /// Classic SQL injection vectors (libinjection README and test data, OWASP cheat sheets).
