@@ -227,7 +227,9 @@ pub fn split_actions(text: &str) -> Result<Vec<(String, Option<String>)>, Reason
                 value = Some(v);
                 rest = tail.trim_start();
                 if !rest.is_empty() && !rest.starts_with(',') {
-                    return Err(format!("unexpected text after the quoted value of action {name:?}"));
+                    return Err(format!(
+                        "unexpected text after the quoted value of action {name:?}"
+                    ));
                 }
             } else {
                 let end = after.find(',').unwrap_or(after.len());
@@ -367,7 +369,10 @@ fn parse_action(name: &str, value: Option<String>) -> Result<Action, Reason> {
                 .split_once('=')
                 .ok_or_else(|| format!("initcol: expected collection=key, got {v:?}"))?;
             let collection = c.trim().to_ascii_lowercase();
-            if !matches!(collection.as_str(), "ip" | "session" | "user" | "global" | "resource") {
+            if !matches!(
+                collection.as_str(),
+                "ip" | "session" | "user" | "global" | "resource"
+            ) {
                 return Err(format!("initcol: unknown collection {c:?}"));
             }
             Action::InitCol {
@@ -383,12 +388,14 @@ fn parse_action(name: &str, value: Option<String>) -> Result<Action, Reason> {
         "pass" => flag(Action::Pass)?,
         "deny" => flag(Action::Deny)?,
         "drop" => flag(Action::Drop)?,
-        "allow" => Action::Allow(match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None => AllowScope::All,
-            Some("phase") => AllowScope::Phase,
-            Some("request") => AllowScope::Request,
-            Some(other) => return Err(format!("allow: invalid scope {other:?}")),
-        }),
+        "allow" => Action::Allow(
+            match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => AllowScope::All,
+                Some("phase") => AllowScope::Phase,
+                Some("request") => AllowScope::Request,
+                Some(other) => return Err(format!("allow: invalid scope {other:?}")),
+            },
+        ),
         "redirect" => Action::Redirect(text()?),
         "proxy" => Action::Proxy(text()?),
         "pause" => Action::Pause(number(u64::from(u32::MAX))? as u32),
@@ -421,7 +428,14 @@ fn parse_action(name: &str, value: Option<String>) -> Result<Action, Reason> {
 /// Parses `severity:` names (`CRITICAL`) or numbers (`2`).
 fn parse_severity(v: &str) -> Result<u8, Reason> {
     const NAMES: [&str; 8] = [
-        "EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG",
+        "EMERGENCY",
+        "ALERT",
+        "CRITICAL",
+        "ERROR",
+        "WARNING",
+        "NOTICE",
+        "INFO",
+        "DEBUG",
     ];
     if let Ok(n) = v.parse::<u8>() {
         if n <= 7 {
@@ -500,8 +514,12 @@ mod tests {
                 ("chain".into(), None),
             ]
         );
-        assert!(split_actions("msg:'oops").unwrap_err().contains("unterminated quote"));
-        assert!(split_actions("msg:'a'b").unwrap_err().contains("unexpected text"));
+        assert!(split_actions("msg:'oops")
+            .unwrap_err()
+            .contains("unterminated quote"));
+        assert!(split_actions("msg:'a'b")
+            .unwrap_err()
+            .contains("unexpected text"));
         assert!(split_actions(",,").is_ok());
     }
 
@@ -525,10 +543,16 @@ mod tests {
     #[test]
     fn setvar_forms() {
         let s = parse_setvar("tx.a=+%{tx.b}").unwrap();
-        assert_eq!((s.collection.as_str(), s.name.raw.as_str(), s.op), ("tx", "a", SetVarOp::Add));
+        assert_eq!(
+            (s.collection.as_str(), s.name.raw.as_str(), s.op),
+            ("tx", "a", SetVarOp::Add)
+        );
         assert!(s.value.has_macros());
         let s = parse_setvar("TX.a=-5").unwrap();
-        assert_eq!((s.collection.as_str(), s.op, s.value.raw.as_str()), ("tx", SetVarOp::Sub, "5"));
+        assert_eq!(
+            (s.collection.as_str(), s.op, s.value.raw.as_str()),
+            ("tx", SetVarOp::Sub, "5")
+        );
         let s = parse_setvar("!tx.a").unwrap();
         assert_eq!(s.op, SetVarOp::Delete);
         let s = parse_setvar("tx.flag").unwrap();
@@ -537,7 +561,9 @@ mod tests {
         assert!(s.name.has_macros());
         let s = parse_setvar("tx.a==b").unwrap();
         assert_eq!((s.op, s.value.raw.as_str()), (SetVarOp::Set, "=b"));
-        assert!(parse_setvar("foo.a=1").unwrap_err().contains("unknown collection"));
+        assert!(parse_setvar("foo.a=1")
+            .unwrap_err()
+            .contains("unknown collection"));
         assert!(parse_setvar("tx=1").is_err());
         assert!(parse_setvar("tx.=1").is_err());
     }

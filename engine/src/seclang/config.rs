@@ -282,9 +282,10 @@ impl Builder {
             })
             .collect();
         match ids.as_slice() {
-            [] => self
-                .errors
-                .push(SecLangError::at(&link.location, "rule has no \"id\" action")),
+            [] => self.errors.push(SecLangError::at(
+                &link.location,
+                "rule has no \"id\" action",
+            )),
             [id] => {
                 if let Some(first) = self.ids.get(id) {
                     self.errors.push(SecLangError::at(
@@ -329,10 +330,12 @@ impl Builder {
                 }));
             }
             Directive::SecDefaultAction(actions) => {
-                if actions
-                    .iter()
-                    .any(|a| matches!(a, Action::Id(_) | Action::Chain | Action::Skip(_) | Action::SkipAfter(_)))
-                {
+                if actions.iter().any(|a| {
+                    matches!(
+                        a,
+                        Action::Id(_) | Action::Chain | Action::Skip(_) | Action::SkipAfter(_)
+                    )
+                }) {
                     self.errors.push(SecLangError::at(
                         &location,
                         "SecDefaultAction cannot contain id, chain, skip or skipAfter",
@@ -348,9 +351,7 @@ impl Builder {
             Directive::SecRequestBodyLimit(v) => s.request_body_limit = Some(v),
             Directive::SecRequestBodyNoFilesLimit(v) => s.request_body_no_files_limit = Some(v),
             Directive::SecRequestBodyLimitAction(v) => s.request_body_limit_action = Some(v),
-            Directive::SecRequestBodyJsonDepthLimit(v) => {
-                s.request_body_json_depth_limit = Some(v)
-            }
+            Directive::SecRequestBodyJsonDepthLimit(v) => s.request_body_json_depth_limit = Some(v),
             Directive::SecArgumentsLimit(v) => s.arguments_limit = Some(v),
             Directive::SecArgumentSeparator(v) => s.argument_separator = Some(v),
             Directive::SecResponseBodyAccess(v) => s.response_body_access = Some(v),

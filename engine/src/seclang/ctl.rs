@@ -108,9 +108,9 @@ pub fn parse_ctl(text: &str) -> Result<Ctl, Reason> {
         }
     };
     Ok(match name.to_ascii_lowercase().as_str() {
-        "ruleremovebyid" => Ctl::RuleRemoveById(
-            IdRange::parse_list(value).map_err(|e| format!("ctl:{name}: {e}"))?,
-        ),
+        "ruleremovebyid" => {
+            Ctl::RuleRemoveById(IdRange::parse_list(value).map_err(|e| format!("ctl:{name}: {e}"))?)
+        }
         "ruleremovebytag" => Ctl::RuleRemoveByTag(non_empty()?),
         "ruleremovebymsg" => Ctl::RuleRemoveByMsg(non_empty()?),
         "ruleremovetargetbyid" => {
@@ -139,20 +139,24 @@ pub fn parse_ctl(text: &str) -> Result<Ctl, Reason> {
         "responsebodyaccess" => Ctl::ResponseBodyAccess(on_off()?),
         "requestbodylimit" => Ctl::RequestBodyLimit(value.parse().map_err(|_| bad())?),
         "responsebodylimit" => Ctl::ResponseBodyLimit(value.parse().map_err(|_| bad())?),
-        "requestbodyprocessor" => Ctl::RequestBodyProcessor(
-            match value.to_ascii_uppercase().as_str() {
+        "requestbodyprocessor" => {
+            Ctl::RequestBodyProcessor(match value.to_ascii_uppercase().as_str() {
                 "URLENCODED" => BodyProcessor::UrlEncoded,
                 "MULTIPART" => BodyProcessor::Multipart,
                 "XML" => BodyProcessor::Xml,
                 "JSON" => BodyProcessor::Json,
                 _ => return Err(bad()),
-            },
-        ),
+            })
+        }
         "forcerequestbodyvariable" => Ctl::ForceRequestBodyVariable(on_off()?),
         "auditengine" => Ctl::AuditEngine(AuditEngine::parse(value).ok_or_else(bad)?),
         "auditlogparts" => Ctl::AuditLogParts(non_empty()?),
         "debugloglevel" => Ctl::DebugLogLevel(
-            value.parse::<u8>().ok().filter(|l| *l <= 9).ok_or_else(bad)?,
+            value
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= 9)
+                .ok_or_else(bad)?,
         ),
         "hashengine" | "hashenforcement" | "ruleremovetargetbyname" => Ctl::Other {
             name: name.to_string(),
@@ -172,8 +176,14 @@ mod tests {
         assert_eq!(
             parse_ctl("ruleRemoveById=920100-920199 920300").unwrap(),
             Ctl::RuleRemoveById(vec![
-                IdRange { start: 920100, end: 920199 },
-                IdRange { start: 920300, end: 920300 }
+                IdRange {
+                    start: 920100,
+                    end: 920199
+                },
+                IdRange {
+                    start: 920300,
+                    end: 920300
+                }
             ])
         );
         assert_eq!(
@@ -194,14 +204,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(parse_ctl("ruleEngine=DetectionOnly").unwrap(), Ctl::RuleEngine(EngineMode::DetectionOnly));
-        assert_eq!(parse_ctl("requestBodyAccess=off").unwrap(), Ctl::RequestBodyAccess(false));
-        assert_eq!(parse_ctl("requestBodyProcessor=JSON").unwrap(), Ctl::RequestBodyProcessor(BodyProcessor::Json));
-        assert_eq!(parse_ctl("forceRequestBodyVariable=On").unwrap(), Ctl::ForceRequestBodyVariable(true));
-        assert_eq!(parse_ctl("auditEngine=Off").unwrap(), Ctl::AuditEngine(AuditEngine::Off));
-        assert_eq!(parse_ctl("auditLogParts=+E").unwrap(), Ctl::AuditLogParts("+E".into()));
+        assert_eq!(
+            parse_ctl("ruleEngine=DetectionOnly").unwrap(),
+            Ctl::RuleEngine(EngineMode::DetectionOnly)
+        );
+        assert_eq!(
+            parse_ctl("requestBodyAccess=off").unwrap(),
+            Ctl::RequestBodyAccess(false)
+        );
+        assert_eq!(
+            parse_ctl("requestBodyProcessor=JSON").unwrap(),
+            Ctl::RequestBodyProcessor(BodyProcessor::Json)
+        );
+        assert_eq!(
+            parse_ctl("forceRequestBodyVariable=On").unwrap(),
+            Ctl::ForceRequestBodyVariable(true)
+        );
+        assert_eq!(
+            parse_ctl("auditEngine=Off").unwrap(),
+            Ctl::AuditEngine(AuditEngine::Off)
+        );
+        assert_eq!(
+            parse_ctl("auditLogParts=+E").unwrap(),
+            Ctl::AuditLogParts("+E".into())
+        );
         assert_eq!(parse_ctl("debugLogLevel=4").unwrap(), Ctl::DebugLogLevel(4));
-        assert_eq!(parse_ctl("ruleRemoveByMsg=x").unwrap(), Ctl::RuleRemoveByMsg("x".into()));
+        assert_eq!(
+            parse_ctl("ruleRemoveByMsg=x").unwrap(),
+            Ctl::RuleRemoveByMsg("x".into())
+        );
     }
 
     #[test]

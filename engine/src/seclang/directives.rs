@@ -206,10 +206,7 @@ pub fn parse_directive(stmt: &Statement) -> Result<Directive, Reason> {
         }
         "secruleupdateactionbyid" => {
             count(2, 2)?;
-            let id = args[0]
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| bad(&args[0]))?;
+            let id = args[0].trim().parse::<u32>().map_err(|_| bad(&args[0]))?;
             let actions: Vec<Action> = parse_actions(&args[1]).map_err(|e| ctx("actions", e))?;
             Directive::SecRuleUpdateActionById { id, actions }
         }
@@ -238,40 +235,79 @@ mod tests {
 
     #[test]
     fn engine_directives() {
-        assert_eq!(d("SecRuleEngine", &["DetectionOnly"]), Ok(Directive::SecRuleEngine(EngineMode::DetectionOnly)));
-        assert_eq!(d("secrequestbodyaccess", &["On"]), Ok(Directive::SecRequestBodyAccess(true)));
-        assert_eq!(d("SecRequestBodyLimit", &["13107200"]), Ok(Directive::SecRequestBodyLimit(13107200)));
+        assert_eq!(
+            d("SecRuleEngine", &["DetectionOnly"]),
+            Ok(Directive::SecRuleEngine(EngineMode::DetectionOnly))
+        );
+        assert_eq!(
+            d("secrequestbodyaccess", &["On"]),
+            Ok(Directive::SecRequestBodyAccess(true))
+        );
+        assert_eq!(
+            d("SecRequestBodyLimit", &["13107200"]),
+            Ok(Directive::SecRequestBodyLimit(13107200))
+        );
         assert_eq!(
             d("SecRequestBodyLimitAction", &["ProcessPartial"]),
-            Ok(Directive::SecRequestBodyLimitAction(LimitAction::ProcessPartial))
+            Ok(Directive::SecRequestBodyLimitAction(
+                LimitAction::ProcessPartial
+            ))
         );
-        assert_eq!(d("SecArgumentSeparator", &["&"]), Ok(Directive::SecArgumentSeparator('&')));
+        assert_eq!(
+            d("SecArgumentSeparator", &["&"]),
+            Ok(Directive::SecArgumentSeparator('&'))
+        );
         assert_eq!(
             d("SecResponseBodyMimeType", &["text/plain", "text/html"]),
-            Ok(Directive::SecResponseBodyMimeType(vec!["text/plain".into(), "text/html".into()]))
+            Ok(Directive::SecResponseBodyMimeType(vec![
+                "text/plain".into(),
+                "text/html".into()
+            ]))
         );
         assert_eq!(
             d("SecRuleRemoveById", &["1", "5-7"]),
-            Ok(Directive::SecRuleRemoveById(vec![IdRange { start: 1, end: 1 }, IdRange { start: 5, end: 7 }]))
+            Ok(Directive::SecRuleRemoveById(vec![
+                IdRange { start: 1, end: 1 },
+                IdRange { start: 5, end: 7 }
+            ]))
         );
-        assert_eq!(d("SecAuditLog", &["/var/log/x"]), Ok(Directive::Ignored { name: "SecAuditLog".into() }));
+        assert_eq!(
+            d("SecAuditLog", &["/var/log/x"]),
+            Ok(Directive::Ignored {
+                name: "SecAuditLog".into()
+            })
+        );
         assert!(matches!(
             d("SecRuleUpdateTargetById", &["942100", "!ARGS:x", "ARGS"]),
-            Ok(Directive::SecRuleUpdateTargetById { replacement: Some(_), .. })
+            Ok(Directive::SecRuleUpdateTargetById {
+                replacement: Some(_),
+                ..
+            })
         ));
-        assert!(matches!(d("SecRuleUpdateTargetByTag", &["attack-sqli", "!ARGS:x"]), Ok(Directive::SecRuleUpdateTargetByTag { .. })));
+        assert!(matches!(
+            d("SecRuleUpdateTargetByTag", &["attack-sqli", "!ARGS:x"]),
+            Ok(Directive::SecRuleUpdateTargetByTag { .. })
+        ));
     }
 
     #[test]
     fn directive_errors() {
         for (name, args, want) in [
-            ("SecFrobnicate", &["x"][..], "unknown directive \"SecFrobnicate\""),
+            (
+                "SecFrobnicate",
+                &["x"][..],
+                "unknown directive \"SecFrobnicate\"",
+            ),
             ("SecRuleEngine", &["Maybe"][..], "invalid value"),
             ("SecRuleEngine", &[][..], "takes 1 argument(s), got 0"),
             ("SecRule", &["ARGS"][..], "takes 2 to 3"),
             ("SecRule", &["NOPE", "x"][..], "unknown variable"),
             ("SecRule", &["ARGS", "@nope x"][..], "unknown operator"),
-            ("SecRule", &["ARGS", "x", "id:1,frob"][..], "unknown action \"frob\""),
+            (
+                "SecRule",
+                &["ARGS", "x", "id:1,frob"][..],
+                "unknown action \"frob\"",
+            ),
             ("SecRequestBodyLimit", &["-1"][..], "invalid value"),
             ("SecArgumentSeparator", &["&;"][..], "invalid value"),
             ("SecRuleRemoveById", &["x"][..], "invalid rule id"),

@@ -23,9 +23,7 @@ impl Loader {
     /// Reads `path` (and what it includes). `from` is the `Include` statement that named it.
     pub fn load_path(&mut self, path: &Path, from: Option<&Location>) {
         let display: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-        let here = from
-            .cloned()
-            .unwrap_or_else(|| Location::new(&display, 0));
+        let here = from.cloned().unwrap_or_else(|| Location::new(&display, 0));
         let key = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if self.stack.contains(&key) {
             let chain: Vec<String> = self
@@ -111,7 +109,10 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if dir.to_string_lossy().contains(['*', '?']) {
         return Err(format!(
             "wildcards are only supported in the last path component: {text}"

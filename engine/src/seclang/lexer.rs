@@ -176,7 +176,9 @@ mod tests {
     fn unterminated_quote_is_an_error_with_location() {
         let e = lex("\nSecRule ARGS \"@rx x", &Arc::from("f.conf")).unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(e.to_string().starts_with("f.conf:2: unterminated double quote"));
+        assert!(e
+            .to_string()
+            .starts_with("f.conf:2: unterminated double quote"));
     }
 
     #[test]

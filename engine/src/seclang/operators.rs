@@ -138,9 +138,7 @@ fn validate(spec: &OperatorSpec) -> Result<(), Reason> {
         Eq | Ge | Gt | Le | Lt => {
             let is_macro = MacroString::parse(arg).has_macros();
             if !is_macro && arg.parse::<i64>().is_err() {
-                return Err(format!(
-                    "@{name} needs an integer or a macro, got {arg:?}"
-                ));
+                return Err(format!("@{name} needs an integer or a macro, got {arg:?}"));
             }
         }
         ValidateByteRange => parse_byte_ranges(arg).map(|_| ())?,
@@ -203,11 +201,20 @@ mod tests {
     #[test]
     fn explicit_negated_and_implicit() {
         let o = parse_operator("@rx ^a b$").unwrap();
-        assert_eq!((o.name, o.negated, o.argument.as_str()), (OperatorName::Rx, false, "^a b$"));
+        assert_eq!(
+            (o.name, o.negated, o.argument.as_str()),
+            (OperatorName::Rx, false, "^a b$")
+        );
         let o = parse_operator("!@pm foo bar").unwrap();
-        assert_eq!((o.name, o.negated, o.argument.as_str()), (OperatorName::Pm, true, "foo bar"));
+        assert_eq!(
+            (o.name, o.negated, o.argument.as_str()),
+            (OperatorName::Pm, true, "foo bar")
+        );
         let o = parse_operator("^GET$").unwrap();
-        assert_eq!((o.name, o.negated, o.argument.as_str()), (OperatorName::Rx, false, "^GET$"));
+        assert_eq!(
+            (o.name, o.negated, o.argument.as_str()),
+            (OperatorName::Rx, false, "^GET$")
+        );
         let o = parse_operator("!^x").unwrap();
         assert_eq!((o.name, o.negated), (OperatorName::Rx, true));
         let o = parse_operator("@unconditionalMatch").unwrap();
@@ -230,7 +237,10 @@ mod tests {
         assert_eq!(parse_byte_ranges("1-255").unwrap(), vec![(1, 255)]);
         assert_eq!(parse_byte_ranges("9, 10,32-126").unwrap().len(), 3);
         for bad in ["256", "5-1", "a", "1-", ""] {
-            assert!(parse_operator(&format!("@validateByteRange {bad}")).is_err(), "{bad}");
+            assert!(
+                parse_operator(&format!("@validateByteRange {bad}")).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -245,7 +255,9 @@ mod tests {
     fn unknown_and_missing_arguments() {
         let e = parse_operator("@frobnicate x").unwrap_err();
         assert_eq!(e, "unknown operator \"@frobnicate\"");
-        assert!(parse_operator("@pm").unwrap_err().contains("needs an argument"));
+        assert!(parse_operator("@pm")
+            .unwrap_err()
+            .contains("needs an argument"));
         assert!(parse_operator("@pmFromFile ").is_err());
         assert!(parse_operator("@streq").is_ok());
     }

@@ -32,11 +32,20 @@ fn chains_build_rule_groups() {
 #[test]
 fn chain_errors() {
     let e = errs("SecRule ARGS a \"id:1,chain\"\n");
-    assert_eq!(e, vec!["t.conf:1: rule has \"chain\" but no SecRule follows"]);
+    assert_eq!(
+        e,
+        vec!["t.conf:1: rule has \"chain\" but no SecRule follows"]
+    );
     let e = errs("SecRule ARGS a \"id:1,chain\"\nSecMarker X\n");
-    assert!(e[0].starts_with("t.conf:2: SecMarker follows the chained rule at t.conf:1"), "{e:?}");
+    assert!(
+        e[0].starts_with("t.conf:2: SecMarker follows the chained rule at t.conf:1"),
+        "{e:?}"
+    );
     let e = errs("SecRule ARGS a \"id:1,chain\"\nSecRule ARGS b \"id:2\"\n");
-    assert_eq!(e, vec!["t.conf:2: id can only be given on the first rule of a chain"]);
+    assert_eq!(
+        e,
+        vec!["t.conf:2: id can only be given on the first rule of a chain"]
+    );
     let e = errs("SecRule ARGS a \"id:1,chain\"\nSecRule ARGS b \"deny\"\n");
     assert!(e[0].contains("disruptive actions"), "{e:?}");
 }
@@ -59,19 +68,45 @@ fn id_errors() {
 fn every_error_has_file_and_line() {
     for (text, line, want) in [
         ("\nSecFoo bar\n", 2, "unknown directive \"SecFoo\""),
-        ("\n\nSecRule NOPE x \"id:1\"", 3, "unknown variable \"NOPE\""),
-        ("SecRule ARGS \"@nope x\" \"id:1\"", 1, "unknown operator \"@nope\""),
-        ("SecRule ARGS x \\\n \"id:1,\\\n frob\"", 1, "unknown action \"frob\""),
-        ("#c\nSecAction \"id:1,t:rot13\"", 2, "unknown transformation \"rot13\""),
-        ("SecAction \"id:1,ctl:nope=1\"", 1, "unknown ctl option \"nope\""),
+        (
+            "\n\nSecRule NOPE x \"id:1\"",
+            3,
+            "unknown variable \"NOPE\"",
+        ),
+        (
+            "SecRule ARGS \"@nope x\" \"id:1\"",
+            1,
+            "unknown operator \"@nope\"",
+        ),
+        (
+            "SecRule ARGS x \\\n \"id:1,\\\n frob\"",
+            1,
+            "unknown action \"frob\"",
+        ),
+        (
+            "#c\nSecAction \"id:1,t:rot13\"",
+            2,
+            "unknown transformation \"rot13\"",
+        ),
+        (
+            "SecAction \"id:1,ctl:nope=1\"",
+            1,
+            "unknown ctl option \"nope\"",
+        ),
         ("SecAction \"id:1,setvar:foo.x=1\"", 1, "unknown collection"),
-        ("SecRule ARGS \"@validateByteRange 1-300\" \"id:1\"", 1, "invalid byte value"),
+        (
+            "SecRule ARGS \"@validateByteRange 1-300\" \"id:1\"",
+            1,
+            "invalid byte value",
+        ),
     ] {
         let e = parse_str(text, "dir/f.conf").unwrap_err();
         assert_eq!(e.len(), 1, "{text}: {e:?}");
         assert_eq!((&*e[0].file, e[0].line), ("dir/f.conf", line), "{text}");
         assert!(e[0].reason.contains(want), "{text}: {}", e[0]);
-        assert!(e[0].to_string().starts_with(&format!("dir/f.conf:{line}: ")));
+        assert!(e[0]
+            .to_string()
+            .starts_with(&format!("dir/f.conf:{line}: ")));
     }
 }
 
@@ -115,9 +150,17 @@ fn temp_dir() -> PathBuf {
 fn include_glob_sorted_and_relative() {
     let dir = temp_dir();
     fs::create_dir_all(dir.join("rules")).unwrap();
-    fs::write(dir.join("main.conf"), "Include rules/*.conf\nSecMarker END\n").unwrap();
+    fs::write(
+        dir.join("main.conf"),
+        "Include rules/*.conf\nSecMarker END\n",
+    )
+    .unwrap();
     fs::write(dir.join("rules/b.conf"), "SecAction \"id:2\"\n").unwrap();
-    fs::write(dir.join("rules/a.conf"), "SecAction \"id:1\"\nInclude ../extra/x.conf\n").unwrap();
+    fs::write(
+        dir.join("rules/a.conf"),
+        "SecAction \"id:1\"\nInclude ../extra/x.conf\n",
+    )
+    .unwrap();
     fs::write(dir.join("rules/c.conf.example"), "SecAction \"id:1\"\n").unwrap();
     fs::create_dir_all(dir.join("extra")).unwrap();
     fs::write(dir.join("extra/x.conf"), "\nSecAction \"id:3\"\n").unwrap();
@@ -135,7 +178,11 @@ fn include_errors() {
     let dir = temp_dir();
     fs::write(dir.join("a.conf"), "Include b.conf\n").unwrap();
     fs::write(dir.join("b.conf"), "\nInclude a.conf\n").unwrap();
-    fs::write(dir.join("m.conf"), "Include missing.conf\nInclude none/*.conf\nInclude *.nothing\n").unwrap();
+    fs::write(
+        dir.join("m.conf"),
+        "Include missing.conf\nInclude none/*.conf\nInclude *.nothing\n",
+    )
+    .unwrap();
     let e = load_file(dir.join("a.conf")).unwrap_err();
     assert_eq!(e.len(), 1);
     assert!(e[0].file.ends_with("b.conf") && e[0].line == 2, "{}", e[0]);

@@ -80,8 +80,14 @@ mod tests {
 
     #[test]
     fn lookup_is_case_insensitive() {
-        assert_eq!(Transformation::from_name("urldecodeuni"), Some(Transformation::UrlDecodeUni));
-        assert_eq!(Transformation::from_name("utf8toUnicode"), Some(Transformation::Utf8ToUnicode));
+        assert_eq!(
+            Transformation::from_name("urldecodeuni"),
+            Some(Transformation::UrlDecodeUni)
+        );
+        assert_eq!(
+            Transformation::from_name("utf8toUnicode"),
+            Some(Transformation::Utf8ToUnicode)
+        );
         assert_eq!(Transformation::from_name("rot13"), Option::None);
         assert_eq!(Transformation::ALL.len(), 38);
     }

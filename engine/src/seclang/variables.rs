@@ -343,7 +343,12 @@ mod tests {
                 v(ArgsNames, Selector::None, false, false),
                 v(Args, Selector::Key("foo".into()), false, true),
                 v(Args, Selector::None, true, false),
-                v(RequestHeaders, Selector::Key("user-agent".into()), false, false),
+                v(
+                    RequestHeaders,
+                    Selector::Key("user-agent".into()),
+                    false,
+                    false
+                ),
                 v(Args, Selector::Regex("^(id|x)_\\/".into()), false, false),
                 v(Xml, Selector::XPath("/*".into()), false, false),
                 v(Tx, Selector::Key("0".into()), false, false),
