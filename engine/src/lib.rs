@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod http_file;
 pub mod parse;
 pub mod request;
+pub mod rules;
 pub mod seclang;
 pub mod settings;
 pub mod stats;
