@@ -574,7 +574,7 @@ pub unsafe extern "C" fn moat_verdict_match(
             v.verdict.findings.get(i).map(|f| MoatMatch {
                 rule_id: f.rule_id,
                 score: f.severity.score(),
-                msg: bytes_of(f.msg),
+                msg: bytes_of(&f.msg),
                 variable: bytes_of(&f.variable),
                 data: bytes_of(&f.data),
             })

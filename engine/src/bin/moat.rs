@@ -114,7 +114,7 @@ fn verdict_json(v: &moat::Verdict) -> String {
                 "{{\"id\":{},\"severity\":\"{}\",\"msg\":\"{}\",\"variable\":\"{}\",\"data\":\"{}\"}}",
                 f.rule_id,
                 f.severity.as_str(),
-                esc(f.msg),
+                esc(&f.msg),
                 esc(&f.variable),
                 esc(&f.data)
             )

@@ -5,6 +5,7 @@
 //! 100400–100499 scanners, 100500–100599 protocol and smuggling anomalies, 100600–100699 body
 //! and parsing anomalies.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::time::Instant;
 
@@ -68,7 +69,7 @@ pub struct Finding {
     /// Rule id.
     pub rule_id: u32,
     /// What the rule detects.
-    pub msg: &'static str,
+    pub msg: Cow<'static, str>,
     /// Its severity (and so its score).
     pub severity: Severity,
     /// The variable that matched, e.g. `ARGS:q`.
@@ -91,7 +92,7 @@ impl Finding {
     ) -> Finding {
         Finding {
             rule_id,
-            msg,
+            msg: Cow::Borrowed(msg),
             severity,
             variable,
             data: excerpt(value),

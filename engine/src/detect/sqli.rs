@@ -100,7 +100,7 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
     let fingerprint = String::from_utf8_lossy(&fingerprint[..len]);
     Some(Finding {
         rule_id: SQLI_LIBINJECTION,
-        msg: MSG,
+        msg: MSG.into(),
         severity: Severity::Critical,
         variable: variable(),
         data: format!("fingerprint {fingerprint}: {}", excerpt(&value)),

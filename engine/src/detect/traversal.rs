@@ -184,7 +184,7 @@ fn traversal_finding(variable: String, value: &[u8]) -> Finding {
 fn file_finding(variable: String, name: &str, value: &[u8]) -> Finding {
     Finding {
         rule_id: OS_FILE_ACCESS,
-        msg: MSG_FILE,
+        msg: MSG_FILE.into(),
         severity: Severity::Critical,
         variable,
         data: format!("{name}: {}", excerpt(value)),

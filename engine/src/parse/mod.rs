@@ -178,19 +178,57 @@ pub fn parse_request<'a>(req: &Request<'a>, body: &'a [u8], limits: &Limits) -> 
 fn parse_body<'a>(ctype: &'a [u8], body: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) {
     let mime_end = memchr::memchr(b';', ctype).unwrap_or(ctype.len());
     let mime = ctype[..mime_end].trim_ascii();
-    if mime.is_empty() || mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
-        inputs.body_processor = BodyProcessor::UrlEncoded;
-        urlencoded::parse(body, Source::BodyArg, inputs, limits);
-    } else if is_json(mime) {
-        inputs.body_processor = BodyProcessor::Json;
-        json::parse(body, inputs, limits);
-    } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
-        inputs.body_processor = BodyProcessor::Multipart;
-        match multipart::boundary(ctype) {
+    let processor =
+        if mime.is_empty() || mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
+            BodyProcessor::UrlEncoded
+        } else if is_json(mime) {
+            BodyProcessor::Json
+        } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
+            BodyProcessor::Multipart
+        } else {
+            BodyProcessor::None
+        };
+    parse_body_as(processor, ctype, body, inputs, limits);
+}
+
+/// Parses `body` with the given processor (as chosen by the content type, or forced by a rule's
+/// `ctl:requestBodyProcessor`), adding its fields to `inputs`.
+pub fn parse_body_as<'a>(
+    processor: BodyProcessor,
+    ctype: &'a [u8],
+    body: &'a [u8],
+    inputs: &mut Inputs<'a>,
+    limits: &Limits,
+) {
+    inputs.body_processor = processor;
+    match processor {
+        BodyProcessor::None => {}
+        BodyProcessor::UrlEncoded => urlencoded::parse(body, Source::BodyArg, inputs, limits),
+        BodyProcessor::Json => json::parse(body, inputs, limits),
+        BodyProcessor::Multipart => match multipart::boundary(ctype) {
             Some(b) => multipart::parse(body, b, inputs, limits),
             None => inputs.flags.set(ParseFlags::MULTIPART_STRICT_ERROR),
-        }
+        },
     }
+}
+
+/// Drops the fields and flags a body parser produced, before parsing the body again.
+pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
+    let body_args = inputs
+        .fields
+        .iter()
+        .filter(|f| f.source == Source::BodyArg)
+        .count();
+    inputs.fields.retain(|f| {
+        !matches!(
+            f.source,
+            Source::BodyArg | Source::Filename | Source::PartHeader
+        )
+    });
+    inputs.arg_count = inputs.arg_count.saturating_sub(body_args);
+    inputs.flags.0 &= !(ParseFlags::BODY_PARSE_ERROR
+        | ParseFlags::MULTIPART_STRICT_ERROR
+        | ParseFlags::JSON_TOO_DEEP);
 }
 
 fn is_json(mime: &[u8]) -> bool {

@@ -1,0 +1,286 @@
+//! Running a [`RuleSet`] over a [`Transaction`], phase by phase, with ModSecurity's flow:
+//! chains, `skip`/`skipAfter`, `setvar`, `capture`, `ctl`, disruptive actions and
+//! `SecRuleEngine DetectionOnly`.
+
+use std::borrow::Cow;
+
+use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
+use super::transaction::{RuleMatch, TargetExclusion, Transaction};
+use super::transformations;
+use super::variables::{self, Value};
+use crate::seclang::actions::{SetVar, SetVarOp};
+use crate::seclang::ast::EngineMode;
+use crate::seclang::ctl::Ctl;
+
+/// Runs the rules of `phase` (1–5). Returns true when the request was denied.
+pub fn run_phase(rules: &RuleSet, tx: &mut Transaction<'_>, phase: u8) -> bool {
+    if tx.engine_mode == EngineMode::Off || tx.allowed {
+        return false;
+    }
+    let mut i = 0;
+    let mut skip = 0u32;
+    while i < rules.rules.len() {
+        let rule = &rules.rules[i];
+        i += 1;
+        if rule.phase != phase || is_removed(tx, rule) {
+            continue;
+        }
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        if !rule_matches(rule, tx) {
+            continue;
+        }
+        apply_actions(rule, tx);
+        match rule.disruptive {
+            Disruptive::Deny if tx.engine_mode == EngineMode::On => {
+                tx.denied = Some((rule.id, rule.status.unwrap_or(403)));
+                return true;
+            }
+            Disruptive::Allow if tx.engine_mode == EngineMode::On => {
+                tx.allowed = true;
+                return false;
+            }
+            _ => {}
+        }
+        if let Some(target) = rule.skip_after {
+            i = target;
+        }
+        skip = rule.skip;
+    }
+    false
+}
+
+fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {
+    (rule.id != 0 && in_ranges(&tx.removed_ids, rule.id))
+        || (!tx.removed_tags.is_empty()
+            && rule
+                .tags
+                .iter()
+                .any(|t| tx.removed_tags.iter().any(|r| r == t)))
+}
+
+/// True when every link of the rule matches (captures and matched variables are updated on the way).
+fn rule_matches(rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
+    rule.links.iter().all(|link| link_matches(rule, link, tx))
+}
+
+fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> bool {
+    let Some(operator) = &link.operator else {
+        return true;
+    };
+    let argument = link
+        .operator_argument
+        .as_ref()
+        .map(|m| tx.expand(m).into_owned());
+    let mut matched: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut captures: Option<Vec<Vec<u8>>> = None;
+    {
+        let view: &Transaction<'_> = tx;
+        for value in target_values(rule, link, view) {
+            let mut caps = link.capture.then(Vec::new);
+            if value_matches(
+                link,
+                operator,
+                &value.value,
+                argument.as_deref(),
+                caps.as_mut(),
+            ) {
+                matched.push((value.name(), value.value.into_owned()));
+                if caps.is_some() {
+                    captures = caps;
+                }
+            }
+        }
+    }
+    if matched.is_empty() {
+        return false;
+    }
+    if let Some(caps) = captures {
+        for (i, c) in caps.into_iter().enumerate().take(10) {
+            tx.tx.insert(i.to_string(), c);
+        }
+    }
+    if let Some((name, value)) = matched.last() {
+        tx.matched_var_name = name.clone();
+        tx.matched_var = value.clone();
+    }
+    tx.matched_vars = matched;
+    true
+}
+
+/// The link's targets, counted where `&` asks, with its exclusions and runtime exclusions removed.
+fn target_values<'a>(rule: &CompiledRule, link: &Link, tx: &'a Transaction<'a>) -> Vec<Value<'a>> {
+    let mut out = Vec::new();
+    for target in &link.targets {
+        let mut values = variables::resolve(tx, target);
+        for ex in &link.exclusions {
+            variables::exclude(&mut values, ex);
+        }
+        for ex in runtime_exclusions(tx, rule) {
+            for spec in &ex.targets {
+                let t = super::ruleset::Target {
+                    spec: spec.clone(),
+                    key_regex: super::ruleset::selector_regex(&spec.selector)
+                        .ok()
+                        .flatten(),
+                };
+                variables::exclude(&mut values, &t);
+            }
+        }
+        if target.spec.count {
+            out.push(Value {
+                collection: target.spec.collection.name(),
+                key: None,
+                value: Cow::Owned(values.len().to_string().into_bytes()),
+            });
+        } else {
+            out.extend(values);
+        }
+    }
+    out
+}
+
+fn runtime_exclusions<'t>(
+    tx: &'t Transaction<'_>,
+    rule: &'t CompiledRule,
+) -> impl Iterator<Item = &'t TargetExclusion> {
+    tx.removed_targets.iter().filter(move |e| {
+        (rule.id != 0 && in_ranges(&e.ids, rule.id))
+            || e.tag
+                .as_ref()
+                .is_some_and(|t| rule.tags.iter().any(|rt| rt == t))
+    })
+}
+
+fn value_matches(
+    link: &Link,
+    operator: &super::operators::Operator,
+    value: &[u8],
+    argument: Option<&[u8]>,
+    mut captures: Option<&mut Vec<Vec<u8>>>,
+) -> bool {
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+    if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
+        return true;
+    }
+    for t in &link.transformations {
+        if let Some(next) = transformations::apply(*t, &current) {
+            current = Cow::Owned(next);
+            if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
+                return true;
+            }
+        }
+    }
+    !link.multi_match && operator.matches(&current, argument, captures)
+}
+
+/// Runs the actions of a matched rule: setvar and ctl of every link, then records the match.
+fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
+    for link in &rule.links {
+        for s in &link.setvars {
+            setvar(tx, s);
+        }
+        for c in &link.ctls {
+            ctl(tx, c);
+        }
+    }
+    if rule.log || rule.disruptive == Disruptive::Deny {
+        let m = RuleMatch {
+            id: rule.id,
+            msg: rule
+                .msg
+                .as_ref()
+                .map(|m| tx.expand_text(m))
+                .unwrap_or_default(),
+            data: rule
+                .logdata
+                .as_ref()
+                .map(|m| tx.expand_text(m))
+                .unwrap_or_default(),
+            severity: rule.severity,
+            variable: tx.matched_var_name.clone(),
+            log: rule.log,
+            tags: rule.tags.clone(),
+        };
+        tx.matches.push(m);
+    }
+}
+
+fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
+    let name = tx.expand_text(&s.name).to_ascii_lowercase();
+    let value = tx.expand(&s.value).into_owned();
+    let collection = s.collection.to_ascii_uppercase();
+    let map = if collection == "TX" {
+        &mut tx.tx
+    } else {
+        tx.collections.entry(collection).or_default()
+    };
+    match s.op {
+        SetVarOp::Set => {
+            map.insert(name, value);
+        }
+        SetVarOp::Delete => {
+            map.remove(&name);
+        }
+        SetVarOp::Add | SetVarOp::Sub => {
+            let current = map.get(&name).map_or(0, |v| parse_int(v));
+            let delta = parse_int(&value);
+            let next = if s.op == SetVarOp::Add {
+                current.saturating_add(delta)
+            } else {
+                current.saturating_sub(delta)
+            };
+            map.insert(name, next.to_string().into_bytes());
+        }
+    }
+}
+
+/// ModSecurity's integer parsing: optional sign and leading digits, anything else is 0.
+pub fn parse_int(v: &[u8]) -> i64 {
+    let s = std::str::from_utf8(v).unwrap_or("").trim();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let n: i64 = digits[..end].parse().unwrap_or(0);
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
+    match c {
+        Ctl::RuleRemoveById(ranges) => tx.removed_ids.extend_from_slice(ranges),
+        Ctl::RuleRemoveByTag(tag) => tx.removed_tags.push(tag.clone()),
+        Ctl::RuleRemoveTargetById { ids, targets } => tx.removed_targets.push(TargetExclusion {
+            ids: ids.clone(),
+            tag: None,
+            targets: targets.clone(),
+        }),
+        Ctl::RuleRemoveTargetByTag { tag, targets } => tx.removed_targets.push(TargetExclusion {
+            ids: Vec::new(),
+            tag: Some(tag.clone()),
+            targets: targets.clone(),
+        }),
+        Ctl::RuleEngine(mode) => tx.engine_mode = *mode,
+        Ctl::RequestBodyProcessor(p) => {
+            use crate::parse::BodyProcessor as P;
+            use crate::seclang::ctl::BodyProcessor as C;
+            tx.body_processor_override = match p {
+                C::UrlEncoded => Some(P::UrlEncoded),
+                C::Multipart => Some(P::Multipart),
+                C::Json => Some(P::Json),
+                C::Xml => None,
+            };
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,388 @@
+//! Compiling a parsed SecLang [`Config`] into a [`RuleSet`]: operators compiled, selector regexes
+//! built, `SecDefaultAction` merged in, load-time exclusions applied, markers resolved.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use regex::bytes::Regex;
+
+use super::operators::{self, Operator};
+use crate::seclang::actions::{Action, Phase, SetVar};
+use crate::seclang::ast::{Directive, EngineMode, IdRange};
+use crate::seclang::config::{Config, EngineSettings, Rule, RuleEntry, RuleLink};
+use crate::seclang::ctl::Ctl;
+use crate::seclang::error::{Location, SecLangError};
+use crate::seclang::macros::MacroString;
+use crate::seclang::transformations::Transformation;
+use crate::seclang::variables::{Selector, VariableSpec};
+
+/// What a matching rule does to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disruptive {
+    /// Nothing (`pass`).
+    Pass,
+    /// Refuse the request (`deny`, `drop`, `redirect`, `proxy`).
+    Deny,
+    /// Stop rule processing and let the request through (`allow`).
+    Allow,
+}
+
+/// One rule target with its selector regex compiled.
+#[derive(Debug)]
+pub struct Target {
+    /// The target as written.
+    pub spec: VariableSpec,
+    /// The compiled `/regex/` selector, if any.
+    pub key_regex: Option<Regex>,
+}
+
+/// One link of a (possibly chained) rule, ready to run.
+#[derive(Debug)]
+pub struct Link {
+    /// Targets to include.
+    pub targets: Vec<Target>,
+    /// Targets to exclude (`!ARGS:foo`).
+    pub exclusions: Vec<Target>,
+    /// The operator (`None` for `SecAction`).
+    pub operator: Option<Operator>,
+    /// The operator argument, when it has macros to expand per request.
+    pub operator_argument: Option<MacroString>,
+    /// Transformations in order (after `t:none` resets).
+    pub transformations: Vec<Transformation>,
+    /// `capture`: fill `TX:0`–`TX:9` from the operator.
+    pub capture: bool,
+    /// `multiMatch`: try the operator after every transformation.
+    pub multi_match: bool,
+    /// `setvar` actions, run when the whole rule matches.
+    pub setvars: Vec<SetVar>,
+    /// `ctl` actions, run when the whole rule matches.
+    pub ctls: Vec<Ctl>,
+}
+
+/// A compiled rule (a chain starter and its links).
+#[derive(Debug)]
+pub struct CompiledRule {
+    /// Rule id (0 for rules without one, which SecLang allows only on chained links).
+    pub id: u32,
+    /// Phase 1–5.
+    pub phase: u8,
+    /// Links in order; all must match.
+    pub links: Vec<Link>,
+    /// `msg`.
+    pub msg: Option<MacroString>,
+    /// `logdata`.
+    pub logdata: Option<MacroString>,
+    /// `tag`s (expanded at load time: CRS tags carry no runtime macros).
+    pub tags: Vec<String>,
+    /// `severity` 0–7.
+    pub severity: Option<u8>,
+    /// What a match does.
+    pub disruptive: Disruptive,
+    /// `status` for a deny.
+    pub status: Option<u16>,
+    /// `skip:N`.
+    pub skip: u32,
+    /// `skipAfter:MARKER`, resolved to the index of the first rule after the marker.
+    pub skip_after: Option<usize>,
+    /// False with `nolog`.
+    pub log: bool,
+    /// Where the rule starts.
+    pub location: Location,
+}
+
+/// A compiled rule set, shared read-only by all requests.
+#[derive(Debug)]
+pub struct RuleSet {
+    /// Rules in file order.
+    pub rules: Vec<CompiledRule>,
+    /// `SecRuleEngine`.
+    pub engine_mode: EngineMode,
+    /// The engine directives as written.
+    pub settings: EngineSettings,
+}
+
+impl RuleSet {
+    /// Loads and compiles rule files (with their `Include`s).
+    pub fn load(paths: &[std::path::PathBuf]) -> Result<RuleSet, Vec<SecLangError>> {
+        let config = crate::seclang::load_files(paths)?;
+        RuleSet::compile(&config)
+    }
+
+    /// Compiles a parsed configuration; operator errors carry the rule's file:line.
+    pub fn compile(config: &Config) -> Result<RuleSet, Vec<SecLangError>> {
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        let mut markers: HashMap<&str, usize> = HashMap::new();
+        let mut pending_skips: Vec<(usize, String)> = Vec::new();
+        let mut defaults: HashMap<u8, Vec<Action>> = HashMap::new();
+        for entry in &config.rules {
+            match entry {
+                RuleEntry::Marker(m) => {
+                    markers.insert(m.item.as_str(), rules.len());
+                }
+                RuleEntry::DefaultAction(d) => {
+                    let phase = d
+                        .item
+                        .iter()
+                        .find_map(|a| match a {
+                            Action::Phase(p) => Some(p.number()),
+                            _ => None,
+                        })
+                        .unwrap_or(2);
+                    defaults.insert(phase, d.item.clone());
+                }
+                RuleEntry::Rule(rule) => match compile_rule(rule, &defaults) {
+                    Ok((compiled, skip_after)) => {
+                        if let Some(marker) = skip_after {
+                            pending_skips.push((rules.len(), marker));
+                        }
+                        rules.push(compiled);
+                    }
+                    Err(e) => errors.push(e),
+                },
+            }
+        }
+        for (index, marker) in pending_skips {
+            match markers.get(marker.as_str()) {
+                Some(&target) => rules[index].skip_after = Some(target),
+                None => errors.push(SecLangError::at(
+                    &rules[index].location,
+                    format!("skipAfter: no SecMarker named {marker:?}"),
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut set = RuleSet {
+            rules,
+            engine_mode: config.settings.rule_engine.unwrap_or(EngineMode::On),
+            settings: config.settings.clone(),
+        };
+        for exclusion in &config.exclusions {
+            if let Err(e) = set.apply_exclusion(&exclusion.directive.item) {
+                return Err(vec![SecLangError::at(&exclusion.directive.location, e)]);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Applies a load-time exclusion directive to the rules.
+    fn apply_exclusion(&mut self, directive: &Directive) -> Result<(), String> {
+        match directive {
+            Directive::SecRuleRemoveById(ranges) => {
+                self.remove(|r| in_ranges(ranges, r.id));
+            }
+            Directive::SecRuleRemoveByTag(pattern) => {
+                let re = Regex::new(pattern).map_err(|e| e.to_string())?;
+                self.remove(|r| r.tags.iter().any(|t| re.is_match(t.as_bytes())));
+            }
+            Directive::SecRuleRemoveByMsg(pattern) => {
+                let re = Regex::new(pattern).map_err(|e| e.to_string())?;
+                self.remove(|r| {
+                    r.msg
+                        .as_ref()
+                        .is_some_and(|m| re.is_match(m.raw.as_bytes()))
+                });
+            }
+            Directive::SecRuleUpdateTargetById { ids, targets, .. } => {
+                let compiled = compile_targets(targets)?;
+                for rule in self.rules.iter_mut().filter(|r| in_ranges(ids, r.id)) {
+                    add_targets(&mut rule.links[0], &compiled)?;
+                }
+            }
+            Directive::SecRuleUpdateTargetByTag { tag, targets, .. } => {
+                let re = Regex::new(tag).map_err(|e| e.to_string())?;
+                let compiled = compile_targets(targets)?;
+                for rule in self
+                    .rules
+                    .iter_mut()
+                    .filter(|r| r.tags.iter().any(|t| re.is_match(t.as_bytes())))
+                {
+                    add_targets(&mut rule.links[0], &compiled)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Removes rules, keeping marker indices valid by leaving an inert rule in place.
+    fn remove(&mut self, pred: impl Fn(&CompiledRule) -> bool) {
+        for rule in self.rules.iter_mut().filter(|r| pred(r)) {
+            rule.phase = 0;
+        }
+    }
+}
+
+/// True when `id` falls in one of the ranges.
+pub fn in_ranges(ranges: &[IdRange], id: u32) -> bool {
+    ranges.iter().any(|r| r.start <= id && id <= r.end)
+}
+
+fn add_targets(link: &mut Link, targets: &[(VariableSpec, Option<Regex>)]) -> Result<(), String> {
+    for (spec, re) in targets {
+        let t = Target {
+            spec: spec.clone(),
+            key_regex: re.clone(),
+        };
+        if spec.exclude {
+            link.exclusions.push(t);
+        } else {
+            link.targets.push(t);
+        }
+    }
+    Ok(())
+}
+
+fn compile_targets(specs: &[VariableSpec]) -> Result<Vec<(VariableSpec, Option<Regex>)>, String> {
+    specs
+        .iter()
+        .map(|s| Ok((s.clone(), selector_regex(&s.selector)?)))
+        .collect()
+}
+
+/// Compiles a `/regex/` key selector (case-insensitive, like ModSecurity's key matching).
+pub fn selector_regex(selector: &Selector) -> Result<Option<Regex>, String> {
+    match selector {
+        Selector::Regex(re) => regex::bytes::RegexBuilder::new(re)
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .or_else(|_| Regex::new(&format!("(?i){re}")))
+            .map(Some)
+            .map_err(|e| format!("invalid selector regex /{re}/: {e}")),
+        _ => Ok(None),
+    }
+}
+
+fn compile_rule(
+    rule: &Rule,
+    defaults: &HashMap<u8, Vec<Action>>,
+) -> Result<(CompiledRule, Option<String>), SecLangError> {
+    let first = rule.first();
+    let phase = rule.phase().map_or(2, Phase::number);
+    let default = defaults.get(&phase).map(Vec::as_slice).unwrap_or(&[]);
+    let mut compiled = CompiledRule {
+        id: rule.id().unwrap_or(0),
+        phase,
+        links: Vec::with_capacity(rule.links.len()),
+        msg: None,
+        logdata: None,
+        tags: Vec::new(),
+        severity: None,
+        disruptive: Disruptive::Pass,
+        status: None,
+        skip: 0,
+        skip_after: None,
+        log: true,
+        location: first.location.clone(),
+    };
+    let default_disruptive = default.iter().find_map(disruptive_of);
+    let mut own_disruptive = None;
+    let mut skip_after = None;
+    for a in default.iter().chain(first.actions.iter()) {
+        match a {
+            Action::Msg(m) => compiled.msg = Some(m.clone()),
+            Action::LogData(m) => compiled.logdata = Some(m.clone()),
+            Action::Severity(s) => compiled.severity = Some(*s),
+            Action::Status(s) => compiled.status = Some(*s),
+            Action::Log => compiled.log = true,
+            Action::NoLog => compiled.log = false,
+            _ => {}
+        }
+    }
+    for a in &first.actions {
+        match a {
+            Action::Tag(t) => compiled.tags.push(t.raw.clone()),
+            Action::Skip(n) => compiled.skip = *n,
+            Action::SkipAfter(m) => skip_after = Some(m.clone()),
+            Action::Block => own_disruptive = default_disruptive.or(Some(Disruptive::Pass)),
+            other => {
+                if let Some(d) = disruptive_of(other) {
+                    own_disruptive = Some(d);
+                }
+            }
+        }
+    }
+    compiled.disruptive = own_disruptive
+        .or(default_disruptive)
+        .unwrap_or(Disruptive::Pass);
+    for (i, link) in rule.links.iter().enumerate() {
+        let inherited = if i == 0 { default } else { &[] };
+        compiled.links.push(
+            compile_link(link, inherited)
+                .map_err(|reason| SecLangError::at(&link.location, reason))?,
+        );
+    }
+    Ok((compiled, skip_after))
+}
+
+fn disruptive_of(a: &Action) -> Option<Disruptive> {
+    match a {
+        Action::Pass => Some(Disruptive::Pass),
+        Action::Deny | Action::Drop | Action::Redirect(_) | Action::Proxy(_) => {
+            Some(Disruptive::Deny)
+        }
+        Action::Allow(_) => Some(Disruptive::Allow),
+        _ => None,
+    }
+}
+
+fn compile_link(link: &RuleLink, default_actions: &[Action]) -> Result<Link, String> {
+    let base_dir = Path::new(link.location.file.as_ref())
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut targets = Vec::new();
+    let mut exclusions = Vec::new();
+    for spec in &link.variables {
+        let t = Target {
+            spec: spec.clone(),
+            key_regex: selector_regex(&spec.selector)?,
+        };
+        if spec.exclude {
+            exclusions.push(t);
+        } else {
+            targets.push(t);
+        }
+    }
+    let (operator, operator_argument) = match &link.operator {
+        Some(spec) => {
+            let op = operators::compile(spec, &base_dir)?;
+            let arg = op.needs_expansion().then(|| spec.argument_macros());
+            (Some(op), arg)
+        }
+        None => (None, None),
+    };
+    let mut transformations = Vec::new();
+    let mut compiled = Link {
+        targets,
+        exclusions,
+        operator,
+        operator_argument,
+        transformations: Vec::new(),
+        capture: false,
+        multi_match: false,
+        setvars: Vec::new(),
+        ctls: Vec::new(),
+    };
+    for a in default_actions.iter().chain(link.actions.iter()) {
+        match a {
+            Action::Transformation(Transformation::None) => transformations.clear(),
+            Action::Transformation(t) => transformations.push(*t),
+            Action::Capture => compiled.capture = true,
+            Action::MultiMatch => compiled.multi_match = true,
+            _ => {}
+        }
+    }
+    for a in &link.actions {
+        match a {
+            Action::SetVar(s) => compiled.setvars.push(s.clone()),
+            Action::Ctl(c) => compiled.ctls.push(c.clone()),
+            _ => {}
+        }
+    }
+    compiled.transformations = transformations;
+    Ok(compiled)
+}

@@ -1,0 +1,140 @@
+//! Per-request state of the rule engine: the request's parsed inputs, the `TX` collection and the
+//! other writable collections, captures, the matched-variable trail, runtime exclusions (`ctl`),
+//! and what matched.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::parse::{BodyProcessor, Inputs, ParseFlags};
+use crate::request::Request;
+use crate::seclang::ast::{EngineMode, IdRange};
+use crate::seclang::macros::{MacroPart, MacroString};
+use crate::seclang::variables::VariableSpec;
+
+/// One rule that matched (and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Rule id.
+    pub id: u32,
+    /// Expanded `msg`.
+    pub msg: String,
+    /// Expanded `logdata`.
+    pub data: String,
+    /// `severity` 0–7, if given.
+    pub severity: Option<u8>,
+    /// The variable that matched last, e.g. `ARGS:q`.
+    pub variable: String,
+    /// Whether the rule logs (`nolog` rules are recorded for `$moat_rule_ids` only when they disrupt).
+    pub log: bool,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A runtime target exclusion from `ctl:ruleRemoveTargetById` / `ByTag`.
+#[derive(Debug, Clone)]
+pub struct TargetExclusion {
+    /// Rules it applies to, by id.
+    pub ids: Vec<IdRange>,
+    /// Or by tag (exact).
+    pub tag: Option<String>,
+    /// Targets removed.
+    pub targets: Vec<VariableSpec>,
+}
+
+/// The state of one request going through the rules.
+pub struct Transaction<'t> {
+    /// The request.
+    pub req: &'t Request<'t>,
+    /// Its parsed inputs.
+    pub inputs: Inputs<'t>,
+    /// The body bytes inspected.
+    pub body: &'t [u8],
+    /// `TX` (keys lower-cased; captures live at `0`–`9`).
+    pub tx: HashMap<String, Vec<u8>>,
+    /// `IP`, `SESSION`, `GLOBAL`, `USER`, `RESOURCE`, `ENV` (transaction-local).
+    pub collections: HashMap<String, HashMap<String, Vec<u8>>>,
+    /// `MATCHED_VAR`.
+    pub matched_var: Vec<u8>,
+    /// `MATCHED_VAR_NAME`.
+    pub matched_var_name: String,
+    /// `MATCHED_VARS` (name, value) of the rule being evaluated.
+    pub matched_vars: Vec<(String, Vec<u8>)>,
+    /// Rules removed at runtime by id.
+    pub removed_ids: Vec<IdRange>,
+    /// Rules removed at runtime by tag.
+    pub removed_tags: Vec<String>,
+    /// Targets removed at runtime.
+    pub removed_targets: Vec<TargetExclusion>,
+    /// `SecRuleEngine` (changed by `ctl:ruleEngine`).
+    pub engine_mode: EngineMode,
+    /// Set by `ctl:requestBodyProcessor`.
+    pub body_processor_override: Option<BodyProcessor>,
+    /// Matched rules in order.
+    pub matches: Vec<RuleMatch>,
+    /// The rule that denied the request, with its status.
+    pub denied: Option<(u32, u16)>,
+    /// Set by `allow`: no more rules run.
+    pub allowed: bool,
+    /// Unique id (for `UNIQUE_ID`).
+    pub unique_id: &'t [u8],
+}
+
+impl<'t> Transaction<'t> {
+    /// A fresh transaction over parsed inputs.
+    pub fn new(req: &'t Request<'t>, inputs: Inputs<'t>, body: &'t [u8], mode: EngineMode) -> Self {
+        Transaction {
+            req,
+            inputs,
+            body,
+            tx: HashMap::new(),
+            collections: HashMap::new(),
+            matched_var: Vec::new(),
+            matched_var_name: String::new(),
+            matched_vars: Vec::new(),
+            removed_ids: Vec::new(),
+            removed_tags: Vec::new(),
+            removed_targets: Vec::new(),
+            engine_mode: mode,
+            body_processor_override: None,
+            matches: Vec::new(),
+            denied: None,
+            allowed: false,
+            unique_id: req.request_id,
+        }
+    }
+
+    /// True when parsing flagged `bit`.
+    pub fn flag(&self, bit: u32) -> bool {
+        self.inputs.flags.has(bit)
+    }
+
+    /// `REQBODY_ERROR`: the body failed to parse.
+    pub fn reqbody_error(&self) -> bool {
+        self.flag(ParseFlags::BODY_PARSE_ERROR) || self.flag(ParseFlags::JSON_TOO_DEEP)
+    }
+
+    /// Expands `%{…}` macros in `s`.
+    pub fn expand<'s>(&self, s: &'s MacroString) -> Cow<'s, [u8]> {
+        if s.parts.iter().all(|p| matches!(p, MacroPart::Literal(_))) {
+            return Cow::Borrowed(s.raw.as_bytes());
+        }
+        let mut out = Vec::with_capacity(s.raw.len());
+        for part in &s.parts {
+            match part {
+                MacroPart::Literal(l) => out.extend_from_slice(l.as_bytes()),
+                MacroPart::Macro { collection, key } => {
+                    if let Some(v) = super::variables::macro_value(self, collection, key.as_deref())
+                    {
+                        out.extend_from_slice(&v);
+                    }
+                }
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// Expands macros into text (lossy for non-UTF-8 bytes).
+    pub fn expand_text(&self, s: &MacroString) -> String {
+        String::from_utf8_lossy(&self.expand(s)).into_owned()
+    }
+}

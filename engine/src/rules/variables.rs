@@ -1,0 +1,283 @@
+//! Resolving rule targets (`ARGS`, `REQUEST_HEADERS:User-Agent`, `&TX:x`, `!ARGS:/^id/` …) to
+//! the values of one transaction. Values borrow the request's bytes wherever they can.
+
+use std::borrow::Cow;
+
+use super::ruleset::Target;
+use super::transaction::Transaction;
+use crate::parse::{BodyProcessor, Field, ParseFlags, Source};
+use crate::seclang::variables::{Collection, Selector};
+
+/// One value a target resolved to.
+#[derive(Debug, Clone)]
+pub struct Value<'a> {
+    /// Collection name, e.g. `ARGS`.
+    pub collection: &'static str,
+    /// Key within the collection, when it has keys.
+    pub key: Option<Cow<'a, [u8]>>,
+    /// The value.
+    pub value: Cow<'a, [u8]>,
+}
+
+impl Value<'_> {
+    /// `COLLECTION:key` or `COLLECTION`.
+    pub fn name(&self) -> String {
+        match &self.key {
+            Some(k) => format!("{}:{}", self.collection, String::from_utf8_lossy(k)),
+            None => self.collection.to_string(),
+        }
+    }
+}
+
+fn keyed<'a>(collection: &'static str, key: &'a [u8], value: &'a [u8]) -> Value<'a> {
+    Value {
+        collection,
+        key: Some(Cow::Borrowed(key)),
+        value: Cow::Borrowed(value),
+    }
+}
+
+fn scalar<'a>(collection: &'static str, value: Cow<'a, [u8]>) -> Value<'a> {
+    Value {
+        collection,
+        key: None,
+        value,
+    }
+}
+
+fn owned(collection: &'static str, value: impl Into<Vec<u8>>) -> Value<'static> {
+    scalar(collection, Cow::Owned(value.into()))
+}
+
+/// True when `key` is selected by a target's selector.
+fn selects(target: &Target, key: &[u8]) -> bool {
+    match &target.spec.selector {
+        Selector::None => true,
+        Selector::Key(k) => key.eq_ignore_ascii_case(k.as_bytes()),
+        Selector::Regex(_) => target.key_regex.as_ref().is_some_and(|re| re.is_match(key)),
+        Selector::XPath(_) => true,
+    }
+}
+
+/// The values of `target` (without its exclusions applied).
+pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
+    let c = target.spec.collection;
+    let name = c.name();
+    let fields = |pred: fn(&Field<'_>) -> bool, names: bool| -> Vec<Value<'a>> {
+        tx.inputs
+            .fields
+            .iter()
+            .filter(|f| pred(f) && selects(target, &f.name))
+            .map(|f| {
+                let v: &'a [u8] = if names { &f.name } else { &f.value };
+                keyed(name, &f.name, v)
+            })
+            .collect()
+    };
+    let is_arg = |f: &Field<'_>| matches!(f.source, Source::QueryArg | Source::BodyArg);
+    let values = match c {
+        Collection::Args => fields(is_arg, false),
+        Collection::ArgsNames => fields(is_arg, true),
+        Collection::ArgsGet => fields(|f| f.source == Source::QueryArg, false),
+        Collection::ArgsGetNames => fields(|f| f.source == Source::QueryArg, true),
+        Collection::ArgsPost => fields(|f| f.source == Source::BodyArg, false),
+        Collection::ArgsPostNames => fields(|f| f.source == Source::BodyArg, true),
+        Collection::RequestHeaders => fields(|f| f.source == Source::Header, false),
+        Collection::RequestHeadersNames => fields(|f| f.source == Source::Header, true),
+        Collection::RequestCookies => fields(|f| f.source == Source::Cookie, false),
+        Collection::RequestCookiesNames => fields(|f| f.source == Source::Cookie, true),
+        Collection::Files | Collection::MultipartFilename => {
+            fields(|f| f.source == Source::Filename, false)
+        }
+        Collection::FilesNames | Collection::MultipartName => {
+            fields(|f| f.source == Source::Filename, true)
+        }
+        Collection::MultipartPartHeaders => fields(|f| f.source == Source::PartHeader, false),
+        Collection::Tx => tx
+            .tx
+            .iter()
+            .filter(|(k, _)| selects(target, k.as_bytes()))
+            .map(|(k, v)| keyed(name, k.as_bytes(), v))
+            .collect(),
+        Collection::Ip
+        | Collection::Session
+        | Collection::Global
+        | Collection::User
+        | Collection::Resource
+        | Collection::Env => match tx.collections.get(name) {
+            Some(m) => m
+                .iter()
+                .filter(|(k, _)| selects(target, k.as_bytes()))
+                .map(|(k, v)| keyed(name, k.as_bytes(), v))
+                .collect(),
+            None => Vec::new(),
+        },
+        Collection::MatchedVars => tx
+            .matched_vars
+            .iter()
+            .filter(|(k, _)| selects(target, k.as_bytes()))
+            .map(|(k, v)| keyed(name, k.as_bytes(), v))
+            .collect(),
+        Collection::MatchedVarsNames => tx
+            .matched_vars
+            .iter()
+            .filter(|(k, _)| selects(target, k.as_bytes()))
+            .map(|(k, _)| keyed(name, k.as_bytes(), k.as_bytes()))
+            .collect(),
+        _ => scalar_value(tx, c).into_iter().collect(),
+    };
+    values
+}
+
+/// The value of a scalar variable, `None` when it has none in this transaction.
+fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>> {
+    let req = tx.req;
+    let name = c.name();
+    let flag = |bit| owned(name, if tx.flag(bit) { "1" } else { "0" });
+    Some(match c {
+        Collection::RequestMethod => scalar(name, Cow::Borrowed(req.method)),
+        Collection::RequestProtocol => scalar(name, Cow::Borrowed(req.version)),
+        Collection::RequestUriRaw | Collection::RequestUri => scalar(name, Cow::Borrowed(req.uri)),
+        Collection::QueryString => scalar(name, Cow::Borrowed(req.query().unwrap_or(b""))),
+        Collection::RequestLine => {
+            let mut line = Vec::with_capacity(req.method.len() + req.uri.len() + 12);
+            line.extend_from_slice(req.method);
+            line.push(b' ');
+            line.extend_from_slice(req.uri);
+            line.push(b' ');
+            line.extend_from_slice(req.version);
+            owned(name, line)
+        }
+        Collection::RequestFilename | Collection::PathInfo => {
+            scalar(name, crate::decode::percent_decode(req.path(), false))
+        }
+        Collection::RequestBasename => {
+            let path = req.path();
+            let base = match memchr::memrchr(b'/', path) {
+                Some(i) => &path[i + 1..],
+                None => path,
+            };
+            scalar(name, crate::decode::percent_decode(base, false))
+        }
+        Collection::RequestBody => scalar(name, Cow::Borrowed(tx.body)),
+        Collection::RequestBodyLength => owned(name, tx.body.len().to_string()),
+        Collection::RemoteAddr | Collection::UseragentIp => {
+            scalar(name, Cow::Borrowed(req.client_addr))
+        }
+        Collection::UniqueId => scalar(name, Cow::Borrowed(tx.unique_id)),
+        Collection::ServerName => scalar(
+            name,
+            Cow::Borrowed(
+                req.header(b"host")
+                    .map_or(&b""[..], |h| h.split(|&b| b == b':').next().unwrap_or(h)),
+            ),
+        ),
+        Collection::ReqbodyProcessor => {
+            let p = tx
+                .body_processor_override
+                .unwrap_or(tx.inputs.body_processor);
+            match p {
+                BodyProcessor::None => return None,
+                BodyProcessor::UrlEncoded => owned(name, "URLENCODED"),
+                BodyProcessor::Json => owned(name, "JSON"),
+                BodyProcessor::Multipart => owned(name, "MULTIPART"),
+            }
+        }
+        Collection::ReqbodyError | Collection::ReqbodyProcessorError => {
+            owned(name, if tx.reqbody_error() { "1" } else { "0" })
+        }
+        Collection::ReqbodyErrorMsg | Collection::ReqbodyProcessorErrorMsg => {
+            if !tx.reqbody_error() {
+                return None;
+            }
+            owned(name, "failed to parse request body")
+        }
+        Collection::MultipartStrictError
+        | Collection::MultipartUnmatchedBoundary
+        | Collection::MultipartInvalidQuoting
+        | Collection::MultipartInvalidPart
+        | Collection::MultipartInvalidHeaderFolding
+        | Collection::MultipartDataBefore
+        | Collection::MultipartDataAfter
+        | Collection::MultipartLfLine => flag(ParseFlags::MULTIPART_STRICT_ERROR),
+        Collection::MultipartBoundaryQuoted
+        | Collection::MultipartBoundaryWhitespace
+        | Collection::MultipartCrlfLfLines
+        | Collection::MultipartFileLimitExceeded
+        | Collection::MultipartHeaderFolding
+        | Collection::MultipartMissingSemicolon
+        | Collection::MultipartSemicolonMissing
+        | Collection::InboundDataError
+        | Collection::UrlencodedError
+        | Collection::MscPcreLimitsExceeded
+        | Collection::OutboundDataError => owned(name, "0"),
+        Collection::ArgsCombinedSize => {
+            let n: usize = tx
+                .inputs
+                .fields
+                .iter()
+                .filter(|f| matches!(f.source, Source::QueryArg | Source::BodyArg))
+                .map(|f| f.name.len() + f.value.len())
+                .sum();
+            owned(name, n.to_string())
+        }
+        Collection::FilesCombinedSize => owned(name, "0"),
+        Collection::FullRequestLength => {
+            let n: usize = req.method.len()
+                + req.uri.len()
+                + req.version.len()
+                + req
+                    .headers
+                    .iter()
+                    .map(|h| h.name.len() + h.value.len() + 4)
+                    .sum::<usize>()
+                + tx.body.len();
+            owned(name, n.to_string())
+        }
+        Collection::MatchedVar => scalar(name, Cow::Borrowed(&tx.matched_var)),
+        Collection::MatchedVarName => scalar(name, Cow::Borrowed(tx.matched_var_name.as_bytes())),
+        Collection::Duration => owned(name, "0"),
+        Collection::TimeEpoch => owned(
+            name,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                .to_string(),
+        ),
+        _ => return None,
+    })
+}
+
+/// The value of `%{collection.key}` in a macro, if it has one.
+pub fn macro_value<'a>(
+    tx: &'a Transaction<'a>,
+    collection: &str,
+    key: Option<&str>,
+) -> Option<Cow<'a, [u8]>> {
+    let c = Collection::from_name(collection)?;
+    match (c, key) {
+        (Collection::Tx, Some(k)) => tx.tx.get(k).map(|v| Cow::Borrowed(v.as_slice())),
+        (Collection::Rule, _) => None,
+        (_, None) => scalar_value(tx, c).map(|v| v.value),
+        (_, Some(k)) => {
+            let target = Target {
+                spec: crate::seclang::variables::VariableSpec {
+                    collection: c,
+                    selector: Selector::Key(k.to_string()),
+                    count: false,
+                    exclude: false,
+                },
+                key_regex: None,
+            };
+            resolve(tx, &target).into_iter().next().map(|v| v.value)
+        }
+    }
+}
+
+/// Removes values selected by `exclusion` (same collection, matching key).
+pub fn exclude(values: &mut Vec<Value<'_>>, exclusion: &Target) {
+    let name = exclusion.spec.collection.name();
+    values.retain(|v| {
+        !(v.collection == name && v.key.as_deref().is_some_and(|k| selects(exclusion, k)))
+    });
+}
