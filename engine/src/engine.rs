@@ -2,12 +2,15 @@
 //! guarantees (panics and time-budget overruns let the request through, and are counted).
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body_reader;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
 use crate::parse::{self, Limits, ParseFlags};
 use crate::request::Request;
+use crate::rules::transaction::RuleMatch;
+use crate::rules::{self, LocationRules, Outcome, RuleSet};
 use crate::settings::{BodyLimitAction, Mode, Settings};
 use crate::stats::Stats;
 use crate::verdict::{Action, FailOpen, Verdict};
@@ -21,6 +24,7 @@ pub const TEST_FAULT_ENV: &str = "MOAT_TEST_FAULTS";
 /// A compiled engine. Immutable after creation; share one between all requests and threads.
 pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
+    rules: Option<Arc<RuleSet>>,
     limits: Limits,
     defaults: Settings,
     stats: Stats,
@@ -33,8 +37,15 @@ impl Engine {
     /// Test faults (a request header that makes the engine panic or overrun its budget) are
     /// enabled only when the environment variable `MOAT_TEST_FAULTS=1` is set at this moment.
     pub fn new(defaults: Settings) -> Engine {
+        Engine::with_rules(defaults, None)
+    }
+
+    /// Builds an engine that also runs `rules` (SecLang, e.g. OWASP CRS) on every check that
+    /// names no rules of its own.
+    pub fn with_rules(defaults: Settings, rules: Option<Arc<RuleSet>>) -> Engine {
         Engine {
             detectors: detect::builtin(),
+            rules,
             limits: Limits::default(),
             defaults,
             stats: Stats::default(),
@@ -55,12 +66,29 @@ impl Engine {
     /// Judges a request with the given settings (or the engine's defaults). Never panics: an
     /// internal panic yields an allowing verdict marked [`FailOpen::Panic`].
     pub fn check(&self, req: &Request<'_>, settings: Option<&Settings>) -> Verdict {
+        let rules = self
+            .rules
+            .as_deref()
+            .map(|set| LocationRules { set, removed: &[] });
+        self.check_with_rules(req, settings, rules)
+    }
+
+    /// Judges a request with the given settings and rules (a location's rule set and removals),
+    /// instead of the engine's own. Never panics.
+    pub fn check_with_rules(
+        &self,
+        req: &Request<'_>,
+        settings: Option<&Settings>,
+        rules: Option<LocationRules<'_>>,
+    ) -> Verdict {
         let settings = settings.unwrap_or(&self.defaults);
         if settings.mode == Mode::Off {
             return Verdict::allow();
         }
         let start = Instant::now();
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.inspect(req, settings, start)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.inspect(req, settings, rules, start)
+        }));
         let mut verdict = match result {
             Ok(v) => v,
             Err(payload) => Verdict::fail_open(FailOpen::Panic, Some(panic_message(&payload))),
@@ -73,7 +101,13 @@ impl Engine {
         verdict
     }
 
-    fn inspect(&self, req: &Request<'_>, settings: &Settings, start: Instant) -> Verdict {
+    fn inspect(
+        &self,
+        req: &Request<'_>,
+        settings: &Settings,
+        rules: Option<LocationRules<'_>>,
+        start: Instant,
+    ) -> Verdict {
         if self.test_faults {
             self.run_test_fault(req, settings);
         }
@@ -90,7 +124,7 @@ impl Engine {
                 "REQUEST_BODY_LENGTH".into(),
                 body.total_len.to_string().as_bytes(),
             );
-            let mut verdict = decide(vec![finding], settings);
+            let mut verdict = decide(vec![finding], 0, None, settings);
             if settings.mode == Mode::On {
                 verdict.action = Action::Block;
                 verdict.status = 413;
@@ -101,20 +135,31 @@ impl Engine {
         if body.truncated() {
             inputs.flags.set(ParseFlags::BODY_TRUNCATED);
         }
-        let deadline = Deadline::at(start + time_allowed(settings, body.bytes.len()));
+        let budget = time_allowed(settings, body.bytes.len());
+        let out_of_time = || {
+            Verdict::fail_open(
+                FailOpen::TimeBudget,
+                Some(format!("time budget of {budget:?} spent")),
+            )
+        };
+        let deadline = Deadline::at(start + budget);
         let mut findings = Vec::new();
         for d in &self.detectors {
             if d.inspect(req, &inputs, &deadline, &mut findings).is_err() {
-                return Verdict::fail_open(
-                    FailOpen::TimeBudget,
-                    Some(format!(
-                        "time budget of {:?} spent",
-                        time_allowed(settings, body.bytes.len())
-                    )),
-                );
+                return out_of_time();
             }
         }
-        decide(findings, settings)
+        let builtin_score = findings.iter().map(|f| f.severity.score()).sum();
+        let Some(rules) = rules else {
+            return decide(findings, builtin_score, None, settings);
+        };
+        match rules::evaluate(rules, req, inputs, &body.bytes, &self.limits, &deadline) {
+            Ok(outcome) => {
+                findings.extend(outcome.matches.iter().filter(|m| m.log).map(rule_finding));
+                decide(findings, builtin_score, Some(&outcome), settings)
+            }
+            Err(_) => out_of_time(),
+        }
     }
 
     fn run_test_fault(&self, req: &Request<'_>, settings: &Settings) {
@@ -141,26 +186,54 @@ fn time_allowed(settings: &Settings, body_bytes: usize) -> Duration {
     settings.time_budget + BODY_TIME_PER_BYTE * u32::try_from(body_bytes).unwrap_or(u32::MAX)
 }
 
-fn decide(findings: Vec<Finding>, settings: &Settings) -> Verdict {
-    let score: u32 = findings.iter().map(|f| f.severity.score()).sum();
-    let action = if findings.is_empty() {
+/// The verdict from the findings: blocked when the built-in score reaches the threshold or a
+/// rule denied the request, and the mode is `on`.
+fn decide(
+    findings: Vec<Finding>,
+    builtin_score: u32,
+    rules: Option<&Outcome>,
+    settings: &Settings,
+) -> Verdict {
+    let rules_score = rules.map_or(0, |o| u32::try_from(o.anomaly_score).unwrap_or(0));
+    let denied = rules.and_then(|o| o.denied);
+    let wants_block = builtin_score >= settings.anomaly_threshold || denied.is_some();
+    let action = if findings.is_empty() && denied.is_none() {
         Action::Allow
-    } else if score >= settings.anomaly_threshold && settings.mode == Mode::On {
+    } else if wants_block && settings.mode == Mode::On {
         Action::Block
     } else {
         Action::Log
     };
+    let status = match (action, denied) {
+        (Action::Block, Some((_, Some(status)))) => status,
+        (Action::Block, _) => settings.block_status,
+        _ => 0,
+    };
     Verdict {
         action,
-        status: if action == Action::Block {
-            settings.block_status
-        } else {
-            0
-        },
-        score,
+        status,
+        score: builtin_score + rules_score,
         threshold: settings.anomaly_threshold,
         findings,
         ..Verdict::allow()
+    }
+}
+
+/// A matched SecLang rule as a finding; CRS severities 0–2 count as critical.
+fn rule_finding(m: &RuleMatch) -> Finding {
+    let severity = match m.severity {
+        Some(0..=2) => Severity::Critical,
+        Some(3) => Severity::Error,
+        Some(4) => Severity::Warning,
+        Some(5) => Severity::Notice,
+        _ => Severity::Info,
+    };
+    Finding {
+        rule_id: m.id,
+        msg: m.msg.clone().into(),
+        severity,
+        variable: m.variable.clone(),
+        data: detect::excerpt(m.data.as_bytes()),
     }
 }
 

@@ -8,14 +8,20 @@ use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
 use super::variables::{self, Value};
+use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
 use crate::seclang::ast::EngineMode;
 use crate::seclang::ctl::Ctl;
 
 /// Runs the rules of `phase` (1–5). Returns true when the request was denied.
-pub fn run_phase(rules: &RuleSet, tx: &mut Transaction<'_>, phase: u8) -> bool {
+pub fn run_phase(
+    rules: &RuleSet,
+    tx: &mut Transaction<'_>,
+    phase: u8,
+    deadline: &Deadline,
+) -> Result<bool, OutOfTime> {
     if tx.engine_mode == EngineMode::Off || tx.allowed {
-        return false;
+        return Ok(false);
     }
     let mut i = 0;
     let mut skip = 0u32;
@@ -29,18 +35,19 @@ pub fn run_phase(rules: &RuleSet, tx: &mut Transaction<'_>, phase: u8) -> bool {
             skip -= 1;
             continue;
         }
+        deadline.check()?;
         if !rule_matches(rule, tx) {
             continue;
         }
         apply_actions(rule, tx);
         match rule.disruptive {
             Disruptive::Deny if tx.engine_mode == EngineMode::On => {
-                tx.denied = Some((rule.id, rule.status.unwrap_or(403)));
-                return true;
+                tx.denied = Some((rule.id, rule.status));
+                return Ok(true);
             }
             Disruptive::Allow if tx.engine_mode == EngineMode::On => {
                 tx.allowed = true;
-                return false;
+                return Ok(false);
             }
             _ => {}
         }
@@ -49,7 +56,7 @@ pub fn run_phase(rules: &RuleSet, tx: &mut Transaction<'_>, phase: u8) -> bool {
         }
         skip = rule.skip;
     }
-    false
+    Ok(false)
 }
 
 fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {

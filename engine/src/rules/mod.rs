@@ -8,8 +8,10 @@ pub mod transaction;
 pub mod transformations;
 pub mod variables;
 
-use crate::parse::{self, Limits};
+use crate::detect::{Deadline, OutOfTime};
+use crate::parse::{self, Inputs, Limits};
 use crate::request::Request;
+use crate::seclang::ast::IdRange;
 pub use ruleset::RuleSet;
 use transaction::{RuleMatch, Transaction};
 
@@ -18,30 +20,47 @@ use transaction::{RuleMatch, Transaction};
 pub struct Outcome {
     /// Rules that matched, in order.
     pub matches: Vec<RuleMatch>,
-    /// The rule that denied the request and the status, if one did.
-    pub denied: Option<(u32, u16)>,
+    /// The rule that denied the request and its `status` if it set one.
+    pub denied: Option<(u32, Option<u16>)>,
     /// The inbound anomaly score CRS computed (`TX:BLOCKING_INBOUND_ANOMALY_SCORE`, else
     /// `TX:INBOUND_ANOMALY_SCORE`), 0 without CRS.
     pub anomaly_score: i64,
 }
 
-/// Runs the request phases (1 and 2) of `rules` over a request and its loaded body.
-pub fn evaluate(rules: &RuleSet, req: &Request<'_>, body: &[u8], limits: &Limits) -> Outcome {
-    let inputs = parse::parse_request(req, body, limits);
-    let mut tx = Transaction::new(req, inputs, body, rules.engine_mode);
-    if !eval::run_phase(rules, &mut tx, 1) {
+/// Rules for one location: a shared rule set and the rule ids this location removes.
+#[derive(Debug, Clone, Copy)]
+pub struct LocationRules<'a> {
+    /// The compiled rules (shared by every location that loads the same files).
+    pub set: &'a RuleSet,
+    /// Rule ids removed here (`moat_rules_remove_by_id`).
+    pub removed: &'a [IdRange],
+}
+
+/// Runs the request phases (1 and 2) of `rules` over a request, its parsed inputs and its loaded
+/// body. Stops with `OutOfTime` when the deadline passes.
+pub fn evaluate<'a>(
+    rules: LocationRules<'_>,
+    req: &'a Request<'a>,
+    inputs: Inputs<'a>,
+    body: &'a [u8],
+    limits: &Limits,
+    deadline: &Deadline,
+) -> Result<Outcome, OutOfTime> {
+    let mut tx = Transaction::new(req, inputs, body, rules.set.engine_mode);
+    tx.removed_ids.extend_from_slice(rules.removed);
+    if !eval::run_phase(rules.set, &mut tx, 1, deadline)? {
         reparse_body_if_forced(&mut tx, limits);
-        eval::run_phase(rules, &mut tx, 2);
+        eval::run_phase(rules.set, &mut tx, 2, deadline)?;
     }
     let score = ["blocking_inbound_anomaly_score", "inbound_anomaly_score"]
         .iter()
         .find_map(|k| tx.tx.get(*k))
         .map_or(0, |v| eval::parse_int(v));
-    Outcome {
+    Ok(Outcome {
         matches: tx.matches,
         denied: tx.denied,
         anomaly_score: score,
-    }
+    })
 }
 
 /// Parses the body again when phase 1 forced another body processor (`ctl:requestBodyProcessor`).

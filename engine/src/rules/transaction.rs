@@ -71,8 +71,8 @@ pub struct Transaction<'t> {
     pub body_processor_override: Option<BodyProcessor>,
     /// Matched rules in order.
     pub matches: Vec<RuleMatch>,
-    /// The rule that denied the request, with its status.
-    pub denied: Option<(u32, u16)>,
+    /// The rule that denied the request, with its `status` if it set one.
+    pub denied: Option<(u32, Option<u16>)>,
     /// Set by `allow`: no more rules run.
     pub allowed: bool,
     /// Unique id (for `UNIQUE_ID`).
