@@ -23,6 +23,14 @@ ffi.cdef[[
 typedef struct MoatEngine MoatEngine;
 typedef struct MoatVerdict MoatVerdict;
 typedef struct {
+  uint8_t mode;
+  uint8_t body_limit_action;
+  uint16_t block_status;
+  uint32_t anomaly_threshold;
+  uint64_t body_limit;
+  uint64_t time_budget_us;
+} MoatSettings;
+typedef struct {
   const uint8_t *ptr;
   size_t len;
 } MoatBytes;
@@ -49,14 +57,6 @@ typedef struct {
   size_t body_len;
 } MoatRequest;
 typedef struct {
-  uint8_t mode;
-  uint8_t body_limit_action;
-  uint16_t block_status;
-  uint32_t anomaly_threshold;
-  uint64_t body_limit;
-  uint64_t time_budget_us;
-} MoatSettings;
-typedef struct {
   uint32_t rule_id;
   uint32_t score;
   MoatBytes msg;
@@ -81,6 +81,10 @@ int32_t moat_settings_set(MoatSettings *settings,
                           char *err,
                           size_t err_len);
 MoatEngine *moat_engine_new(const MoatSettings *defaults);
+MoatEngine *moat_engine_new_with_rules(const MoatSettings *defaults,
+                                       const char *rules_path,
+                                       char *err,
+                                       size_t err_len);
 void moat_engine_free(MoatEngine *engine);
 MoatVerdict *moat_check(const MoatEngine *engine,
                         const MoatSettings *settings,
@@ -132,7 +136,7 @@ local function build_settings(base, opts)
             if lib.moat_settings_set(s, directive, tostring(value), err_buf, 256) ~= 0 then
                 error("moat: " .. name .. ": " .. ffi_string(err_buf), 3)
             end
-        elseif name ~= "lib" then
+        elseif name ~= "lib" and name ~= "rules" then
             error("moat: unknown option \"" .. tostring(name) .. "\"", 3)
         end
     end
@@ -141,6 +145,7 @@ end
 
 --- Loads libmoat and creates the engine. Call once, from init_by_lua* (or init_worker_by_lua*).
 -- opts.lib: path of libmoat.so (default: "moat", found by the dynamic loader);
+-- opts.rules: a SecLang rules file (e.g. OWASP CRS's main.conf with its Includes);
 -- opts.mode, threshold, block_status, body_limit, body_limit_action, time_budget: defaults for
 -- every check, with the same values as the nginx directives ("detect", 5, 403, "8m", "reject", "5ms").
 function _M.init(opts)
@@ -149,9 +154,11 @@ function _M.init(opts)
     local base = ffi_new("MoatSettings")
     lib.moat_settings_default(base)
     defaults = build_settings(base, opts)
-    local e = lib.moat_engine_new(defaults)
+    local err = ffi_new("char[8192]")
+    local e = lib.moat_engine_new_with_rules(defaults, opts.rules, err, 8192)
     if e == nil then
-        error("moat: engine creation failed", 2)
+        error("moat: " .. (opts.rules and ("rules " .. opts.rules .. ": ") or "")
+            .. ffi_string(err), 2)
     end
     engine = ffi_gc(e, lib.moat_engine_free)
     return true

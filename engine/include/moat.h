@@ -313,6 +313,20 @@ int32_t moat_settings_set(MoatSettings *settings,
 MoatEngine *moat_engine_new(const MoatSettings *defaults);
 
 /*
+ Like `moat_engine_new`, and also loads SecLang rules (e.g. OWASP CRS) from `rules_path` (a
+ file whose `Include`s pull in the rest; NULL or "" for none). On failure returns NULL and
+ writes every `file:line: reason` (one per line, truncated to `err_len`) into `err`.
+
+ # Safety
+ `defaults` must be NULL or valid; `rules_path` NULL or NUL-terminated; `err` NULL or
+ `err_len` writable bytes.
+ */
+MoatEngine *moat_engine_new_with_rules(const MoatSettings *defaults,
+                                       const char *rules_path,
+                                       char *err,
+                                       size_t err_len);
+
+/*
  Frees an engine. NULL is ignored.
 
  # Safety

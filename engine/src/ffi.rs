@@ -369,6 +369,60 @@ pub unsafe extern "C" fn moat_engine_new(defaults: *const MoatSettings) -> *mut 
     })
 }
 
+/// Like `moat_engine_new`, and also loads SecLang rules (e.g. OWASP CRS) from `rules_path` (a
+/// file whose `Include`s pull in the rest; NULL or "" for none). On failure returns NULL and
+/// writes every `file:line: reason` (one per line, truncated to `err_len`) into `err`.
+///
+/// # Safety
+/// `defaults` must be NULL or valid; `rules_path` NULL or NUL-terminated; `err` NULL or
+/// `err_len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn moat_engine_new_with_rules(
+    defaults: *const MoatSettings,
+    rules_path: *const c_char,
+    err: *mut c_char,
+    err_len: usize,
+) -> *mut MoatEngine {
+    let result = guard(Err("internal error".to_string()), || {
+        let settings = if defaults.is_null() {
+            Settings::default()
+        } else {
+            // SAFETY: non-null and valid per the contract above.
+            unsafe { *defaults }.to_settings()
+        };
+        let path = if rules_path.is_null() {
+            ""
+        } else {
+            // SAFETY: non-null NUL-terminated string per the contract above.
+            unsafe { CStr::from_ptr(rules_path) }
+                .to_str()
+                .map_err(|_| "rules path is not UTF-8".to_string())?
+        };
+        let rules = if path.is_empty() {
+            None
+        } else {
+            let set = crate::rules::RuleSet::load(&[path.into()]).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            Some(std::sync::Arc::new(set))
+        };
+        Ok(Box::into_raw(Box::new(MoatEngine {
+            engine: Engine::with_rules(settings, rules),
+        })))
+    });
+    match result {
+        Ok(engine) => engine,
+        Err(msg) => {
+            write_err(err, err_len, &msg);
+            ptr::null_mut()
+        }
+    }
+}
+
 /// Frees an engine. NULL is ignored.
 ///
 /// # Safety

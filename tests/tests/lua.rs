@@ -232,3 +232,82 @@ fn bad_init_options_stop_nginx_from_starting_with_the_reason() {
     assert!(!out.status.success(), "nginx started with a bad option");
     assert!(text.contains("invalid mode \"block\""), "{text}");
 }
+
+#[test]
+fn init_loads_seclang_rules_and_their_deny_blocks() {
+    let dir = temp_dir("lua-rules");
+    let rules = dir.join("rules.conf");
+    std::fs::write(
+        &rules,
+        "SecAction \"id:8,phase:1,deny,status:418,msg:'teapot rule'\"\n",
+    )
+    .unwrap();
+    let backend = Backend::start();
+    let conf = SERVER.to_string();
+    let mut nginx_conf = full_config(Adapter::Lua, &conf, free_port(), backend.port, &dir);
+    nginx_conf = nginx_conf.replace(
+        "init{ lib",
+        &format!("init{{ rules = \"{}\", lib", rules.display()),
+    );
+    std::fs::write(dir.join("nginx.conf"), &nginx_conf).unwrap();
+    let port: u16 = nginx_conf
+        .split("listen 127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let mut child = Command::new("/usr/sbin/nginx")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            status = request(port, "GET", "/x", &[], b"").status;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    assert_eq!(status, 418, "{log}");
+    assert!(
+        log.contains("[id \"8\"]") && log.contains("teapot rule"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_broken_rules_file_stops_nginx_with_file_line_and_reason() {
+    let dir = temp_dir("lua-badrules");
+    let rules = dir.join("bad.conf");
+    std::fs::write(
+        &rules,
+        "SecAction \"id:1,phase:1,pass\"\nSecRule ARGS \"@frobnicate x\" \"id:2\"\n",
+    )
+    .unwrap();
+    let server = "server { listen 127.0.0.1:PORT; set $moat_action ''; set $moat_score ''; set $moat_rule_ids ''; }";
+    let conf = full_config(Adapter::Lua, server, free_port(), free_port(), &dir).replace(
+        "init{ lib",
+        &format!("init{{ rules = \"{}\", lib", rules.display()),
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg("/usr/sbin/nginx")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned()
+        + &std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+    assert!(!out.status.success());
+    assert!(text.contains(&format!("{}:2:", rules.display())), "{text}");
+    assert!(text.contains("frobnicate"), "{text}");
+}
