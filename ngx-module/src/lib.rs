@@ -39,6 +39,7 @@ mod ctx;
 mod guard;
 mod handler;
 mod request_view;
+mod rules;
 mod variables;
 
 use std::ffi::c_void;
@@ -68,6 +69,7 @@ pub static mut ngx_http_moat_module: ngx_module_t = ngx_module_t {
     ctx: addr_of!(MODULE_CTX) as *mut c_void,
     commands: addr_of_mut!(COMMANDS) as *mut ngx_command_t,
     type_: NGX_HTTP_MODULE as ngx_uint_t,
+    init_module: Some(rules::init_module),
     ..ngx_module_t::default()
 };
 
