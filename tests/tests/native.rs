@@ -407,17 +407,38 @@ fn header_of<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
 const ALWAYS_DENY: &str = "SecAction \"id:1,phase:1,deny,status:418,msg:'always'\"\n";
 const DENY_ARGS: &str = "SecRule ARGS \"!@rx x\" \"id:2,phase:2,deny,msg:'any argument'\"\n";
 
-/// Writes rule files into a fresh directory; returns their paths in order.
-fn rule_files(files: &[(&str, &str)]) -> Vec<std::path::PathBuf> {
+/// Rule files in a fresh directory, removed when dropped.
+struct RuleFiles {
+    dir: std::path::PathBuf,
+    paths: Vec<std::path::PathBuf>,
+}
+
+impl Drop for RuleFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl std::ops::Index<usize> for RuleFiles {
+    type Output = std::path::PathBuf;
+
+    fn index(&self, i: usize) -> &std::path::PathBuf {
+        &self.paths[i]
+    }
+}
+
+/// Writes rule files `(name, text)` into a fresh directory.
+fn rule_files(files: &[(&str, &str)]) -> RuleFiles {
     let dir = temp_dir("rules");
-    files
+    let paths = files
         .iter()
         .map(|(name, text)| {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
             path
         })
-        .collect()
+        .collect();
+    RuleFiles { dir, paths }
 }
 
 /// `path` relative to the directory of an nginx.conf in another temp directory.
