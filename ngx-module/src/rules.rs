@@ -92,28 +92,6 @@ impl Registry {
         Ok(index)
     }
 
-    /// Adds `paths` to the level's file list and returns the list's index.
-    fn add_files(&mut self, level: Option<u32>, paths: Vec<PathBuf>) -> Result<u32, String> {
-        match level.and_then(|i| self.files.get_mut(i as usize)) {
-            Some(list) => {
-                list.extend(paths);
-                Ok(level.unwrap_or_default())
-            }
-            None => push(&mut self.files, paths),
-        }
-    }
-
-    /// Adds `ids` to the level's own removal list and returns the list's index.
-    fn add_removals(&mut self, level: Option<u32>, ids: Vec<IdRange>) -> Result<u32, String> {
-        match level.and_then(|i| self.removals.get_mut(i as usize)) {
-            Some(list) => {
-                list.extend(ids);
-                Ok(level.unwrap_or_default())
-            }
-            None => push(&mut self.removals, ids),
-        }
-    }
-
     /// The removal list of a level: the inherited ids plus its own.
     fn merge_removals(
         &mut self,
@@ -127,6 +105,22 @@ impl Registry {
         list.extend_from_slice(&self.removals[own as usize]);
         push(&mut self.removals, list).map(Some)
     }
+}
+
+/// Adds `items` to the level's list at index `level` (a new list when the level has none yet) and
+/// returns the list's index.
+fn extend_or_push<T>(
+    lists: &mut Vec<Vec<T>>,
+    level: Option<u32>,
+    items: Vec<T>,
+) -> Result<u32, String> {
+    if let Some(index) = level {
+        if let Some(list) = lists.get_mut(index as usize) {
+            list.extend(items);
+            return Ok(index);
+        }
+    }
+    push(lists, items)
 }
 
 /// Appends `value` and returns its index.
@@ -208,12 +202,12 @@ unsafe fn apply_rules_directive(
     if cmd.name.as_bytes() == b"moat_rules_file" {
         // SAFETY: cf is the live configuration context.
         let paths = unsafe { full_paths(cf, args) }?;
-        let files = registry.add_files(conf.rules.files, paths)?;
+        let files = extend_or_push(&mut registry.files, conf.rules.files, paths)?;
         conf.rules.files = Some(files);
         conf.rules.set = Some(registry.load(&registry.files[files as usize].clone())?);
     } else {
         let ids = parse_ids(args)?;
-        let own = registry.add_removals(conf.rules.own_removed, ids)?;
+        let own = extend_or_push(&mut registry.removals, conf.rules.own_removed, ids)?;
         conf.rules.own_removed = Some(own);
         conf.rules.removed = Some(own);
     }
