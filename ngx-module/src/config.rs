@@ -16,12 +16,13 @@ use ngx::ffi::{
 use ngx::ngx_string;
 
 use crate::guard::no_unwind;
+use crate::rules::{self, Registry, RulesConf};
 use crate::{ctx_index, handler};
 
 /// `NGX_CONF_OK`: a configuration hook succeeded.
-const CONF_OK: *mut c_char = null_mut();
+pub const CONF_OK: *mut c_char = null_mut();
 /// `NGX_CONF_ERROR`: a configuration hook failed (the error is already logged).
-const CONF_ERROR: *mut c_char = usize::MAX as *mut c_char;
+pub const CONF_ERROR: *mut c_char = usize::MAX as *mut c_char;
 
 /// State of one `http` block (one per configuration cycle).
 #[derive(Clone, Copy)]
@@ -32,6 +33,8 @@ pub struct MainConf {
     pub request_id_index: ngx_int_t,
     /// True once any `moat*` directive appeared in this `http` block.
     pub used: bool,
+    /// Rule sets and removal lists of this cycle, freed by a pool cleanup.
+    pub registry: *mut Registry,
 }
 
 /// Settings of one `http`, `server` or `location` level.
@@ -43,28 +46,39 @@ pub struct LocConf {
     pub settings: Settings,
     /// True where `moat on` or `moat detect` applies (set here or inherited).
     pub active: bool,
+    /// Rule set and removed rule ids (indices into the [`Registry`]).
+    pub rules: RulesConf,
 }
 
 /// Number of entries in [`COMMANDS`], including the terminator.
-pub const COMMAND_COUNT: usize = 7;
+pub const COMMAND_COUNT: usize = 9;
 
-/// The directive table; names must match [`moat::settings::DIRECTIVES`].
+/// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`])
+/// and the rules directives.
 pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
-    directive(ngx_string!("moat")),
-    directive(ngx_string!("moat_threshold")),
-    directive(ngx_string!("moat_block_status")),
-    directive(ngx_string!("moat_body_limit")),
-    directive(ngx_string!("moat_body_limit_action")),
-    directive(ngx_string!("moat_time_budget")),
+    directive(ngx_string!("moat"), set_directive),
+    directive(ngx_string!("moat_threshold"), set_directive),
+    directive(ngx_string!("moat_block_status"), set_directive),
+    directive(ngx_string!("moat_body_limit"), set_directive),
+    directive(ngx_string!("moat_body_limit_action"), set_directive),
+    directive(ngx_string!("moat_time_budget"), set_directive),
+    directive(ngx_string!("moat_rules_file"), rules::set_rules_directive),
+    directive(
+        ngx_string!("moat_rules_remove_by_id"),
+        rules::set_rules_directive,
+    ),
     ngx_command_t::empty(),
 ];
 
-const fn directive(name: ngx_str_t) -> ngx_command_t {
+/// A directive handler as nginx calls it.
+type SetFn = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+const fn directive(name: ngx_str_t, set: SetFn) -> ngx_command_t {
     ngx_command_t {
         name,
         type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE)
             as ngx_uint_t,
-        set: Some(set_directive),
+        set: Some(set),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
         post: null_mut(),
@@ -89,13 +103,18 @@ pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     // SAFETY: nginx passes a valid configuration context.
     let (pool, log) = unsafe { ((*cf).pool, (*cf).log) };
     no_unwind(log, "create_main_conf", null_mut(), || {
+        // SAFETY: `pool` is the live configuration pool.
+        let Some(registry) = (unsafe { pool_box(pool, Registry::default()) }) else {
+            return null_mut();
+        };
         let conf = MainConf {
             engine: ptr::null(),
             request_id_index: NGX_ERROR as ngx_int_t,
             used: false,
+            registry,
         };
-        // SAFETY: `pool` is the configuration pool; MainConf's engine is freed by a separate
-        // pool cleanup, so the struct itself needs no drop.
+        // SAFETY: `pool` is the configuration pool; MainConf's engine and registry are freed by
+        // separate pool cleanups, so the struct itself needs no drop.
         unsafe { pool_alloc(pool, conf) }.cast()
     })
 }
@@ -125,7 +144,19 @@ pub unsafe extern "C" fn merge_loc_conf(
         child.patch.inherit(&parent.patch);
         child.settings = child.patch.resolve();
         child.active = matches!(child.patch.mode, Some(Mode::On | Mode::Detect));
-        CONF_OK
+        // SAFETY: merging happens inside `http`; the registry lives as long as the
+        // configuration pool and nothing else borrows it during the single-threaded merge.
+        let registry = unsafe { main_conf_of(cf).and_then(|m| m.registry.as_mut()) };
+        let merged = registry
+            .ok_or_else(|| "no rules registry".to_string())
+            .and_then(|reg| rules::merge(reg, &parent.rules, &mut child.rules));
+        match merged {
+            Ok(()) => CONF_OK,
+            Err(msg) => {
+                ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
+                CONF_ERROR
+            }
+        }
     })
 }
 
@@ -181,7 +212,7 @@ unsafe fn apply_directive(
 }
 
 /// The module's main configuration while parsing inside `http`.
-unsafe fn main_conf_of<'a>(cf: *mut ngx_conf_t) -> Option<&'a mut MainConf> {
+pub unsafe fn main_conf_of<'a>(cf: *mut ngx_conf_t) -> Option<&'a mut MainConf> {
     // SAFETY: inside `http` cf->ctx is an ngx_http_conf_ctx_t whose main_conf array has an entry
     // for every HTTP module, ours created by create_main_conf.
     unsafe {
@@ -224,24 +255,33 @@ unsafe fn init_http(cf: *mut ngx_conf_t) -> Result<(), ()> {
 /// previous cycle's engine.
 unsafe fn create_engine(cf: *mut ngx_conf_t) -> Result<*const Engine, ()> {
     // SAFETY: cf->pool is the live configuration pool.
-    let cln = unsafe { ngx_pool_cleanup_add((*cf).pool, 0) };
-    if cln.is_null() {
-        return Err(());
-    }
-    let engine = Box::into_raw(Box::new(Engine::new(Settings::default())));
-    // SAFETY: `cln` is a fresh cleanup entry owned by the pool.
-    unsafe {
-        (*cln).handler = Some(drop_engine);
-        (*cln).data = engine.cast();
-    }
-    Ok(engine)
+    let engine = unsafe { pool_box((*cf).pool, Engine::new(Settings::default())) };
+    engine.map(|e| e.cast_const()).ok_or(())
 }
 
-/// Pool cleanup that frees the engine of a configuration cycle.
-unsafe extern "C" fn drop_engine(data: *mut c_void) {
-    // SAFETY: `data` is the Box pointer stored by create_engine, freed exactly once here.
-    let engine = unsafe { Box::from_raw(data.cast::<Engine>()) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(engine)));
+/// Boxes `value` and registers a cleanup on `pool` that drops it when the pool is destroyed
+/// (for the configuration pool: when its cycle ends). `None` when the pool is out of memory.
+unsafe fn pool_box<T>(pool: *mut ngx_pool_t, value: T) -> Option<*mut T> {
+    // SAFETY: the caller passes a live pool.
+    let cln = unsafe { ngx_pool_cleanup_add(pool, 0) };
+    if cln.is_null() {
+        return None;
+    }
+    let boxed = Box::into_raw(Box::new(value));
+    // SAFETY: `cln` is a fresh cleanup entry owned by the pool.
+    unsafe {
+        (*cln).handler = Some(drop_boxed::<T>);
+        (*cln).data = boxed.cast();
+    }
+    Some(boxed)
+}
+
+/// Pool cleanup that frees a value boxed by [`pool_box`].
+unsafe extern "C" fn drop_boxed<T>(data: *mut c_void) {
+    // SAFETY: `data` is the Box pointer stored by pool_box with the same `T`, freed exactly once
+    // here.
+    let value = unsafe { Box::from_raw(data.cast::<T>()) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)));
 }
 
 unsafe fn register_handler(cf: *mut ngx_conf_t) -> Result<(), ()> {

@@ -153,8 +153,11 @@ unsafe fn judge(
     unsafe { (*ctx).state = State::Done };
     // SAFETY: r is live and unchanged during the check.
     let req = unsafe { request_view::build(r, main.request_id_index) };
-    // SAFETY: the engine lives as long as the configuration cycle this request uses.
-    let verdict = unsafe { &*main.engine }.check(&req, Some(&loc.settings));
+    // SAFETY: the engine and the registry live as long as the configuration cycle this request
+    // uses; requests only read the registry.
+    let (engine, registry) = unsafe { (&*main.engine, main.registry.as_ref()) };
+    let rules = registry.and_then(|reg| reg.location_rules(&loc.rules));
+    let verdict = engine.check_with_rules(&req, Some(&loc.settings), rules);
     // SAFETY: r is live; ctx belongs to it.
     unsafe { record(r, ctx, &verdict) };
     // SAFETY: r is live.

@@ -3,7 +3,7 @@
 //! # Directives
 //!
 //! All directives are allowed in `http`, `server` and `location` blocks; a level inherits every
-//! value it does not set from the level above. Values are parsed and checked by
+//! value it does not set from the level above. Settings values are parsed and checked by
 //! [`moat::SettingsPatch::apply`], so nginx, the Lua binding and the CLI accept the same syntax.
 //!
 //! | directive | value |
@@ -14,6 +14,13 @@
 //! | `moat_body_limit` | body bytes inspected, e.g. `512k`, `8m` (default 8m) |
 //! | `moat_body_limit_action` | `reject` (413) or `inspect` the first bytes (default) |
 //! | `moat_time_budget` | inspection time before failing open, e.g. `5ms` (default 5ms) |
+//! | `moat_rules_file` | SecLang files loaded in order as one rule set (OWASP CRS) |
+//! | `moat_rules_remove_by_id` | rule ids and ranges removed at this level |
+//!
+//! **Rules.** A level naming its own `moat_rules_file` uses only those files, not the inherited
+//! ones; `moat_rules_remove_by_id` accumulates from `http` to `server` to `location`. Rule files
+//! are loaded while nginx parses its configuration (errors fail `nginx -t`), once per distinct
+//! list of files, and freed with the configuration cycle (see the `rules` module).
 //!
 //! **Activation.** Loading the module changes nothing by itself: requests are inspected only in
 //! locations where `moat on` or `moat detect` applies, set at that level or inherited from
@@ -39,6 +46,7 @@ mod ctx;
 mod guard;
 mod handler;
 mod request_view;
+mod rules;
 mod variables;
 
 use std::ffi::c_void;
@@ -68,6 +76,7 @@ pub static mut ngx_http_moat_module: ngx_module_t = ngx_module_t {
     ctx: addr_of!(MODULE_CTX) as *mut c_void,
     commands: addr_of_mut!(COMMANDS) as *mut ngx_command_t,
     type_: NGX_HTTP_MODULE as ngx_uint_t,
+    init_module: Some(rules::init_module),
     ..ngx_module_t::default()
 };
 

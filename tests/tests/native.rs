@@ -400,3 +400,247 @@ fn header_of<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
 }
+
+/// A SecAction that always denies with 418 (rule 1), and a rule that denies with the location's
+/// `moat_block_status` whenever the request has an argument (rule 2; the negated operator
+/// matches every argument).
+const ALWAYS_DENY: &str = "SecAction \"id:1,phase:1,deny,status:418,msg:'always'\"\n";
+const DENY_ARGS: &str = "SecRule ARGS \"!@rx x\" \"id:2,phase:2,deny,msg:'any argument'\"\n";
+
+/// Rule files in a fresh directory, removed when dropped.
+struct RuleFiles {
+    dir: std::path::PathBuf,
+    paths: Vec<std::path::PathBuf>,
+}
+
+impl Drop for RuleFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl std::ops::Index<usize> for RuleFiles {
+    type Output = std::path::PathBuf;
+
+    fn index(&self, i: usize) -> &std::path::PathBuf {
+        &self.paths[i]
+    }
+}
+
+/// Writes rule files `(name, text)` into a fresh directory.
+fn rule_files(files: &[(&str, &str)]) -> RuleFiles {
+    let dir = temp_dir("rules");
+    let paths = files
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    RuleFiles { dir, paths }
+}
+
+/// `path` relative to the directory of an nginx.conf in another temp directory.
+fn relative_to_conf_dir(path: &std::path::Path) -> String {
+    let parent = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let name = path.file_name().unwrap().to_string_lossy();
+    format!("../{parent}/{name}")
+}
+
+#[test]
+fn seclang_rules_block_with_their_status_and_removals_and_moat_off_apply() {
+    let files = rule_files(&[("deny.conf", ALWAYS_DENY), ("args.conf", DENY_ARGS)]);
+    let conf = format!(
+        r#"
+    server {{
+        listen 127.0.0.1:PORT;
+        moat on;
+        moat_rules_file {deny};
+        location / {{ proxy_pass http://127.0.0.1:BACKEND; }}
+        location /removed/ {{ moat_rules_remove_by_id 1; proxy_pass http://127.0.0.1:BACKEND; }}
+        location /off/ {{ moat off; proxy_pass http://127.0.0.1:BACKEND; }}
+        location /args/ {{
+            moat_rules_file {args};
+            moat_block_status 451;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }}
+    }}
+"#,
+        deny = files[0].display(),
+        args = relative_to_conf_dir(&files[1]),
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let get = |uri: &str| request(nginx.port, "GET", uri, &[], b"").status;
+    assert_eq!(get("/a"), 418, "{}", nginx.error_log());
+    let log = nginx.error_log();
+    assert!(log.contains("[id \"1\"]"), "{log}");
+    assert!(log.contains("Access denied with code 418"), "{log}");
+    assert_eq!(get("/removed/a"), 200, "rule 1 is removed there");
+    assert_eq!(get("/off/a"), 200, "moat off: not inspected");
+    assert_eq!(get("/args/a"), 200, "own rules replace the inherited ones");
+    assert_eq!(get("/args/a?q=1"), 451, "no status: moat_block_status");
+    assert!(nginx.error_log().contains("[id \"2\"]"));
+    assert_eq!(backend.received().len(), 3);
+}
+
+#[test]
+fn removals_accumulate_from_server_to_location() {
+    let files = rule_files(&[("both.conf", &format!("{ALWAYS_DENY}{DENY_ARGS}"))]);
+    let conf = format!(
+        r#"
+    server {{
+        listen 127.0.0.1:PORT;
+        moat on;
+        moat_rules_file {rules};
+        moat_rules_remove_by_id 1;
+        location / {{ proxy_pass http://127.0.0.1:BACKEND; }}
+        location /both/ {{ moat_rules_remove_by_id 2-5; proxy_pass http://127.0.0.1:BACKEND; }}
+    }}
+"#,
+        rules = files[0].display(),
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let get = |uri: &str| request(nginx.port, "GET", uri, &[], b"").status;
+    assert_eq!(get("/a"), 200, "{}", nginx.error_log());
+    assert_eq!(
+        get("/a?q=1"),
+        403,
+        "rule 2 still applies at the server level"
+    );
+    assert_eq!(
+        get("/both/a?q=1"),
+        200,
+        "the location removes 2 as well as 1"
+    );
+}
+
+#[test]
+fn a_rules_file_used_by_twenty_locations_is_loaded_once() {
+    let files = rule_files(&[("deny.conf", ALWAYS_DENY)]);
+    let locations: String = (0..20)
+        .map(|i| {
+            format!(
+                "location /l{i}/ {{ moat_rules_file {}; proxy_pass http://127.0.0.1:BACKEND; }}\n",
+                files[0].display()
+            )
+        })
+        .collect();
+    let conf = format!(
+        "server {{\n listen 127.0.0.1:PORT;\n moat on;\n {locations}\n location / {{ proxy_pass http://127.0.0.1:BACKEND; }}\n}}"
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    for i in [0, 7, 19] {
+        let uri = format!("/l{i}/x");
+        assert_eq!(request(nginx.port, "GET", &uri, &[], b"").status, 418);
+    }
+    assert_eq!(request(nginx.port, "GET", "/x", &[], b"").status, 200);
+    let log = nginx.error_log();
+    let loads = log.lines().filter(|l| l.contains("moat: loaded")).count();
+    assert_eq!(loads, 1, "{log}");
+    assert!(log.contains("moat: loaded 1 rules from"), "{log}");
+}
+
+#[test]
+fn nginx_t_rejects_bad_rules_files_and_ids() {
+    let files = rule_files(&[
+        ("good.conf", ALWAYS_DENY),
+        (
+            "bad.conf",
+            "# a comment\nSecRule ARGS \"@nosuchop x\" \"id:3,phase:2,deny\"\n",
+        ),
+    ]);
+    let bad = files[1].display().to_string();
+    let missing = files[0]
+        .with_file_name("missing.conf")
+        .display()
+        .to_string();
+    for (directive, expected) in [
+        (
+            format!("moat_rules_file {bad};"),
+            vec![format!("{bad}:2:"), "nosuchop".to_string()],
+        ),
+        (
+            format!("moat_rules_file {missing};"),
+            vec![format!("cannot open rules file \"{missing}\"")],
+        ),
+        (
+            "moat_rules_remove_by_id 12x;".to_string(),
+            vec!["invalid rule id".to_string()],
+        ),
+        (
+            "moat_rules_remove_by_id 9-3;".to_string(),
+            vec!["descending id range".to_string()],
+        ),
+    ] {
+        let conf = format!(
+            "server {{\n listen 127.0.0.1:PORT;\n moat on;\n location / {{\n {directive}\n }}\n}}"
+        );
+        let (ok, out, path) = nginx_test_config(Adapter::Native, &conf);
+        assert!(!ok, "nginx -t accepted `{directive}`");
+        for text in expected {
+            assert!(out.contains(&text), "`{directive}`: {out}");
+        }
+        assert!(
+            out.contains(&format!("in {}:", path.display())),
+            "no nginx.conf file:line for `{directive}`: {out}"
+        );
+    }
+    let good = relative_to_conf_dir(&files[0]);
+    let conf = format!(
+        "server {{ listen 127.0.0.1:PORT; moat on; moat_rules_file {good}; moat_rules_remove_by_id 1 920000-920999,942100; }}"
+    );
+    let (ok, out, _) = nginx_test_config(Adapter::Native, &conf);
+    assert!(ok, "a valid configuration was rejected: {out}");
+}
+
+/// The OWASP CRS directory: `$MOAT_CRS_DIR`, `/work/shared/crs` or `<repo>/../shared/crs`.
+fn crs_dir() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var_os("MOAT_CRS_DIR").map(Into::into),
+        Some("/work/shared/crs".into()),
+        Some(repo_root().join("../shared/crs")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|d: &std::path::PathBuf| d.join("crs-setup.conf.example").exists())
+}
+
+#[test]
+fn nginx_starts_with_the_owasp_crs_loaded() {
+    let Some(crs) = crs_dir() else {
+        println!("skipped: no OWASP CRS found (set MOAT_CRS_DIR to a CRS checkout)");
+        return;
+    };
+    let main = rule_files(&[(
+        "main.conf",
+        &format!(
+            "Include {crs}/crs-setup.conf.example\nInclude {crs}/rules/*.conf\n",
+            crs = crs.display()
+        ),
+    )]);
+    let conf = format!(
+        "server {{\n listen 127.0.0.1:PORT;\n moat detect;\n moat_rules_file {};\n location / {{ proxy_pass http://127.0.0.1:BACKEND; }}\n location /lax/ {{ moat_rules_remove_by_id 920000-920999; proxy_pass http://127.0.0.1:BACKEND; }}\n}}",
+        main[0].display()
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let resp = request(nginx.port, "GET", "/index.html?page=2", &[], b"");
+    assert_eq!(resp.status, 200, "detect mode lets requests through");
+    let log = nginx.error_log();
+    let loaded = log
+        .lines()
+        .find(|l| l.contains("moat: loaded"))
+        .unwrap_or_default();
+    assert!(loaded.contains("rules from"), "{log}");
+    println!("{loaded}");
+}
