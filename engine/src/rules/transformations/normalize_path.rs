@@ -2,7 +2,11 @@
 //! segments and collapse repeated slashes, as ModSecurity's `normalize_path_inplace` does. An
 //! absolute path never climbs above `/`; a relative path keeps the `..` segments it cannot
 //! resolve; a trailing slash is kept only if the input had one. Like ModSecurity, a segment
-//! that merely ends in `..` (`a..`) is treated as a back-reference.
+//! that merely ends in `..` (`a/b../c` → `a/c`) is handled as a back-reference.
+//!
+//! Deviation: ModSecurity turns `/..` and `/a/..` into an empty string (it keeps the root
+//! slash, then removes it as a trailing slash the input did not have); here they give `/`, so
+//! an absolute path stays absolute.
 //!
 //! The `Win` variants first turn every `\` into `/`. (ModSecurity converts them while it scans,
 //! which can leave a `\` in the output after three or more mixed separators in a row.)
@@ -124,7 +128,8 @@ fn normalize(mut b: Vec<u8>) -> Vec<u8> {
         dst += 1;
         src += 1;
     }
-    if !trailing && dst > 0 && at(&b, dst - 1) == b'/' {
+    let root_only = !relative && dst == 1;
+    if !trailing && dst > 0 && at(&b, dst - 1) == b'/' && !root_only {
         dst -= 1;
     }
     b.truncate(dst as usize);
@@ -165,6 +170,20 @@ mod tests {
         assert_eq!(norm(b"."), b"");
         assert_eq!(norm(b".."), b"..");
         assert_eq!(norm(b"a/b/../../../c"), b"../c");
+        // From ModSecurity's transformation test suite.
+        assert_eq!(norm(b"./../"), b"../");
+        assert_eq!(norm(b"../."), b"..");
+        assert_eq!(norm(b"dir/./.././../../foo/bar/.."), b"../../foo");
+        assert_eq!(
+            norm(b"dir//.//..//.//..//..//foo//bar//"),
+            b"../../foo/bar/"
+        );
+        assert_eq!(
+            norm(b"/./.././../../../../../../../\0/../etc/./passwd"),
+            b"/etc/passwd"
+        );
+        // ModSecurity treats a segment ending in ".." like "..": here it cancels itself.
+        assert_eq!(norm(b"a/b../c"), b"a/c");
     }
 
     #[test]

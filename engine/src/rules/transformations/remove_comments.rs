@@ -2,10 +2,10 @@
 //! to the end and leaves a single space), and truncates the input at `--` or `#`, each of
 //! which becomes a space.
 //!
-//! Deviation: libmodsecurity v3 copies the byte right after a comment's end marker without
-//! examining it (and appends a NUL read past the end when the marker ends the input), so
-//! `/*a*/#x` keeps `#x` and `/*a*/` gives `"\0"`. Here that byte is handled like any other:
-//! `/*a*/#x` gives a space and `/*a*/` gives an empty string.
+//! As in libmodsecurity v3, the byte right after a comment's end marker is copied without
+//! being examined, and when the marker ends the input a NUL byte is copied instead (v3 reads
+//! the string's terminator): `/*a*/#x` gives `#x` and `/*a*/` gives `"\0"`, as the
+//! ModSecurity test suite expects.
 
 use super::util::Output;
 
@@ -31,12 +31,11 @@ pub(super) fn remove_comments(input: &[u8]) -> Option<Vec<u8>> {
                 out.push(rest[0]);
                 i += 1;
             }
-        } else if rest.starts_with(b"*/") {
+        } else if rest.starts_with(b"*/") || rest.starts_with(b"-->") {
             in_comment = false;
-            i += 2;
-        } else if rest.starts_with(b"-->") {
-            in_comment = false;
-            i += 3;
+            i += if rest[0] == b'*' { 2 } else { 3 };
+            out.push(input.get(i).copied().unwrap_or(0));
+            i += 1;
         } else {
             i += 1;
         }
@@ -61,7 +60,12 @@ mod tests {
         assert_eq!(rem(b"a<!-- x -->b"), b"ab");
         assert_eq!(rem(b"a/* x"), b"a ");
         assert_eq!(rem(b"a<!--"), b"a ");
-        assert_eq!(rem(b"/*a*/"), b"");
+        // ModSecurity's test suite: the terminator is copied after a final end marker.
+        assert_eq!(rem(b"/* TestCase */"), b"\0");
+        assert_eq!(rem(b"a<!--x-->"), b"a\0");
+        // The byte after an end marker is copied unexamined.
+        assert_eq!(rem(b"/*a*/#x"), b"#x");
+        assert_eq!(rem(b"/*a*//*b*/c"), b"/*b*/c");
     }
 
     #[test]
