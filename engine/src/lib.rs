@@ -9,6 +9,7 @@ pub mod body_reader;
 pub mod decode;
 pub mod detect;
 pub mod engine;
+pub mod ftw;
 pub mod ffi;
 pub mod http_file;
 pub mod parse;
