@@ -19,3 +19,6 @@ pub use load::{load_dir, load_file, LoadError, Loaded};
 pub use model::{FtwTest, Input, Output, Stage, TestFile};
 pub use overrides::Overrides;
 pub use run::{run, Filter, Judge, Judgement, Outcome, Report, TestResult};
+
+#[cfg(test)]
+mod tests;
