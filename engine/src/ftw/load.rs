@@ -68,10 +68,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             collect_yaml(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
@@ -193,8 +190,7 @@ fn parse_input(y: &Yaml) -> Result<Input, String> {
         encoded_request,
         autocomplete_headers: autocomplete.unwrap_or(!stop_magic.unwrap_or(false)),
         save_cookie: opt_bool(&y["save_cookie"], "save_cookie")?.unwrap_or(false),
-        virtual_host_mode: opt_bool(&y["virtual_host_mode"], "virtual_host_mode")?
-            .unwrap_or(false),
+        virtual_host_mode: opt_bool(&y["virtual_host_mode"], "virtual_host_mode")?.unwrap_or(false),
     })
 }
 
@@ -220,7 +216,9 @@ fn headers(y: &Yaml) -> Result<Vec<(String, String)>, String> {
                         .ok_or_else(|| format!("headers[{i}].name: not a scalar"))?;
                     let value = match &item["value"] {
                         Yaml::BadValue | Yaml::Null => String::new(),
-                        v => scalar(v).ok_or_else(|| format!("headers[{i}].value: not a scalar"))?,
+                        v => {
+                            scalar(v).ok_or_else(|| format!("headers[{i}].value: not a scalar"))?
+                        }
                     };
                     out.push((name, value));
                 } else {
@@ -251,7 +249,7 @@ pub(crate) fn parse_output(y: &Yaml) -> Result<Output, String> {
     let status = match &y["status"] {
         Yaml::Array(items) => items
             .iter()
-            .map(|s| status_code(s))
+            .map(status_code)
             .collect::<Result<Vec<_>, _>>()?,
         s if is_absent(s) => Vec::new(),
         s => vec![status_code(s)?],
@@ -288,7 +286,10 @@ pub(crate) fn parse_output(y: &Yaml) -> Result<Output, String> {
 fn status_code(y: &Yaml) -> Result<u16, String> {
     match y {
         Yaml::Integer(n) => u16::try_from(*n).map_err(|_| format!("status {n} out of range")),
-        Yaml::String(s) => s.trim().parse().map_err(|_| format!("status {s:?} not a number")),
+        Yaml::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("status {s:?} not a number")),
         _ => Err("status: not a number".into()),
     }
 }

@@ -112,8 +112,7 @@ impl Overrides {
         let mut reasons = Vec::new();
         for e in &self.entries {
             if e.rule_id != test.rule_id
-                || e
-                    .test_ids
+                || e.test_ids
                     .as_ref()
                     .is_some_and(|ids| !ids.contains(&test.test_id))
             {

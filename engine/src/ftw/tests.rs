@@ -68,7 +68,10 @@ fn loads_map_headers_in_file_order_and_multiline_data() {
     assert_eq!(f.rule_id, 942100);
     assert_eq!(f.tests.len(), 2);
     let t = &f.tests[0];
-    assert_eq!((t.rule_id, t.test_id, t.desc.as_str()), (942100, 3, "map headers"));
+    assert_eq!(
+        (t.rule_id, t.test_id, t.desc.as_str()),
+        (942100, 3, "map headers")
+    );
     let input = &t.stages[0].input;
     assert_eq!(input.method.as_deref(), Some("POST"));
     assert_eq!(input.port, Some(80));
@@ -99,7 +102,10 @@ fn loads_list_headers_position_ids_stop_magic_and_status_list() {
             ("Accept".to_string(), "*/*".to_string())
         ]
     );
-    assert!(!input.autocomplete_headers, "stop_magic: true disables autocomplete");
+    assert!(
+        !input.autocomplete_headers,
+        "stop_magic: true disables autocomplete"
+    );
     assert_eq!(t.stages[0].output.status, [200, 404]);
     assert_eq!(t.stages[0].output.expect_error, Some(true));
 }
@@ -188,7 +194,11 @@ fn load_dir_reports_bad_files_and_goes_on() {
     let dir = std::env::temp_dir().join(format!("moat-ftw-load-{}", std::process::id()));
     let sub = dir.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
-    std::fs::write(dir.join("100.yaml"), "rule_id: 100\ntests:\n  - test_id: 1\n").unwrap();
+    std::fs::write(
+        dir.join("100.yaml"),
+        "rule_id: 100\ntests:\n  - test_id: 1\n",
+    )
+    .unwrap();
     std::fs::write(sub.join("200.yml"), "tests: [{test_id: 1}, {test_id: 2}]\n").unwrap();
     std::fs::write(dir.join("300.yaml"), "tests: [\n").unwrap();
     std::fs::write(dir.join("notes.txt"), "not a test").unwrap();
@@ -433,7 +443,10 @@ fn override_output_replaces_selected_tests_and_stages() {
     assert_eq!(empty.test.stages[0].output, Output::default());
 
     let ignored = o.apply(&test_with(999, 1, 1));
-    assert_eq!(ignored.forced, Some((Forced::Ignore, "broken upstream".into())));
+    assert_eq!(
+        ignored.forced,
+        Some((Forced::Ignore, "broken upstream".into()))
+    );
 }
 
 #[test]
@@ -473,9 +486,16 @@ fn check_ids() {
         },
         ..Output::default()
     };
-    assert_eq!(check_stage(&out, &judged(200, &[2, 1, 9], "")), StageCheck::Pass);
+    assert_eq!(
+        check_stage(&out, &judged(200, &[2, 1, 9], "")),
+        StageCheck::Pass
+    );
     fails(&out, &judged(200, &[1], ""), "expected ids [2] missing");
-    fails(&out, &judged(200, &[1, 2, 3], ""), "unexpected ids [3] fired");
+    fails(
+        &out,
+        &judged(200, &[1, 2, 3], ""),
+        "unexpected ids [3] fired",
+    );
 }
 
 #[test]
@@ -485,7 +505,11 @@ fn check_status_single_and_list() {
         ..Output::default()
     };
     assert_eq!(check_stage(&one, &judged(403, &[], "")), StageCheck::Pass);
-    fails(&one, &judged(200, &[], ""), "expected status [403], got 200");
+    fails(
+        &one,
+        &judged(200, &[], ""),
+        "expected status [403], got 200",
+    );
     let many = Output {
         status: vec![200, 404],
         ..Output::default()
@@ -515,7 +539,11 @@ fn check_log_regexes() {
     };
     assert_eq!(check_stage(&out, &judged(200, &[], log)), StageCheck::Pass);
     fails(&out, &judged(200, &[], "x"), "match_regex");
-    fails(&out, &judged(200, &[], "x"), "log_contains \"ARGS:q\" not found");
+    fails(
+        &out,
+        &judged(200, &[], "x"),
+        "log_contains \"ARGS:q\" not found",
+    );
     fails(
         &out,
         &judged(200, &[], &format!("{log} ARGS:other")),
@@ -570,7 +598,10 @@ fn check_expect_error_response_contains_and_isolated() {
         isolated: true,
         ..Output::default()
     };
-    assert_eq!(check_stage(&isolated, &judged(403, &[7], "")), StageCheck::Pass);
+    assert_eq!(
+        check_stage(&isolated, &judged(403, &[7], "")),
+        StageCheck::Pass
+    );
     fails(&isolated, &judged(403, &[7, 8], ""), "isolated");
 }
 

@@ -28,7 +28,12 @@ impl Operator {
     /// operator argument with macros expanded, passed only for operators whose argument
     /// contains macros (see [`Operator::needs_expansion`]). With `captures`, a matching `@rx`
     /// fills it with the whole match and its groups.
-    pub fn matches(&self, input: &[u8], argument: Option<&[u8]>, captures: Option<&mut Captures>) -> bool {
+    pub fn matches(
+        &self,
+        input: &[u8],
+        argument: Option<&[u8]>,
+        captures: Option<&mut Captures>,
+    ) -> bool {
         let _ = (input, argument, captures);
         self.negated
     }
