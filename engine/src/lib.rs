@@ -10,6 +10,7 @@ pub mod decode;
 pub mod detect;
 pub mod engine;
 pub mod ffi;
+pub mod ftw;
 pub mod http_file;
 pub mod parse;
 pub mod request;

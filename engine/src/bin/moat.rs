@@ -3,20 +3,37 @@
 //! `moat check [--config FILE] [--json] REQUEST.http` judges a raw HTTP request file with the same
 //! engine and settings syntax as the nginx module, and prints the verdict. Exit status: 0 when the
 //! request passes, 2 when it would be blocked, 1 on a usage or configuration error.
+//!
+//! `moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX]
+//! [--show-failures]` runs a go-ftw regression suite (e.g. OWASP CRS's) in-process: one line per
+//! test (`PASS id`, `FAIL id: why`, `SKIP id: why`; only failures with `--show-failures`), then
+//! `N passed, M failed, K skipped`. Exit status: 0 when nothing failed, 2 when a test failed or a
+//! test file could not be loaded, 1 on a usage error.
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
+use moat::ftw::{self, BuiltinJudge, Filter, Outcome, Overrides};
 use moat::http_file::HttpFile;
 use moat::settings::{parse_config, SettingsPatch};
 use moat::{Action, Engine};
 
 const USAGE: &str = "usage: moat check [--config FILE] [--json] REQUEST.http
+       moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX] [--show-failures]
        moat version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check") => match check(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("moat: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("ftw") => match ftw_cmd(&args[1..]) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("moat: {e}");
@@ -91,6 +108,72 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
+    let mut rules = None;
+    let mut tests = None;
+    let mut overrides_file = None;
+    let mut filter = Filter::default();
+    let mut show_failures = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--rules" => rules = Some(PathBuf::from(value("--rules")?)),
+            "--tests" => tests = Some(PathBuf::from(value("--tests")?)),
+            "--overrides" => overrides_file = Some(PathBuf::from(value("--overrides")?)),
+            "--include" => filter.include = Some(regex_arg(&value("--include")?)?),
+            "--exclude" => filter.exclude = Some(regex_arg(&value("--exclude")?)?),
+            "--show-failures" => show_failures = true,
+            s => return Err(format!("unknown argument {s}\n{USAGE}")),
+        }
+    }
+    let tests_dir = tests.ok_or(format!("--tests DIR is required\n{USAGE}"))?;
+    let rules = rules.ok_or(format!("--rules DIR is required\n{USAGE}"))?;
+    if !rules.is_dir() {
+        return Err(format!("{}: not a directory", rules.display()));
+    }
+    eprintln!("moat ftw: SecLang rules not loaded yet: built-in detectors only");
+    let overrides = match &overrides_file {
+        Some(path) => Overrides::load(path)?,
+        None => Overrides::default(),
+    };
+    let loaded = ftw::load_dir(&tests_dir).map_err(|e| e.to_string())?;
+    for e in &loaded.errors {
+        eprintln!("moat ftw: {e}");
+    }
+    let all = loaded.tests();
+    let selected = filter.select(&all);
+    let judge = BuiltinJudge::default();
+    let report = ftw::run(&selected, &overrides, &judge);
+    for r in &report.results {
+        if !show_failures || r.outcome == Outcome::Fail {
+            println!("{r}");
+        }
+    }
+    eprintln!(
+        "moat ftw: {} files ({} not loaded), {} tests, {} run in {:.2} s",
+        loaded.files.len() + loaded.errors.len(),
+        loaded.errors.len(),
+        all.len(),
+        selected.len(),
+        report.elapsed.as_secs_f64()
+    );
+    println!("{}", report.summary());
+    Ok(if report.failed > 0 || !loaded.errors.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn regex_arg(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|e| format!("bad regex {pattern:?}: {e}"))
 }
 
 fn verdict_json(v: &moat::Verdict) -> String {
