@@ -9,6 +9,7 @@
 mod compare;
 mod ip_match;
 mod libinjection;
+mod national_ids;
 mod pm;
 mod rx;
 mod strings;
@@ -20,6 +21,7 @@ mod verify_cc;
 use std::path::Path;
 
 use crate::seclang::operators::{OperatorName, OperatorSpec};
+use national_ids::IdKind;
 
 pub use compare::{parse_int, Comparison};
 pub use rx::compile_regex;
@@ -49,6 +51,7 @@ enum Kind {
     Sqli,
     Xss,
     VerifyCc(verify_cc::VerifyCc),
+    NationalId(national_ids::NationalId),
     Always,
     Never,
     /// The argument holds macros: compiled per call from the expanded argument.
@@ -107,6 +110,8 @@ pub fn compile(spec: &OperatorSpec, base_dir: &Path) -> Result<Operator, String>
         N::DetectSqli => Kind::Sqli,
         N::DetectXss => Kind::Xss,
         N::VerifyCc => Kind::VerifyCc(verify_cc::VerifyCc::new(arg)?),
+        N::VerifySsn => Kind::NationalId(national_ids::NationalId::new(IdKind::Ssn, arg)?),
+        N::VerifyCpf => Kind::NationalId(national_ids::NationalId::new(IdKind::Cpf, arg)?),
         N::UnconditionalMatch => Kind::Always,
         N::NoMatch => Kind::Never,
         N::Rsub
@@ -118,9 +123,7 @@ pub fn compile(spec: &OperatorSpec, base_dir: &Path) -> Result<Operator, String>
         | N::ValidateDtd
         | N::ValidateSchema
         | N::ValidateHash
-        | N::RxGlobal
-        | N::VerifySsn
-        | N::VerifyCpf => return Err(unsupported(spec.name)),
+        | N::RxGlobal => return Err(unsupported(spec.name)),
     };
     Ok(Operator {
         negated: spec.negated,
@@ -141,7 +144,6 @@ fn unsupported(name: OperatorName) -> String {
         N::ValidateDtd | N::ValidateSchema => "XML validation is not available",
         N::ValidateHash => "it needs response-body hashing (SecHashEngine)",
         N::RxGlobal => "its per-match capture semantics are not implemented",
-        N::VerifySsn | N::VerifyCpf => "national-id validation is not implemented",
         _ => "it is not implemented",
     };
     format!(
@@ -154,7 +156,8 @@ impl Operator {
     /// True when the rule matches `input` (negation already applied). `argument` is the
     /// operator argument with macros expanded, passed only for operators whose argument
     /// contains macros (see [`Operator::needs_expansion`]). With `captures`, a matching `@rx`
-    /// fills it with the whole match and its groups (`@pm`, `@verifyCC`: the match;
+    /// fills it with the whole match and its groups (`@pm`, `@verifyCC`, `@verifySSN`,
+    /// `@verifyCPF`: the match;
     /// `@detectSQLi`: the fingerprint).
     pub fn matches(
         &self,
@@ -196,6 +199,7 @@ impl Kind {
             Kind::Sqli => libinjection::detect_sqli(input, captures),
             Kind::Xss => libinjection::detect_xss(input),
             Kind::VerifyCc(v) => v.matches(input, captures),
+            Kind::NationalId(v) => v.matches(input, captures),
             Kind::Always => true,
             Kind::Never => false,
             Kind::Dynamic(d, raw) => {

@@ -8,10 +8,9 @@
 //! mode rejects (a non-ASCII literal inside a class, `\p{…}`) is compiled in Unicode mode
 //! (`(?sm)`) instead, where classes match whole UTF-8 characters; CRS v4 needs none.
 //!
-//! Known differences from PCRE: `$` does not match before a final newline unless multi-line
-//! applies (it does here, so only `\Z`-style uses differ), and lookaround, backreferences,
-//! possessive quantifiers and atomic groups are rejected at load time (CRS v4 bans them).
-//! An empty pattern matches everything, as in libmodsecurity.
+//! PCRE-only syntax (lookaround, backreferences, possessive quantifiers, atomic groups,
+//! `\Z`) is rejected at load time; CRS v4 bans it. Matching is linear-time, so there is no
+//! PCRE match limit to hit. An empty pattern matches everything, as in libmodsecurity.
 
 use std::borrow::Cow;
 
@@ -87,19 +86,29 @@ pub fn matches_dynamic(pattern: &[u8], input: &[u8], captures: Option<&mut Captu
 /// module documentation).
 pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     let pattern = rewrite_hex_braces(pattern);
-    let build = |unicode: bool| {
-        RegexBuilder::new(&pattern)
-            .unicode(unicode)
-            .dot_matches_new_line(true)
-            .multi_line(true)
-            .size_limit(SIZE_LIMIT)
-            .dfa_size_limit(DFA_SIZE_LIMIT)
-            .build()
-    };
-    match build(false) {
+    match build(&pattern, false) {
         Ok(r) => Ok(r),
-        Err(byte_err) => build(true).map_err(|_| format!("invalid regular expression: {byte_err}")),
+        Err(byte_err) => {
+            build(&pattern, true).map_err(|_| format!("invalid regular expression: {byte_err}"))
+        }
     }
+}
+
+/// True when `pattern` compiles in byte mode (no Unicode fallback needed).
+#[cfg(test)]
+pub(super) fn compiles_in_byte_mode(pattern: &str) -> bool {
+    build(&rewrite_hex_braces(pattern), false).is_ok()
+}
+
+/// Compiles with ModSecurity's flags, in Unicode or byte mode.
+fn build(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(unicode)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .size_limit(SIZE_LIMIT)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
 }
 
 /// Rewrites PCRE's `\x{h}`/`\x{hh}` to `\xhh`, leaving escaped backslashes and longer
@@ -177,6 +186,8 @@ mod tests {
         assert!(r.matches("caè".as_bytes(), None));
         assert!(!r.matches(b"cae", None));
         assert!(rx(r"\p{Greek}").matches("α".as_bytes(), None));
+        assert!(!compiles_in_byte_mode("[éè]"));
+        assert!(compiles_in_byte_mode(r"[\x{00}-\x{1f}]"));
     }
 
     #[test]
