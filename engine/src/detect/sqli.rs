@@ -70,6 +70,27 @@ fn may_hold_sqli(value: &[u8]) -> bool {
         .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// libinjection's fingerprint (NUL-padded) when it calls `value` (used as is, no
+/// transformation) SQL injection; memoized per thread. Shared with the `@detectSQLi` operator.
+pub(crate) fn fingerprint(value: &[u8]) -> memo::Answer {
+    if !may_hold_sqli(value) {
+        return None;
+    }
+    memo::classify(Classifier::Sqli, value, |v| {
+        let result = libinjectionrs::detect_sqli(v);
+        if !result.is_injection() {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        if let Some(f) = &result.fingerprint {
+            let s = f.as_str().as_bytes();
+            let n = s.len().min(8);
+            bytes[..n].copy_from_slice(&s[..n]);
+        }
+        Some(bytes)
+    })
+}
+
 /// CRS's transformations for the SQL injection rules.
 fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     let v = apply(Cow::Borrowed(value), fold_fullwidth);
@@ -83,19 +104,7 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         return None;
     }
     let value = transformed(value);
-    let fingerprint = memo::classify(Classifier::Sqli, &value, |v| {
-        let result = libinjectionrs::detect_sqli(v);
-        if !result.is_injection() {
-            return None;
-        }
-        let mut bytes = [0u8; 8];
-        if let Some(f) = &result.fingerprint {
-            let s = f.as_str().as_bytes();
-            let n = s.len().min(8);
-            bytes[..n].copy_from_slice(&s[..n]);
-        }
-        Some(bytes)
-    })?;
+    let fingerprint = fingerprint(&value)?;
     let len = fingerprint.iter().position(|&b| b == 0).unwrap_or(8);
     let fingerprint = String::from_utf8_lossy(&fingerprint[..len]);
     Some(Finding {

@@ -79,6 +79,18 @@ fn may_hold_xss(value: &[u8]) -> bool {
         .any(|&b| !(b.is_ascii_alphanumeric() || b" _.,-@/".contains(&b)))
 }
 
+/// True when libinjection calls `value` (used as is, no transformation) XSS; memoized per
+/// thread. Shared with the `@detectXSS` operator.
+pub(crate) fn is_xss(value: &[u8]) -> bool {
+    may_hold_xss(value)
+        && memo::classify(Classifier::Xss, value, |v| {
+            libinjectionrs::detect_xss(v)
+                .is_injection()
+                .then_some([0; 8])
+        })
+        .is_some()
+}
+
 /// CRS's transformations for the XSS rules.
 fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     let v = apply(Cow::Borrowed(value), fold_fullwidth);
@@ -95,12 +107,7 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         return None;
     }
     let value = transformed(value);
-    let flagged = memo::classify(Classifier::Xss, &value, |v| {
-        libinjectionrs::detect_xss(v)
-            .is_injection()
-            .then_some([0; 8])
-    });
-    let (rule_id, msg) = if flagged.is_some() {
+    let (rule_id, msg) = if is_xss(&value) {
         (XSS_LIBINJECTION, MSG)
     } else if has_script_uri(&value) {
         (XSS_SCRIPT_URI, MSG_SCRIPT_URI)

@@ -1,9 +1,31 @@
-//! Operators (`@rx`, `@pm`, …) compiled once at load time. One file per operator;
-//! [`compile`] dispatches by name.
+//! Operators (`@rx`, `@pm`, …) compiled once at load time, with libmodsecurity v3 semantics.
+//! One file per operator (or tight family); [`compile`] dispatches by name.
+//!
+//! Operators whose argument holds `%{…}` macros (`@rx`, the string family, the numeric
+//! comparisons) are compiled per call from the expanded argument the evaluator passes to
+//! [`Operator::matches`]; everything else is precomputed here so that matching allocates
+//! nothing.
+
+mod compare;
+mod ip_match;
+mod libinjection;
+mod national_ids;
+mod pm;
+mod rx;
+mod strings;
+mod validate_byte_range;
+mod validate_url_encoding;
+mod validate_utf8_encoding;
+mod verify_cc;
 
 use std::path::Path;
 
-use crate::seclang::operators::OperatorSpec;
+use crate::seclang::operators::{OperatorName, OperatorSpec};
+use national_ids::IdKind;
+
+pub use compare::{parse_int, Comparison};
+pub use rx::compile_regex;
+pub use strings::StringOp;
 
 /// Up to ten captured groups (`TX:0`–`TX:9`) of a matching `@rx` when the rule has `capture`.
 pub type Captures = Vec<Vec<u8>>;
@@ -12,34 +34,199 @@ pub type Captures = Vec<Vec<u8>>;
 #[derive(Debug)]
 pub struct Operator {
     negated: bool,
+    kind: Kind,
+}
+
+/// The compiled operator, without negation.
+#[derive(Debug)]
+enum Kind {
+    Rx(rx::Rx),
+    Pm(pm::Pm),
+    Compare(Comparison, i64),
+    Str(strings::Str),
+    ByteRange(validate_byte_range::ByteRange),
+    UrlEncoding,
+    Utf8Encoding,
+    IpMatch(ip_match::IpSet),
+    Sqli,
+    Xss,
+    VerifyCc(verify_cc::VerifyCc),
+    NationalId(national_ids::NationalId),
+    Always,
+    Never,
+    /// The argument holds macros: compiled per call from the expanded argument.
+    Dynamic(Dynamic, String),
+}
+
+/// Operators whose argument is expanded per request.
+#[derive(Debug, Clone, Copy)]
+enum Dynamic {
+    Rx,
+    Compare(Comparison),
+    Str(StringOp),
 }
 
 /// Compiles an operator; files named by `@pmFromFile`/`@ipMatchFromFile` are relative to
 /// `base_dir` (the directory of the rules file that used them).
 pub fn compile(spec: &OperatorSpec, base_dir: &Path) -> Result<Operator, String> {
-    let _ = base_dir;
+    use OperatorName as N;
+    let arg = spec.argument.as_str();
+    let has_macros = spec.argument_macros().has_macros();
+    let dynamic = |d: Dynamic| Kind::Dynamic(d, arg.to_string());
+    let kind = match spec.name {
+        N::Rx if has_macros => dynamic(Dynamic::Rx),
+        N::Rx => Kind::Rx(rx::Rx::new(arg)?),
+        N::Eq | N::Ge | N::Gt | N::Le | N::Lt => {
+            let cmp = Comparison::of(spec.name).ok_or("not a comparison")?;
+            if has_macros {
+                dynamic(Dynamic::Compare(cmp))
+            } else {
+                Kind::Compare(cmp, parse_int(arg.as_bytes()))
+            }
+        }
+        N::Streq
+        | N::Contains
+        | N::ContainsWord
+        | N::BeginsWith
+        | N::EndsWith
+        | N::Within
+        | N::Strmatch => {
+            let op = StringOp::of(spec.name).ok_or("not a string operator")?;
+            if has_macros {
+                dynamic(Dynamic::Str(op))
+            } else {
+                Kind::Str(strings::Str::new(op, arg.as_bytes()))
+            }
+        }
+        N::Pm => Kind::Pm(pm::Pm::from_argument(arg)?),
+        N::PmFromFile | N::Pmf => Kind::Pm(pm::Pm::from_files(arg, base_dir)?),
+        N::ValidateByteRange => Kind::ByteRange(validate_byte_range::ByteRange::new(arg)?),
+        N::ValidateUrlEncoding => Kind::UrlEncoding,
+        N::ValidateUtf8Encoding => Kind::Utf8Encoding,
+        N::IpMatch => Kind::IpMatch(ip_match::IpSet::from_list(arg)?),
+        N::IpMatchFromFile | N::IpMatchF => {
+            Kind::IpMatch(ip_match::IpSet::from_files(arg, base_dir)?)
+        }
+        N::DetectSqli => Kind::Sqli,
+        N::DetectXss => Kind::Xss,
+        N::VerifyCc => Kind::VerifyCc(verify_cc::VerifyCc::new(arg)?),
+        N::VerifySsn => Kind::NationalId(national_ids::NationalId::new(IdKind::Ssn, arg)?),
+        N::VerifyCpf => Kind::NationalId(national_ids::NationalId::new(IdKind::Cpf, arg)?),
+        N::UnconditionalMatch => Kind::Always,
+        N::NoMatch => Kind::Never,
+        N::Rsub
+        | N::Rbl
+        | N::GeoLookup
+        | N::GsbLookup
+        | N::InspectFile
+        | N::FuzzyHash
+        | N::ValidateDtd
+        | N::ValidateSchema
+        | N::ValidateHash
+        | N::RxGlobal => return Err(unsupported(spec.name)),
+    };
     Ok(Operator {
         negated: spec.negated,
+        kind,
     })
+}
+
+/// The error for operators Moat does not implement, with the reason.
+fn unsupported(name: OperatorName) -> String {
+    use OperatorName as N;
+    let reason = match name {
+        N::Rsub => "it rewrites stream bodies, which Moat does not buffer for rewriting",
+        N::Rbl => "it needs DNS lookups on the request path",
+        N::GeoLookup => "no GeoIP database is configured (SecGeoLookupDb)",
+        N::GsbLookup => "Google Safe Browsing lookups are obsolete",
+        N::InspectFile => "it runs external programs",
+        N::FuzzyHash => "ssdeep fuzzy hashing is not available",
+        N::ValidateDtd | N::ValidateSchema => "XML validation is not available",
+        N::ValidateHash => "it needs response-body hashing (SecHashEngine)",
+        N::RxGlobal => "its per-match capture semantics are not implemented",
+        _ => "it is not implemented",
+    };
+    format!(
+        "operator @{} is not supported by Moat: {reason}",
+        name.name()
+    )
 }
 
 impl Operator {
     /// True when the rule matches `input` (negation already applied). `argument` is the
     /// operator argument with macros expanded, passed only for operators whose argument
     /// contains macros (see [`Operator::needs_expansion`]). With `captures`, a matching `@rx`
-    /// fills it with the whole match and its groups.
+    /// fills it with the whole match and its groups (`@pm`, `@verifyCC`, `@verifySSN`,
+    /// `@verifyCPF`: the match;
+    /// `@detectSQLi`: the fingerprint).
     pub fn matches(
         &self,
         input: &[u8],
         argument: Option<&[u8]>,
         captures: Option<&mut Captures>,
     ) -> bool {
-        let _ = (input, argument, captures);
-        self.negated
+        self.kind.matches(input, argument, captures) != self.negated
     }
 
     /// True when the argument contains `%{…}` macros that must be expanded per request.
     pub fn needs_expansion(&self) -> bool {
-        false
+        matches!(self.kind, Kind::Dynamic(..))
+    }
+
+    /// True for `!@op`.
+    pub fn is_negated(&self) -> bool {
+        self.negated
     }
 }
+
+impl Kind {
+    /// The operator's answer before negation.
+    fn matches(
+        &self,
+        input: &[u8],
+        argument: Option<&[u8]>,
+        captures: Option<&mut Captures>,
+    ) -> bool {
+        match self {
+            Kind::Rx(rx) => rx.matches(input, captures),
+            Kind::Pm(pm) => pm.matches(input, captures),
+            Kind::Compare(cmp, value) => cmp.holds(parse_int(input), *value),
+            Kind::Str(s) => s.matches(input),
+            Kind::ByteRange(r) => r.matches(input),
+            Kind::UrlEncoding => validate_url_encoding::is_invalid(input),
+            Kind::Utf8Encoding => validate_utf8_encoding::is_invalid(input),
+            Kind::IpMatch(set) => set.matches(input),
+            Kind::Sqli => libinjection::detect_sqli(input, captures),
+            Kind::Xss => libinjection::detect_xss(input),
+            Kind::VerifyCc(v) => v.matches(input, captures),
+            Kind::NationalId(v) => v.matches(input, captures),
+            Kind::Always => true,
+            Kind::Never => false,
+            Kind::Dynamic(d, raw) => {
+                let arg = argument.unwrap_or(raw.as_bytes());
+                match d {
+                    Dynamic::Rx => rx::matches_dynamic(arg, input, captures),
+                    Dynamic::Compare(cmp) => cmp.holds(parse_int(input), parse_int(arg)),
+                    Dynamic::Str(op) => op.matches(arg, input),
+                }
+            }
+        }
+    }
+}
+
+/// Fills `captures` with `groups` (reusing its buffers).
+fn set_captures<'a>(captures: &mut Captures, groups: impl IntoIterator<Item = &'a [u8]>) {
+    let mut n = 0;
+    for g in groups {
+        if n == captures.len() {
+            captures.push(Vec::new());
+        }
+        captures[n].clear();
+        captures[n].extend_from_slice(g);
+        n += 1;
+    }
+    captures.truncate(n);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,49 @@
+//! `@validateByteRange 10,13,32-126`: matches when the input holds a byte OUTSIDE the listed
+//! values and ranges (an empty input never matches).
+
+use crate::seclang::operators::parse_byte_ranges;
+
+/// The allowed bytes.
+#[derive(Debug)]
+pub struct ByteRange {
+    allowed: [bool; 256],
+}
+
+impl ByteRange {
+    /// Parses the list (see [`parse_byte_ranges`]).
+    pub fn new(arg: &str) -> Result<ByteRange, String> {
+        let mut allowed = [false; 256];
+        for (lo, hi) in parse_byte_ranges(arg.trim())? {
+            for b in lo..=hi {
+                allowed[usize::from(b)] = true;
+            }
+        }
+        Ok(ByteRange { allowed })
+    }
+
+    /// True when some byte of `input` is not allowed.
+    pub fn matches(&self, input: &[u8]) -> bool {
+        input.iter().any(|&b| !self.allowed[usize::from(b)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_bytes_match() {
+        let r = ByteRange::new("9,10,13,32-126,128-255").unwrap();
+        assert!(!r.matches(b"hello world\r\n"));
+        assert!(!r.matches("caf\u{e9}".as_bytes()));
+        assert!(r.matches(b"a\x00b"));
+        assert!(r.matches(b"\x7f"));
+        assert!(!r.matches(b""));
+        let r = ByteRange::new("1-255").unwrap();
+        assert!(r.matches(b"\x00"));
+        assert!(!r.matches(b"\xff"));
+        let r = ByteRange::new("0-255").unwrap();
+        assert!(!r.matches(b"\x00\xff"));
+        assert!(ByteRange::new("300").is_err());
+    }
+}
