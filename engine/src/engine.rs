@@ -53,6 +53,13 @@ impl Engine {
         }
     }
 
+    /// The same engine without the built-in detectors: only the SecLang rules judge (used to
+    /// run a rule set's own regression suite).
+    pub fn without_builtin_detectors(mut self) -> Engine {
+        self.detectors.clear();
+        self
+    }
+
     /// The settings used when a check passes none.
     pub fn defaults(&self) -> &Settings {
         &self.defaults

@@ -4,7 +4,7 @@
 //! engine and settings syntax as the nginx module, and prints the verdict. Exit status: 0 when the
 //! request passes, 2 when it would be blocked, 1 on a usage or configuration error.
 //!
-//! `moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX]
+//! `moat ftw --rules CRS_DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX]
 //! [--show-failures]` runs a go-ftw regression suite (e.g. OWASP CRS's) in-process: one line per
 //! test (`PASS id`, `FAIL id: why`, `SKIP id: why`; only failures with `--show-failures`), then
 //! `N passed, M failed, K skipped`. Exit status: 0 when nothing failed, 2 when a test failed or a
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use moat::ftw::{self, BuiltinJudge, Filter, Outcome, Overrides};
+use moat::ftw::{self, Filter, Outcome, Overrides, RulesJudge};
 use moat::http_file::HttpFile;
 use moat::settings::{parse_config, SettingsPatch};
 use moat::{Action, Engine};
@@ -138,7 +138,18 @@ fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
     if !rules.is_dir() {
         return Err(format!("{}: not a directory", rules.display()));
     }
-    eprintln!("moat ftw: SecLang rules not loaded yet: built-in detectors only");
+    let crs_dir = if rules.join("rules").is_dir() {
+        rules.clone()
+    } else {
+        rules.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let load_start = std::time::Instant::now();
+    let judge = RulesJudge::crs(&crs_dir)?;
+    eprintln!(
+        "moat ftw: loaded CRS from {} in {:.0} ms",
+        crs_dir.display(),
+        load_start.elapsed().as_secs_f64() * 1000.0
+    );
     let overrides = match &overrides_file {
         Some(path) => Overrides::load(path)?,
         None => Overrides::default(),
@@ -149,7 +160,6 @@ fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
     }
     let all = loaded.tests();
     let selected = filter.select(&all);
-    let judge = BuiltinJudge::default();
     let report = ftw::run(&selected, &overrides, &judge);
     for r in &report.results {
         if !show_failures || r.outcome == Outcome::Fail {

@@ -1,10 +1,14 @@
-//! [`BuiltinJudge`]: judges go-ftw requests with the built-in detectors ([`Engine`]) until the
-//! SecLang engine can run CRS.
+//! Judges for go-ftw requests: [`RulesJudge`] runs a SecLang rule set (OWASP CRS) the way CRS's
+//! own test setup configures it; [`BuiltinJudge`] runs the built-in detectors.
 
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::http_file::HttpFile;
-use crate::settings::Settings;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::rules::RuleSet;
+use crate::settings::{Mode, Settings};
 use crate::{Action, Engine};
 
 use super::run::{Judge, Judgement};
@@ -32,31 +36,89 @@ impl Default for BuiltinJudge {
 
 impl Judge for BuiltinJudge {
     fn judge(&self, raw: &[u8]) -> Judgement {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| match HttpFile::parse(raw) {
-            Err(e) => Judgement {
-                status: Some(400),
-                matched_ids: Vec::new(),
-                log: format!("Moat: request rejected before inspection: {e}"),
-                error: Some(e),
-            },
-            Ok(http) => {
-                let verdict = self.engine.check(&http.request(), None);
-                Judgement {
-                    status: Some(if verdict.action == Action::Block {
-                        verdict.status
-                    } else {
-                        200
-                    }),
-                    matched_ids: verdict.findings.iter().map(|f| f.rule_id).collect(),
-                    log: verdict.log_line().unwrap_or_default(),
-                    error: None,
-                }
-            }
-        }));
-        result.unwrap_or_else(|_| Judgement {
-            status: None,
-            error: Some("panic while judging the request".into()),
-            ..Judgement::default()
+        judge_with(&self.engine, raw)
+    }
+}
+
+/// CRS's test configuration (`tests/regression/README.md`): detection only, paranoia level 4,
+/// the argument and file limits the tests assume.
+pub const CRS_TEST_SETUP: &str = r#"SecAction "id:900005,phase:1,nolog,pass,ctl:ruleEngine=DetectionOnly,ctl:ruleRemoveById=910000,setvar:tx.blocking_paranoia_level=4,setvar:tx.crs_validate_utf8_encoding=1,setvar:tx.arg_name_length=100,setvar:tx.arg_length=400,setvar:tx.total_arg_length=64000,setvar:tx.max_num_args=255,setvar:tx.max_file_size=64100,setvar:tx.combined_file_sizes=65535"
+"#;
+
+/// Judges with a SecLang rule set only (no built-in detectors), in detection mode.
+pub struct RulesJudge {
+    engine: Engine,
+}
+
+impl RulesJudge {
+    /// Loads OWASP CRS from its directory (`crs-setup.conf.example` or `crs-setup.conf`, then
+    /// `rules/*.conf`) with [`CRS_TEST_SETUP`] in between; errors are `file:line: reason`.
+    pub fn crs(crs_dir: &Path) -> Result<RulesJudge, String> {
+        let setup = ["crs-setup.conf", "crs-setup.conf.example"]
+            .iter()
+            .map(|f| crs_dir.join(f))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("{}: no crs-setup.conf(.example)", crs_dir.display()))?;
+        let text = format!(
+            "Include \"{}\"\n{CRS_TEST_SETUP}Include \"{}/rules/*.conf\"\n",
+            setup.display(),
+            crs_dir.display()
+        );
+        let origin = crs_dir.join("moat-ftw.conf");
+        let config = crate::seclang::parse_str(&text, &origin.to_string_lossy())
+            .map_err(|e| join_errors(&e))?;
+        let rules = RuleSet::compile(&config).map_err(|e| join_errors(&e))?;
+        let settings = Settings {
+            mode: Mode::Detect,
+            ..Settings::default()
+        };
+        Ok(RulesJudge {
+            engine: Engine::with_rules(settings, Some(Arc::new(rules))).without_builtin_detectors(),
         })
     }
+}
+
+fn join_errors(errors: &[crate::seclang::error::SecLangError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Judge for RulesJudge {
+    fn judge(&self, raw: &[u8]) -> Judgement {
+        judge_with(&self.engine, raw)
+    }
+}
+
+/// Parses the raw request like a front server (a malformed request gets 400, as nginx answers
+/// before any WAF runs), judges it with `engine`: the verdict's status on a block, else 200.
+fn judge_with(engine: &Engine, raw: &[u8]) -> Judgement {
+    let result = panic::catch_unwind(AssertUnwindSafe(|| match HttpFile::parse(raw) {
+        Err(e) => Judgement {
+            status: Some(400),
+            matched_ids: Vec::new(),
+            log: format!("Moat: request rejected before inspection: {e}"),
+            error: Some(e),
+        },
+        Ok(http) => {
+            let verdict = engine.check(&http.request(), None);
+            Judgement {
+                status: Some(if verdict.action == Action::Block {
+                    verdict.status
+                } else {
+                    200
+                }),
+                matched_ids: verdict.findings.iter().map(|f| f.rule_id).collect(),
+                log: verdict.log_line().unwrap_or_default(),
+                error: None,
+            }
+        }
+    }));
+    result.unwrap_or_else(|_| Judgement {
+        status: None,
+        error: Some("panic while judging the request".into()),
+        ..Judgement::default()
+    })
 }

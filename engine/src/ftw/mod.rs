@@ -14,7 +14,7 @@ pub mod overrides;
 pub mod request;
 pub mod run;
 
-pub use judge::BuiltinJudge;
+pub use judge::{BuiltinJudge, RulesJudge, CRS_TEST_SETUP};
 pub use load::{load_dir, load_file, LoadError, Loaded};
 pub use model::{FtwTest, Input, Output, Stage, TestFile};
 pub use overrides::Overrides;
