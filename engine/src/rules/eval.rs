@@ -68,9 +68,22 @@ fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {
                 .any(|t| tx.removed_tags.iter().any(|r| r == t)))
 }
 
-/// True when every link of the rule matches (captures and matched variables are updated on the way).
+/// True when every link of the rule matches. As in ModSecurity, a link's captures, matched
+/// variables, `setvar`s and `ctl`s take effect as soon as that link matches, so the next link
+/// can read them.
 fn rule_matches(rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
-    rule.links.iter().all(|link| link_matches(rule, link, tx))
+    rule.links.iter().all(|link| {
+        let matched = link_matches(rule, link, tx);
+        if matched {
+            for s in &link.setvars {
+                setvar(tx, s);
+            }
+            for c in &link.ctls {
+                ctl(tx, c);
+            }
+        }
+        matched
+    })
 }
 
 fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> bool {
@@ -87,14 +100,14 @@ fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> b
         let view: &Transaction<'_> = tx;
         for value in target_values(rule, link, view) {
             let mut caps = link.capture.then(Vec::new);
-            if value_matches(
+            if let Some(hit) = value_matches(
                 link,
                 operator,
                 &value.value,
                 argument.as_deref(),
                 caps.as_mut(),
             ) {
-                matched.push((value.name(), value.value.into_owned()));
+                matched.push((value.name(), hit));
                 if caps.is_some() {
                     captures = caps;
                 }
@@ -161,38 +174,33 @@ fn runtime_exclusions<'t>(
     })
 }
 
+/// The transformed value when the operator matches it (`MATCHED_VAR` holds transformed
+/// values, as in ModSecurity), trying every intermediate value with `multiMatch`.
 fn value_matches(
     link: &Link,
     operator: &super::operators::Operator,
     value: &[u8],
     argument: Option<&[u8]>,
     mut captures: Option<&mut Vec<Vec<u8>>>,
-) -> bool {
+) -> Option<Vec<u8>> {
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
     if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
-        return true;
+        return Some(current.into_owned());
     }
     for t in &link.transformations {
         if let Some(next) = transformations::apply(*t, &current) {
             current = Cow::Owned(next);
             if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
-                return true;
+                return Some(current.into_owned());
             }
         }
     }
-    !link.multi_match && operator.matches(&current, argument, captures)
+    (!link.multi_match && operator.matches(&current, argument, captures))
+        .then(|| current.into_owned())
 }
 
-/// Runs the actions of a matched rule: setvar and ctl of every link, then records the match.
+/// Records a matched rule (its message and data expanded now, after all links ran).
 fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
-    for link in &rule.links {
-        for s in &link.setvars {
-            setvar(tx, s);
-        }
-        for c in &link.ctls {
-            ctl(tx, c);
-        }
-    }
     if rule.log || rule.disruptive == Disruptive::Deny {
         let m = RuleMatch {
             id: rule.id,
