@@ -135,7 +135,7 @@ impl Traversal {
                     push_once(out, from, file_finding(field.variable(), name, &value));
                 }
             }
-            Source::Filename => {
+            Source::Filename | Source::XmlAttr | Source::XmlText => {
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
                     push_once(out, from, traversal_finding(field.variable(), &value));

@@ -14,6 +14,7 @@ mod fuzz_smoke;
 pub mod json;
 pub mod multipart;
 pub mod urlencoded;
+pub mod xml;
 
 /// Where a field came from; decides its ModSecurity-style variable name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,10 @@ pub enum Source {
     Filename,
     /// A multipart part header (`MULTIPART_PART_HEADERS:field`).
     PartHeader,
+    /// The text content of an XML body (`XML:/*`).
+    XmlText,
+    /// An attribute value of an XML body (`XML://@*`).
+    XmlAttr,
 }
 
 impl Source {
@@ -41,6 +46,7 @@ impl Source {
             Source::Header => "REQUEST_HEADERS",
             Source::Filename => "FILES",
             Source::PartHeader => "MULTIPART_PART_HEADERS",
+            Source::XmlText | Source::XmlAttr => "XML",
         }
     }
 }
@@ -107,6 +113,8 @@ pub enum BodyProcessor {
     Json,
     /// `multipart/form-data`.
     Multipart,
+    /// `text/xml`, `application/xml` and `+xml` types.
+    Xml,
 }
 
 /// Bounds on what parsing collects.
@@ -185,6 +193,8 @@ fn parse_body<'a>(ctype: &'a [u8], body: &'a [u8], inputs: &mut Inputs<'a>, limi
             BodyProcessor::Json
         } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
             BodyProcessor::Multipart
+        } else if is_xml(mime) {
+            BodyProcessor::Xml
         } else {
             BodyProcessor::None
         };
@@ -205,6 +215,7 @@ pub fn parse_body_as<'a>(
         BodyProcessor::None => {}
         BodyProcessor::UrlEncoded => urlencoded::parse(body, Source::BodyArg, inputs, limits),
         BodyProcessor::Json => json::parse(body, inputs, limits),
+        BodyProcessor::Xml => xml::parse(body, inputs, limits),
         BodyProcessor::Multipart => match multipart::boundary(ctype) {
             Some(b) => multipart::parse(body, b, inputs, limits),
             None => inputs.flags.set(ParseFlags::MULTIPART_STRICT_ERROR),
@@ -222,13 +233,23 @@ pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
     inputs.fields.retain(|f| {
         !matches!(
             f.source,
-            Source::BodyArg | Source::Filename | Source::PartHeader
+            Source::BodyArg
+                | Source::Filename
+                | Source::PartHeader
+                | Source::XmlText
+                | Source::XmlAttr
         )
     });
     inputs.arg_count = inputs.arg_count.saturating_sub(body_args);
     inputs.flags.0 &= !(ParseFlags::BODY_PARSE_ERROR
         | ParseFlags::MULTIPART_STRICT_ERROR
         | ParseFlags::JSON_TOO_DEEP);
+}
+
+fn is_xml(mime: &[u8]) -> bool {
+    mime.eq_ignore_ascii_case(b"text/xml")
+        || mime.eq_ignore_ascii_case(b"application/xml")
+        || (mime.len() > 4 && mime[mime.len() - 4..].eq_ignore_ascii_case(b"+xml"))
 }
 
 fn is_json(mime: &[u8]) -> bool {

@@ -293,7 +293,7 @@ fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
                 C::UrlEncoded => Some(P::UrlEncoded),
                 C::Multipart => Some(P::Multipart),
                 C::Json => Some(P::Json),
-                C::Xml => None,
+                C::Xml => Some(P::Xml),
             };
         }
         _ => {}

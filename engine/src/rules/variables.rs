@@ -49,6 +49,14 @@ fn owned(collection: &'static str, value: impl Into<Vec<u8>>) -> Value<'static> 
     scalar(collection, Cow::Owned(value.into()))
 }
 
+/// The selector text of a target, used as the key of the values it yields (`XML:/*`).
+fn target_key(target: &Target) -> &[u8] {
+    match &target.spec.selector {
+        Selector::XPath(x) | Selector::Key(x) | Selector::Regex(x) => x.as_bytes(),
+        Selector::None => b"",
+    }
+}
+
 /// True when `key` is selected by a target's selector.
 fn selects(target: &Target, key: &[u8]) -> bool {
     match &target.spec.selector {
@@ -93,6 +101,26 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
             fields(|f| f.source == Source::Filename, true)
         }
         Collection::MultipartPartHeaders => fields(|f| f.source == Source::PartHeader, false),
+        Collection::Xml => {
+            let attributes = matches!(&target.spec.selector, Selector::XPath(x) if x.contains('@'));
+            tx.inputs
+                .fields
+                .iter()
+                .filter(|f| {
+                    f.source
+                        == if attributes {
+                            Source::XmlAttr
+                        } else {
+                            Source::XmlText
+                        }
+                })
+                .map(|f| Value {
+                    collection: name,
+                    key: Some(Cow::Owned(target_key(target).to_vec())),
+                    value: Cow::Borrowed(&f.value),
+                })
+                .collect()
+        }
         Collection::Tx => tx
             .tx
             .iter()
@@ -181,6 +209,7 @@ fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>>
                 BodyProcessor::UrlEncoded => owned(name, "URLENCODED"),
                 BodyProcessor::Json => owned(name, "JSON"),
                 BodyProcessor::Multipart => owned(name, "MULTIPART"),
+                BodyProcessor::Xml => owned(name, "XML"),
             }
         }
         Collection::ReqbodyError | Collection::ReqbodyProcessorError => {
