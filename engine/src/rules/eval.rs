@@ -68,66 +68,86 @@ fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {
                 .any(|t| tx.removed_tags.iter().any(|r| r == t)))
 }
 
-/// True when every link of the rule matches. As in ModSecurity, a link's captures, matched
-/// variables, `setvar`s and `ctl`s take effect as soon as that link matches, so the next link
-/// can read them.
+/// True when every link of the rule matches. As in ModSecurity, each matched value of a link
+/// sets `MATCHED_VAR` and the captures and runs that link's `setvar`s and `ctl`s at once, so the
+/// next value and the next link can read them.
 fn rule_matches(rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
-    rule.links.iter().all(|link| {
-        let matched = link_matches(rule, link, tx);
-        if matched {
-            for s in &link.setvars {
-                setvar(tx, s);
-            }
-            for c in &link.ctls {
-                ctl(tx, c);
-            }
-        }
-        matched
-    })
+    rule.links.iter().all(|link| link_matches(rule, link, tx))
+}
+
+/// One value that matched a link's operator.
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    captures: Option<Vec<Vec<u8>>>,
 }
 
 fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> bool {
-    let Some(operator) = &link.operator else {
-        return true;
+    let hits = match &link.operator {
+        None => vec![Hit {
+            name: String::new(),
+            value: Vec::new(),
+            captures: None,
+        }],
+        Some(operator) => find_hits(rule, link, operator, tx),
     };
+    if hits.is_empty() {
+        return false;
+    }
+    if link.operator.is_some() {
+        tx.matched_vars = hits
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect();
+    }
+    for hit in hits {
+        if link.operator.is_some() {
+            tx.matched_var_name = hit.name;
+            tx.matched_var = hit.value;
+        }
+        if let Some(caps) = hit.captures {
+            for (i, c) in caps.into_iter().enumerate().take(10) {
+                tx.tx.insert(i.to_string(), c);
+            }
+        }
+        for s in &link.setvars {
+            setvar(tx, s);
+        }
+        for c in &link.ctls {
+            ctl(tx, c);
+        }
+    }
+    true
+}
+
+fn find_hits(
+    rule: &CompiledRule,
+    link: &Link,
+    operator: &super::operators::Operator,
+    tx: &Transaction<'_>,
+) -> Vec<Hit> {
     let argument = link
         .operator_argument
         .as_ref()
         .map(|m| tx.expand(m).into_owned());
-    let mut matched: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut captures: Option<Vec<Vec<u8>>> = None;
-    {
-        let view: &Transaction<'_> = tx;
-        for value in target_values(rule, link, view) {
-            let mut caps = link.capture.then(Vec::new);
-            if let Some(hit) = value_matches(
-                link,
-                operator,
-                &value.value,
-                argument.as_deref(),
-                caps.as_mut(),
-            ) {
-                matched.push((value.name(), hit));
-                if caps.is_some() {
-                    captures = caps;
-                }
-            }
+    let mut hits = Vec::new();
+    for value in target_values(rule, link, tx) {
+        let mut captures = link.capture.then(Vec::new);
+        if let Some(hit) = value_matches(
+            link,
+            operator,
+            &value.value,
+            argument.as_deref(),
+            captures.as_mut(),
+        ) {
+            hits.push(Hit {
+                name: value.name(),
+                value: hit,
+                captures,
+            });
         }
     }
-    if matched.is_empty() {
-        return false;
-    }
-    if let Some(caps) = captures {
-        for (i, c) in caps.into_iter().enumerate().take(10) {
-            tx.tx.insert(i.to_string(), c);
-        }
-    }
-    if let Some((name, value)) = matched.last() {
-        tx.matched_var_name = name.clone();
-        tx.matched_var = value.clone();
-    }
-    tx.matched_vars = matched;
-    true
+    hits
 }
 
 /// The link's targets, counted where `&` asks, with its exclusions and runtime exclusions removed.
