@@ -11,6 +11,7 @@ use crate::rules::RuleSet;
 use crate::settings::{Mode, Settings};
 use crate::{Action, Engine};
 
+use super::nginx_front;
 use super::run::{Judge, Judgement};
 
 /// Parses the raw request like a front server would (a malformed request gets 400, as nginx
@@ -95,6 +96,18 @@ impl Judge for RulesJudge {
 /// Parses the raw request like a front server (a malformed request gets 400, as nginx answers
 /// before any WAF runs), judges it with `engine`: the verdict's status on a block, else 200.
 fn judge_with(engine: &Engine, raw: &[u8]) -> Judgement {
+    let raw = match nginx_front::front(raw) {
+        Ok(raw) => raw,
+        Err(status) => {
+            return Judgement {
+                status: Some(status),
+                matched_ids: Vec::new(),
+                log: format!("nginx answered {status} before any module ran"),
+                error: Some(format!("nginx answers {status}")),
+            }
+        }
+    };
+    let raw = &raw[..];
     let result = panic::catch_unwind(AssertUnwindSafe(|| match HttpFile::parse(raw) {
         Err(e) => Judgement {
             status: Some(400),

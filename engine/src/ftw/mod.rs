@@ -10,6 +10,7 @@ pub mod check;
 pub mod judge;
 pub mod load;
 pub mod model;
+pub mod nginx_front;
 pub mod overrides;
 pub mod request;
 pub mod run;
