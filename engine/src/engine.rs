@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::body_reader;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
 use crate::parse::{self, Limits, ParseFlags};
-use crate::request::Request;
+use crate::request::{Request, Response};
 use crate::rules::transaction::RuleMatch;
 use crate::rules::{self, LocationRules, Outcome, RuleSet};
 use crate::settings::{BodyLimitAction, Mode, Settings};
@@ -73,11 +73,14 @@ impl Engine {
     /// Judges a request with the given settings (or the engine's defaults). Never panics: an
     /// internal panic yields an allowing verdict marked [`FailOpen::Panic`].
     pub fn check(&self, req: &Request<'_>, settings: Option<&Settings>) -> Verdict {
-        let rules = self
-            .rules
+        self.check_with_rules(req, settings, self.default_rules())
+    }
+
+    /// The rules the engine was built with, if any, with nothing removed.
+    pub fn default_rules(&self) -> Option<LocationRules<'_>> {
+        self.rules
             .as_deref()
-            .map(|set| LocationRules { set, removed: &[] });
-        self.check_with_rules(req, settings, rules)
+            .map(|set| LocationRules { set, removed: &[] })
     }
 
     /// Judges a request with the given settings and rules (a location's rule set and removals),
@@ -88,13 +91,25 @@ impl Engine {
         settings: Option<&Settings>,
         rules: Option<LocationRules<'_>>,
     ) -> Verdict {
+        self.check_exchange(req, None, settings, rules)
+    }
+
+    /// Judges a request and, when given, its response: the response phases (3 and 4) of the
+    /// rules run after the request phases, as ModSecurity runs them. Never panics.
+    pub fn check_exchange(
+        &self,
+        req: &Request<'_>,
+        response: Option<&Response<'_>>,
+        settings: Option<&Settings>,
+        rules: Option<LocationRules<'_>>,
+    ) -> Verdict {
         let settings = settings.unwrap_or(&self.defaults);
         if settings.mode == Mode::Off {
             return Verdict::allow();
         }
         let start = Instant::now();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.inspect(req, settings, rules, start)
+            self.inspect(req, response, settings, rules, start)
         }));
         let mut verdict = match result {
             Ok(v) => v,
@@ -111,6 +126,7 @@ impl Engine {
     fn inspect(
         &self,
         req: &Request<'_>,
+        response: Option<&Response<'_>>,
         settings: &Settings,
         rules: Option<LocationRules<'_>>,
         start: Instant,
@@ -160,7 +176,13 @@ impl Engine {
         let Some(rules) = rules else {
             return decide(findings, builtin_score, None, settings);
         };
-        match rules::evaluate(rules, req, inputs, &body.bytes, &self.limits, &deadline) {
+        let exchange = rules::Exchange {
+            req,
+            inputs,
+            body: &body.bytes,
+            response,
+        };
+        match rules::evaluate(rules, exchange, &self.limits, &deadline) {
             Ok(outcome) => {
                 findings.extend(outcome.matches.iter().filter(|m| m.log).map(rule_finding));
                 decide(findings, builtin_score, Some(&outcome), settings)

@@ -116,6 +116,19 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A response, for the response phases (3 and 4) of SecLang rules.
+#[derive(Debug, Clone, Default)]
+pub struct Response<'a> {
+    /// Status code.
+    pub status: u16,
+    /// Protocol, e.g. `HTTP/1.1`.
+    pub protocol: &'a [u8],
+    /// Headers in order.
+    pub headers: Vec<Header<'a>>,
+    /// Body (as much as is inspected).
+    pub body: &'a [u8],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

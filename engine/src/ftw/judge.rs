@@ -7,6 +7,8 @@ use crate::http_file::HttpFile;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::parse::{Inputs, Limits};
+use crate::request::{BodyPart, Header, Request, Response};
 use crate::rules::RuleSet;
 use crate::settings::{Mode, Settings};
 use crate::{Action, Engine};
@@ -38,6 +40,68 @@ impl Default for BuiltinJudge {
 impl Judge for BuiltinJudge {
     fn judge(&self, raw: &[u8]) -> Judgement {
         judge_with(&self.engine, raw)
+    }
+}
+
+/// The response CRS's test backend (albedo) sends: for `POST /reflect` the status, headers and
+/// body described by the JSON request body, otherwise an empty 200.
+struct Reflected {
+    status: u16,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Reflected {
+    fn from_request(req: &Request<'_>) -> Reflected {
+        let mut reflected = Reflected {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let body: Vec<u8> = req
+            .body
+            .iter()
+            .filter_map(|p| match p {
+                BodyPart::Memory(b) => Some(b.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if req.path() != b"/reflect" || body.is_empty() {
+            return reflected;
+        }
+        let mut inputs = Inputs::default();
+        crate::parse::json::parse(&body, &mut inputs, &Limits::default());
+        for f in &inputs.fields {
+            match &*f.name {
+                b"body" => reflected.body = f.value.to_vec(),
+                b"status" => {
+                    reflected.status = std::str::from_utf8(&f.value)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(200)
+                }
+                name => {
+                    if let Some(h) = name.strip_prefix(b"headers.") {
+                        reflected.headers.push((h.to_vec(), f.value.to_vec()));
+                    }
+                }
+            }
+        }
+        reflected
+    }
+
+    fn response(&self) -> Response<'_> {
+        Response {
+            status: self.status,
+            protocol: b"HTTP/1.1",
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| Header { name: n, value: v })
+                .collect(),
+            body: &self.body,
+        }
     }
 }
 
@@ -116,7 +180,11 @@ fn judge_with(engine: &Engine, raw: &[u8]) -> Judgement {
             error: Some(e),
         },
         Ok(http) => {
-            let verdict = engine.check(&http.request(), None);
+            let request = http.request();
+            let reflected = Reflected::from_request(&request);
+            let response = reflected.response();
+            let verdict =
+                engine.check_exchange(&request, Some(&response), None, engine.default_rules());
             Judgement {
                 status: Some(if verdict.action == Action::Block {
                     verdict.status

@@ -10,7 +10,7 @@ pub mod variables;
 
 use crate::detect::{Deadline, OutOfTime};
 use crate::parse::{self, Inputs, Limits};
-use crate::request::Request;
+use crate::request::{Request, Response};
 use crate::seclang::ast::IdRange;
 pub use ruleset::RuleSet;
 use transaction::{RuleMatch, Transaction};
@@ -36,21 +36,46 @@ pub struct LocationRules<'a> {
     pub removed: &'a [IdRange],
 }
 
-/// Runs the request phases (1 and 2) of `rules` over a request, its parsed inputs and its loaded
-/// body. Stops with `OutOfTime` when the deadline passes.
-pub fn evaluate<'a>(
+/// What the rules look at: the request, its parsed inputs and loaded body, and optionally the
+/// response.
+pub struct Exchange<'a> {
+    /// The request.
+    pub req: &'a Request<'a>,
+    /// Its parsed inputs.
+    pub inputs: Inputs<'a>,
+    /// Its body as inspected.
+    pub body: &'a [u8],
+    /// The response, when the response phases should run.
+    pub response: Option<&'a Response<'a>>,
+}
+
+/// Runs the request phases (1 and 2) of `rules`, then the response phases (3 and 4) when the
+/// exchange has a response and nothing denied the request. Stops with `OutOfTime` when the
+/// deadline passes.
+pub fn evaluate(
     rules: LocationRules<'_>,
-    req: &'a Request<'a>,
-    inputs: Inputs<'a>,
-    body: &'a [u8],
+    exchange: Exchange<'_>,
     limits: &Limits,
     deadline: &Deadline,
 ) -> Result<Outcome, OutOfTime> {
-    let mut tx = Transaction::new(req, inputs, body, rules.set.engine_mode);
+    let mut tx = Transaction::new(
+        exchange.req,
+        exchange.inputs,
+        exchange.body,
+        rules.set.engine_mode,
+    );
+    tx.response = exchange.response;
     tx.removed_ids.extend_from_slice(rules.removed);
-    if !eval::run_phase(rules.set, &mut tx, 1, deadline)? {
+    let mut denied = eval::run_phase(rules.set, &mut tx, 1, deadline)?;
+    if !denied {
         reparse_body_if_forced(&mut tx, limits);
-        eval::run_phase(rules.set, &mut tx, 2, deadline)?;
+        denied = eval::run_phase(rules.set, &mut tx, 2, deadline)?;
+    }
+    if !denied && tx.response.is_some() {
+        denied = eval::run_phase(rules.set, &mut tx, 3, deadline)?;
+        if !denied {
+            eval::run_phase(rules.set, &mut tx, 4, deadline)?;
+        }
     }
     let score = ["blocking_inbound_anomaly_score", "inbound_anomaly_score"]
         .iter()

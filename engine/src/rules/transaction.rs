@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
-use crate::request::Request;
+use crate::request::{Request, Response};
 use crate::seclang::ast::{EngineMode, IdRange};
 use crate::seclang::macros::{MacroPart, MacroString};
 use crate::seclang::variables::VariableSpec;
@@ -77,6 +77,8 @@ pub struct Transaction<'t> {
     pub allowed: bool,
     /// Unique id (for `UNIQUE_ID`).
     pub unique_id: &'t [u8],
+    /// The response, during the response phases.
+    pub response: Option<&'t Response<'t>>,
 }
 
 impl<'t> Transaction<'t> {
@@ -100,6 +102,7 @@ impl<'t> Transaction<'t> {
             denied: None,
             allowed: false,
             unique_id: req.request_id,
+            response: None,
         }
     }
 

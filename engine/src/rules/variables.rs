@@ -140,6 +140,18 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
                 .collect(),
             None => Vec::new(),
         },
+        Collection::ResponseHeaders | Collection::ResponseHeadersNames => {
+            let names = c == Collection::ResponseHeadersNames;
+            tx.response
+                .map(|r| {
+                    r.headers
+                        .iter()
+                        .filter(|h| selects(target, h.name))
+                        .map(|h| keyed(name, h.name, if names { h.name } else { h.value }))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
         Collection::MatchedVars => tx
             .matched_vars
             .iter()
@@ -264,6 +276,18 @@ fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>>
             owned(name, n.to_string())
         }
         Collection::MatchedVar => scalar(name, Cow::Borrowed(&tx.matched_var)),
+        Collection::ResponseBody => scalar(name, Cow::Borrowed(tx.response?.body)),
+        Collection::ResponseStatus => owned(name, tx.response?.status.to_string()),
+        Collection::ResponseProtocol => scalar(name, Cow::Borrowed(tx.response?.protocol)),
+        Collection::ResponseContentLength => owned(name, tx.response?.body.len().to_string()),
+        Collection::ResponseContentType => {
+            let r = tx.response?;
+            let ct = r
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(b"content-type"))?;
+            scalar(name, Cow::Borrowed(ct.value))
+        }
         Collection::MatchedVarName => scalar(name, Cow::Borrowed(tx.matched_var_name.as_bytes())),
         Collection::Duration => owned(name, "0"),
         Collection::TimeEpoch => owned(
