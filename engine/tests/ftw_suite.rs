@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use moat::ftw::{self, request, BuiltinJudge, Filter, Judge, Judgement, Overrides};
+use moat::ftw::{self, request, BuiltinJudge, Filter, Judge, Judgement, Overrides, RulesJudge};
 
 /// The CRS directory, or `None` (with the message printed) when it is missing.
 fn crs_dir() -> Option<PathBuf> {
@@ -110,4 +110,40 @@ fn crs_regression_suite_loads_and_runs() {
         report.elapsed.as_secs_f64()
     );
     assert_eq!(report.results.len(), tests.len());
+}
+
+/// CRS conformance: the suite through the SecLang engine, with nginx's overrides. The build
+/// fails if the pass rate drops below 99 %.
+#[test]
+fn crs_regression_suite_passes_through_the_rule_engine() {
+    let Some(dir) = crs_dir() else { return };
+    let start = Instant::now();
+    let judge = RulesJudge::crs(&dir).expect("CRS loads");
+    let load = start.elapsed();
+    let loaded = ftw::load_dir(&dir.join("tests/regression/tests")).expect("tests dir readable");
+    let tests = loaded.tests();
+    let overrides = Overrides::load(&dir.join("tests/regression/nginx-overrides.yaml"))
+        .expect("nginx overrides load");
+    let all: Vec<_> = Filter::default().select(&tests);
+    let report = ftw::run(&all, &overrides, &judge);
+    for r in report
+        .results
+        .iter()
+        .filter(|r| r.outcome != ftw::Outcome::Pass)
+    {
+        println!("{r}");
+    }
+    let rate = report.passed as f64 / tests.len() as f64;
+    println!(
+        "CRS through the rule engine: {} ({:.2} %), CRS loaded in {:.0} ms, suite run in {:.2} s",
+        report.summary(),
+        rate * 100.0,
+        load.as_secs_f64() * 1000.0,
+        report.elapsed.as_secs_f64()
+    );
+    assert!(
+        rate >= 0.99,
+        "CRS conformance fell to {:.2} %",
+        rate * 100.0
+    );
 }
