@@ -3,9 +3,10 @@
 //! `SecRuleEngine DetectionOnly`.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
-use super::transaction::{RuleMatch, TargetExclusion, Transaction};
+use super::transaction::{RuleMatch, TargetExclusion, Transaction, TransformCache};
 use super::transformations;
 use super::variables::{self, Value};
 use crate::detect::{Deadline, OutOfTime};
@@ -23,12 +24,13 @@ pub fn run_phase(
     if tx.engine_mode == EngineMode::Off || tx.allowed {
         return Ok(false);
     }
+    let order = &rules.phase_rules[usize::from(phase).min(5)];
     let mut i = 0;
     let mut skip = 0u32;
-    while i < rules.rules.len() {
-        let rule = &rules.rules[i];
+    while i < order.len() {
+        let rule = &rules.rules[order[i]];
         i += 1;
-        if rule.phase != phase || is_removed(tx, rule) {
+        if is_removed(tx, rule) {
             continue;
         }
         if skip > 0 {
@@ -52,7 +54,7 @@ pub fn run_phase(
             _ => {}
         }
         if let Some(target) = rule.skip_after {
-            i = target;
+            i = order.partition_point(|&r| r < target);
         }
         skip = rule.skip;
     }
@@ -133,12 +135,15 @@ fn find_hits(
     let mut hits = Vec::new();
     for value in target_values(rule, link, tx) {
         let mut captures = link.capture.then(Vec::new);
+        let cache = (is_stable(value.collection) && matches!(value.value, Cow::Borrowed(_)))
+            .then_some(&tx.transforms);
         if let Some(hit) = value_matches(
             link,
             operator,
             &value.value,
             argument.as_deref(),
             captures.as_mut(),
+            cache,
         ) {
             hits.push(Hit {
                 name: value.name(),
@@ -194,6 +199,70 @@ fn runtime_exclusions<'t>(
     })
 }
 
+/// True for collections whose values keep their bytes for the whole transaction (everything
+/// but what rules write: `TX`, the persistent collections, `MATCHED_*`).
+fn is_stable(collection: &str) -> bool {
+    !matches!(
+        collection,
+        "TX" | "IP"
+            | "SESSION"
+            | "GLOBAL"
+            | "USER"
+            | "RESOURCE"
+            | "ENV"
+            | "MATCHED_VAR"
+            | "MATCHED_VAR_NAME"
+            | "MATCHED_VARS"
+            | "MATCHED_VARS_NAMES"
+    )
+}
+
+/// A value after a link's transformations: the original bytes, or shared transformed bytes.
+enum Transformed<'v> {
+    Same(&'v [u8]),
+    Changed(Rc<[u8]>),
+}
+
+impl std::ops::Deref for Transformed<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Transformed::Same(v) => v,
+            Transformed::Changed(v) => v,
+        }
+    }
+}
+
+/// `value` after the link's transformations, from the transaction's cache when allowed.
+fn transformed<'v>(
+    link: &Link,
+    value: &'v [u8],
+    cache: Option<&TransformCache>,
+) -> Transformed<'v> {
+    if let Some(known) = cache.and_then(|c| c.get(value, link.chain_id)) {
+        return known.map_or(Transformed::Same(value), Transformed::Changed);
+    }
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+    for t in &link.transformations {
+        if let Some(next) = transformations::apply(*t, &current) {
+            current = Cow::Owned(next);
+        }
+    }
+    let result = match current {
+        Cow::Borrowed(v) => Transformed::Same(v),
+        Cow::Owned(v) => Transformed::Changed(Rc::from(v)),
+    };
+    if let Some(c) = cache {
+        let stored = match &result {
+            Transformed::Same(_) => None,
+            Transformed::Changed(v) => Some(Rc::clone(v)),
+        };
+        c.put(value, link.chain_id, stored);
+    }
+    result
+}
+
 /// The transformed value when the operator matches it (`MATCHED_VAR` holds transformed
 /// values, as in ModSecurity), trying every intermediate value with `multiMatch`.
 fn value_matches(
@@ -202,7 +271,14 @@ fn value_matches(
     value: &[u8],
     argument: Option<&[u8]>,
     mut captures: Option<&mut Vec<Vec<u8>>>,
+    cache: Option<&TransformCache>,
 ) -> Option<Vec<u8>> {
+    if !link.multi_match {
+        let current = transformed(link, value, cache);
+        return operator
+            .matches(&current, argument, captures)
+            .then(|| current.to_vec());
+    }
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
     if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
         return Some(current.into_owned());

@@ -13,7 +13,7 @@ use crate::parse::{self, Inputs, Limits};
 use crate::request::{Request, Response};
 use crate::seclang::ast::IdRange;
 pub use ruleset::RuleSet;
-use transaction::{RuleMatch, Transaction};
+use transaction::{RuleMatch, Transaction, TransformCache};
 
 /// What the rules decided about one request.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +97,8 @@ fn reparse_body_if_forced(tx: &mut Transaction<'_>, limits: &Limits) {
         return;
     }
     let ctype = tx.req.header(b"content-type").unwrap_or(b"");
+    // The cache is keyed by value addresses, which the old body fields give back.
+    tx.transforms = TransformCache::default();
     parse::clear_body_fields(&mut tx.inputs);
     parse::parse_body_as(forced, ctype, tx.body, &mut tx.inputs, limits);
 }

@@ -49,6 +49,9 @@ pub struct Link {
     pub operator_argument: Option<MacroString>,
     /// Transformations in order (after `t:none` resets).
     pub transformations: Vec<Transformation>,
+    /// Identifies `transformations` within the rule set (equal chains share an id), so a
+    /// transaction can cache each value's transformed form once per chain.
+    pub chain_id: u32,
     /// `capture`: fill `TX:0`–`TX:9` from the operator.
     pub capture: bool,
     /// `multiMatch`: try the operator after every transformation.
@@ -99,6 +102,8 @@ pub struct RuleSet {
     pub engine_mode: EngineMode,
     /// The engine directives as written.
     pub settings: EngineSettings,
+    /// For each phase 1–5, the indices of its rules in order (removed rules left out).
+    pub phase_rules: [Vec<usize>; 6],
 }
 
 impl RuleSet {
@@ -158,13 +163,36 @@ impl RuleSet {
             rules,
             engine_mode: config.settings.rule_engine.unwrap_or(EngineMode::On),
             settings: config.settings.clone(),
+            phase_rules: Default::default(),
         };
         for exclusion in &config.exclusions {
             if let Err(e) = set.apply_exclusion(&exclusion.directive.item) {
                 return Err(vec![SecLangError::at(&exclusion.directive.location, e)]);
             }
         }
+        set.intern_chains();
+        set.index_phases();
         Ok(set)
+    }
+
+    /// Gives equal transformation chains equal ids.
+    fn intern_chains(&mut self) {
+        let mut ids: HashMap<Vec<Transformation>, u32> = HashMap::new();
+        for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
+            let next = ids.len() as u32;
+            link.chain_id = *ids.entry(link.transformations.clone()).or_insert(next);
+        }
+    }
+
+    /// Builds the per-phase rule lists.
+    fn index_phases(&mut self) {
+        let mut phases: [Vec<usize>; 6] = Default::default();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if (1..=5).contains(&rule.phase) {
+                phases[rule.phase as usize].push(i);
+            }
+        }
+        self.phase_rules = phases;
     }
 
     /// Applies a load-time exclusion directive to the rules.
@@ -362,6 +390,7 @@ fn compile_link(link: &RuleLink, default_actions: &[Action]) -> Result<Link, Str
         operator,
         operator_argument,
         transformations: Vec::new(),
+        chain_id: 0,
         capture: false,
         multi_match: false,
         setvars: Vec::new(),

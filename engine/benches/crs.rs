@@ -1,0 +1,146 @@
+//! In-process cost of judging requests with OWASP CRS v4 at paranoia level 1 (the default of
+//! `crs-setup.conf.example`) and with the built-in detectors alone. Prints the median and p99
+//! per request type. Run: `cargo bench -p moat --bench crs` (CRS from `$MOAT_CRS_DIR` or
+//! `../shared/crs`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moat::request::{BodyPart, Header, Request};
+use moat::rules::RuleSet;
+use moat::{Engine, Settings};
+
+fn crs_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MOAT_CRS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/crs"));
+    dir.join("rules").is_dir().then_some(dir)
+}
+
+fn load_crs(dir: &Path) -> RuleSet {
+    let mut paths = vec![dir.join("crs-setup.conf.example")];
+    let mut rules: Vec<PathBuf> = std::fs::read_dir(dir.join("rules"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    rules.sort();
+    paths.extend(rules);
+    RuleSet::load(&paths).unwrap_or_else(|e| panic!("CRS: {}", e[0]))
+}
+
+const HEADERS: [(&[u8], &[u8]); 5] = [
+    (b"Host", b"shop.example.com"),
+    (b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"),
+    (b"Accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    (b"Accept-Language", b"en-US,en;q=0.9"),
+    (b"Cookie", b"sid=9f8e7d6c5b4a3f2e1d0c; theme=dark"),
+];
+
+fn json_body() -> Vec<u8> {
+    let mut s = String::from("{\"order\":{\"id\":\"A-1001\",\"items\":[");
+    let mut i = 0;
+    while s.len() < 10_000 {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            "{{\"sku\":\"SKU-{i:05}\",\"name\":\"Blue cotton shirt size M\",\"qty\":{},\"price\":19.99,\"note\":\"gift wrap please\"}}",
+            i % 4 + 1
+        ));
+        i += 1;
+    }
+    s.push_str("]}}");
+    s.into_bytes()
+}
+
+fn time(engine: &Engine, req: &Request<'_>, n: usize) -> (Duration, Duration, String) {
+    let action = engine.check(req, None);
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(engine.check(req, None));
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    (
+        samples[n / 2],
+        samples[n * 99 / 100],
+        format!("{} {}", action.action.as_str(), action.rule_ids()),
+    )
+}
+
+fn main() {
+    let Some(dir) = crs_dir() else {
+        println!("skipped: CRS not found; set MOAT_CRS_DIR");
+        return;
+    };
+    let t = Instant::now();
+    let crs = Arc::new(load_crs(&dir));
+    println!(
+        "CRS loaded: {} rules in {:.0} ms",
+        crs.rules.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let headers: Vec<Header<'_>> = HEADERS
+        .iter()
+        .map(|(n, v)| Header { name: n, value: v })
+        .collect();
+    let get = Request {
+        method: b"GET",
+        uri: b"/products/list?category=shirts&page=2&sort=price",
+        version: b"HTTP/1.1",
+        headers: headers.clone(),
+        client_addr: b"203.0.113.7",
+        request_id: b"bench",
+        ..Default::default()
+    };
+    let body = json_body();
+    let mut post_headers = headers.clone();
+    post_headers.push(Header {
+        name: b"Content-Type",
+        value: b"application/json",
+    });
+    let length = body.len().to_string();
+    post_headers.push(Header {
+        name: b"Content-Length",
+        value: length.as_bytes(),
+    });
+    let post = Request {
+        method: b"POST",
+        uri: b"/api/orders",
+        version: b"HTTP/1.1",
+        headers: post_headers,
+        body: vec![BodyPart::Memory(&body)],
+        client_addr: b"203.0.113.7",
+        request_id: b"bench",
+    };
+    let attack = Request {
+        uri: b"/products/list?category=shirts'%20UNION%20SELECT%20password%20FROM%20users--",
+        ..get.clone()
+    };
+    let settings = Settings {
+        time_budget: Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let with_crs = Engine::with_rules(settings, Some(crs)).without_builtin_detectors();
+    let builtin = Engine::new(settings);
+    println!("| request | engine | median | p99 | verdict |");
+    println!("|---|---|---|---|---|");
+    for (name, req, n) in [
+        ("benign GET, 5 headers, 3 args", &get, 20_000),
+        ("10 KB JSON POST", &post, 2_000),
+        ("SQLi GET", &attack, 5_000),
+    ] {
+        for (ename, engine) in [("CRS v4 PL1", &with_crs), ("built-in detectors", &builtin)] {
+            let (median, p99, verdict) = time(engine, req, n);
+            println!(
+                "| {name} ({} B body) | {ename} | {:.1} µs | {:.1} µs | {verdict} |",
+                req.body_len(),
+                median.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
+        }
+    }
+}
