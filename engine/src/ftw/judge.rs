@@ -119,6 +119,10 @@ impl RulesJudge {
     /// Loads OWASP CRS from its directory (`crs-setup.conf.example` or `crs-setup.conf`, then
     /// `rules/*.conf`) with [`CRS_TEST_SETUP`] in between; errors are `file:line: reason`.
     pub fn crs(crs_dir: &Path) -> Result<RulesJudge, String> {
+        // Include paths resolve against the including file's directory: make them absolute.
+        let crs_dir = &crs_dir
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", crs_dir.display()))?;
         let setup = ["crs-setup.conf", "crs-setup.conf.example"]
             .iter()
             .map(|f| crs_dir.join(f))
