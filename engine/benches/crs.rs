@@ -1,7 +1,7 @@
 //! In-process cost of judging requests with OWASP CRS v4 at paranoia level 1 (the default of
 //! `crs-setup.conf.example`) and with the built-in detectors alone. Prints the median and p99
 //! per request type. Run: `cargo bench -p moat --bench crs` (CRS from `$MOAT_CRS_DIR` or
-//! `../shared/crs`).
+//! `../shared/crs`); `-- GET` or `-- JSON` times only the requests whose name contains the word.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,6 +126,8 @@ fn main() {
     };
     let with_crs = Engine::with_rules(settings, Some(crs)).without_builtin_detectors();
     let builtin = Engine::new(settings);
+    // `cargo bench --bench crs -- WORD` times only the requests whose name contains WORD.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     println!("| request | engine | median | p99 | verdict |");
     println!("|---|---|---|---|---|");
     for (name, req, n) in [
@@ -133,6 +135,9 @@ fn main() {
         ("10 KB JSON POST", &post, 2_000),
         ("SQLi GET", &attack, 5_000),
     ] {
+        if only.as_deref().is_some_and(|w| !name.contains(w)) {
+            continue;
+        }
         for (ename, engine) in [("CRS v4 PL1", &with_crs), ("built-in detectors", &builtin)] {
             let (median, p99, verdict) = time(engine, req, n);
             println!(

@@ -137,8 +137,11 @@ impl RulesJudge {
         let config = crate::seclang::parse_str(&text, &origin.to_string_lossy())
             .map_err(|e| join_errors(&e))?;
         let rules = RuleSet::compile(&config).map_err(|e| join_errors(&e))?;
+        // A conformance run judges what the rules decide, not how fast: a busy machine must
+        // not turn a slow request into a fail-open.
         let settings = Settings {
             mode: Mode::Detect,
+            time_budget: std::time::Duration::from_secs(10),
             ..Settings::default()
         };
         Ok(RulesJudge {

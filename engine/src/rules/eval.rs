@@ -3,11 +3,11 @@
 //! `SecRuleEngine DetectionOnly`.
 
 use std::borrow::Cow;
-use std::rc::Rc;
 
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
-use super::transaction::{RuleMatch, TargetExclusion, Transaction, TransformCache};
+use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
+use super::value_cache::ValueCache;
 use super::variables::{self, Value};
 use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
@@ -38,7 +38,7 @@ pub fn run_phase(
             continue;
         }
         deadline.check()?;
-        if !rule_matches(rule, tx) {
+        if !rule_matches(rules, rule, tx) {
             continue;
         }
         apply_actions(rule, tx);
@@ -73,8 +73,10 @@ fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {
 /// True when every link of the rule matches. As in ModSecurity, each matched value of a link
 /// sets `MATCHED_VAR` and the captures and runs that link's `setvar`s and `ctl`s at once, so the
 /// next value and the next link can read them.
-fn rule_matches(rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
-    rule.links.iter().all(|link| link_matches(rule, link, tx))
+fn rule_matches(rules: &RuleSet, rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
+    rule.links
+        .iter()
+        .all(|link| link_matches(rules, rule, link, tx))
 }
 
 /// One value that matched a link's operator.
@@ -84,14 +86,20 @@ struct Hit {
     captures: Option<Vec<Vec<u8>>>,
 }
 
-fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> bool {
+fn link_matches(
+    rules: &RuleSet,
+    rule: &CompiledRule,
+    link: &Link,
+    tx: &mut Transaction<'_>,
+) -> bool {
     let hits = match &link.operator {
         None => vec![Hit {
             name: String::new(),
             value: Vec::new(),
             captures: None,
         }],
-        Some(operator) => find_hits(rule, link, operator, tx),
+        Some(_) if ruled_out(rules, link, tx) => Vec::new(),
+        Some(operator) => find_hits(rules, rule, link, operator, tx),
     };
     if hits.is_empty() {
         return false;
@@ -122,7 +130,42 @@ fn link_matches(rule: &CompiledRule, link: &Link, tx: &mut Transaction<'_>) -> b
     true
 }
 
+/// True when the prefilter shows that no value of the link's targets can match: each target
+/// is a group of parsed fields or a fixed request scalar, none of whose values (after the
+/// link's transformations) holds one of the operator's literals.
+fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
+    let (Some(filter), Some(id)) = (&rules.prefilter, link.prefilter) else {
+        return false;
+    };
+    let trigger = &rules.chain_triggers[link.chain_id as usize];
+    link.targets.iter().all(|target| {
+        if target.spec.count {
+            return false;
+        }
+        if let Some((sources, names)) = variables::field_sources(target) {
+            return sources.iter().all(|&source| {
+                !tx.cache.group_may_match(
+                    filter,
+                    &tx.inputs.fields,
+                    source,
+                    names,
+                    link,
+                    id,
+                    trigger,
+                )
+            });
+        }
+        variables::resolve(tx, target).iter().all(|v| {
+            v.slot.is_some_and(|slot| {
+                !tx.cache
+                    .may_match(filter, link, id, trigger, slot, &v.value)
+            })
+        })
+    })
+}
+
 fn find_hits(
+    rules: &RuleSet,
     rule: &CompiledRule,
     link: &Link,
     operator: &super::operators::Operator,
@@ -132,18 +175,26 @@ fn find_hits(
         .operator_argument
         .as_ref()
         .map(|m| tx.expand(m).into_owned());
+    let filter = match (&rules.prefilter, link.prefilter) {
+        (Some(f), Some(id)) => Some((f, id, &rules.chain_triggers[link.chain_id as usize])),
+        _ => None,
+    };
     let mut hits = Vec::new();
     for value in target_values(rule, link, tx) {
+        if let (Some((f, id, trigger)), Some(slot)) = (filter, value.slot) {
+            if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
+                continue;
+            }
+        }
         let mut captures = link.capture.then(Vec::new);
-        let cache = (is_stable(value.collection) && matches!(value.value, Cow::Borrowed(_)))
-            .then_some(&tx.transforms);
         if let Some(hit) = value_matches(
             link,
             operator,
             &value.value,
+            value.slot,
             argument.as_deref(),
             captures.as_mut(),
-            cache,
+            &tx.cache,
         ) {
             hits.push(Hit {
                 name: value.name(),
@@ -179,6 +230,7 @@ fn target_values<'a>(rule: &CompiledRule, link: &Link, tx: &'a Transaction<'a>) 
                 collection: target.spec.collection.name(),
                 key: None,
                 value: Cow::Owned(values.len().to_string().into_bytes()),
+                slot: None,
             });
         } else {
             out.extend(values);
@@ -199,82 +251,19 @@ fn runtime_exclusions<'t>(
     })
 }
 
-/// True for collections whose values keep their bytes for the whole transaction (everything
-/// but what rules write: `TX`, the persistent collections, `MATCHED_*`).
-fn is_stable(collection: &str) -> bool {
-    !matches!(
-        collection,
-        "TX" | "IP"
-            | "SESSION"
-            | "GLOBAL"
-            | "USER"
-            | "RESOURCE"
-            | "ENV"
-            | "MATCHED_VAR"
-            | "MATCHED_VAR_NAME"
-            | "MATCHED_VARS"
-            | "MATCHED_VARS_NAMES"
-    )
-}
-
-/// A value after a link's transformations: the original bytes, or shared transformed bytes.
-enum Transformed<'v> {
-    Same(&'v [u8]),
-    Changed(Rc<[u8]>),
-}
-
-impl std::ops::Deref for Transformed<'_> {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Transformed::Same(v) => v,
-            Transformed::Changed(v) => v,
-        }
-    }
-}
-
-/// `value` after the link's transformations, from the transaction's cache when allowed.
-fn transformed<'v>(
-    link: &Link,
-    value: &'v [u8],
-    cache: Option<&TransformCache>,
-) -> Transformed<'v> {
-    if let Some(known) = cache.and_then(|c| c.get(value, link.chain_id)) {
-        return known.map_or(Transformed::Same(value), Transformed::Changed);
-    }
-    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
-    for t in &link.transformations {
-        if let Some(next) = transformations::apply(*t, &current) {
-            current = Cow::Owned(next);
-        }
-    }
-    let result = match current {
-        Cow::Borrowed(v) => Transformed::Same(v),
-        Cow::Owned(v) => Transformed::Changed(Rc::from(v)),
-    };
-    if let Some(c) = cache {
-        let stored = match &result {
-            Transformed::Same(_) => None,
-            Transformed::Changed(v) => Some(Rc::clone(v)),
-        };
-        c.put(value, link.chain_id, stored);
-    }
-    result
-}
-
 /// The transformed value when the operator matches it (`MATCHED_VAR` holds transformed
 /// values, as in ModSecurity), trying every intermediate value with `multiMatch`.
 fn value_matches(
     link: &Link,
     operator: &super::operators::Operator,
     value: &[u8],
+    slot: Option<u32>,
     argument: Option<&[u8]>,
     mut captures: Option<&mut Vec<Vec<u8>>>,
-    cache: Option<&TransformCache>,
+    cache: &ValueCache,
 ) -> Option<Vec<u8>> {
     if !link.multi_match {
-        let current = transformed(link, value, cache);
+        let current = cache.transformed(link, slot, value);
         return operator
             .matches(&current, argument, captures)
             .then(|| current.to_vec());

@@ -3,9 +3,11 @@
 
 pub mod eval;
 pub mod operators;
+pub mod prefilter;
 pub mod ruleset;
 pub mod transaction;
 pub mod transformations;
+pub mod value_cache;
 pub mod variables;
 
 use crate::detect::{Deadline, OutOfTime};
@@ -13,7 +15,7 @@ use crate::parse::{self, Inputs, Limits};
 use crate::request::{Request, Response};
 use crate::seclang::ast::IdRange;
 pub use ruleset::RuleSet;
-use transaction::{RuleMatch, Transaction, TransformCache};
+use transaction::{RuleMatch, Transaction};
 
 /// What the rules decided about one request.
 #[derive(Debug, Clone, Default)]
@@ -97,8 +99,7 @@ fn reparse_body_if_forced(tx: &mut Transaction<'_>, limits: &Limits) {
         return;
     }
     let ctype = tx.req.header(b"content-type").unwrap_or(b"");
-    // The cache is keyed by value addresses, which the old body fields give back.
-    tx.transforms = TransformCache::default();
     parse::clear_body_fields(&mut tx.inputs);
     parse::parse_body_as(forced, ctype, tx.body, &mut tx.inputs, limits);
+    tx.reindex_fields();
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use regex::bytes::Regex;
 
 use super::operators::{self, Operator};
+use super::prefilter::{self, Prefilter, Trigger};
 use crate::seclang::actions::{Action, Phase, SetVar};
 use crate::seclang::ast::{Directive, EngineMode, IdRange};
 use crate::seclang::config::{Config, EngineSettings, Rule, RuleEntry, RuleLink};
@@ -52,6 +53,8 @@ pub struct Link {
     /// Identifies `transformations` within the rule set (equal chains share an id), so a
     /// transaction can cache each value's transformed form once per chain.
     pub chain_id: u32,
+    /// The link's id in [`RuleSet::prefilter`], when its operator can be ruled out by literals.
+    pub prefilter: Option<u32>,
     /// `capture`: fill `TX:0`–`TX:9` from the operator.
     pub capture: bool,
     /// `multiMatch`: try the operator after every transformation.
@@ -104,6 +107,10 @@ pub struct RuleSet {
     pub settings: EngineSettings,
     /// For each phase 1–5, the indices of its rules in order (removed rules left out).
     pub phase_rules: [Vec<usize>; 6],
+    /// The literals of every prefiltered link (see [`super::prefilter`]).
+    pub prefilter: Option<Prefilter>,
+    /// For each transformation chain id, what makes the chain change a value.
+    pub chain_triggers: Vec<Trigger>,
 }
 
 impl RuleSet {
@@ -164,6 +171,8 @@ impl RuleSet {
             engine_mode: config.settings.rule_engine.unwrap_or(EngineMode::On),
             settings: config.settings.clone(),
             phase_rules: Default::default(),
+            prefilter: None,
+            chain_triggers: Vec::new(),
         };
         for exclusion in &config.exclusions {
             if let Err(e) = set.apply_exclusion(&exclusion.directive.item) {
@@ -172,15 +181,38 @@ impl RuleSet {
         }
         set.intern_chains();
         set.index_phases();
+        set.build_prefilter();
         Ok(set)
     }
 
-    /// Gives equal transformation chains equal ids.
+    /// Gives equal transformation chains equal ids, and computes each chain's trigger.
     fn intern_chains(&mut self) {
         let mut ids: HashMap<Vec<Transformation>, u32> = HashMap::new();
         for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
             let next = ids.len() as u32;
-            link.chain_id = *ids.entry(link.transformations.clone()).or_insert(next);
+            link.chain_id = *ids.entry(link.transformations.clone()).or_insert_with(|| {
+                self.chain_triggers
+                    .push(prefilter::chain_trigger(&link.transformations));
+                next
+            });
+        }
+    }
+
+    /// Gives every link whose operator has required literals a prefilter id, and builds the
+    /// automaton over all of them.
+    fn build_prefilter(&mut self) {
+        let mut sets = Vec::new();
+        for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
+            if let Some(set) = link.operator.as_ref().and_then(Operator::required_literals) {
+                link.prefilter = Some(sets.len() as u32);
+                sets.push(set);
+            }
+        }
+        self.prefilter = Prefilter::build(&sets);
+        if self.prefilter.is_none() {
+            for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
+                link.prefilter = None;
+            }
         }
     }
 
@@ -391,6 +423,7 @@ fn compile_link(link: &RuleLink, default_actions: &[Action]) -> Result<Link, Str
         operator_argument,
         transformations: Vec::new(),
         chain_id: 0,
+        prefilter: None,
         capture: false,
         multi_match: false,
         setvars: Vec::new(),

@@ -3,11 +3,9 @@
 //! and what matched.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::rc::Rc;
 
+use super::value_cache::{ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
 use crate::request::{Request, Response};
 use crate::seclang::ast::{EngineMode, IdRange};
@@ -82,67 +80,10 @@ pub struct Transaction<'t> {
     pub unique_id: &'t [u8],
     /// The response, during the response phases.
     pub response: Option<&'t Response<'t>>,
-    /// Transformed request values, per value and transformation chain (see [`TransformCache`]).
-    pub transforms: TransformCache,
-}
-
-/// Each request value's transformed form, computed once per transformation chain: CRS applies
-/// the same few chains to the same arguments in dozens of rules. Keys are the address and
-/// length of bytes that stay put for the whole transaction (the request's own bytes and its
-/// parsed inputs), never of `TX` or other values that rules rewrite.
-#[derive(Default)]
-pub struct TransformCache {
-    map: RefCell<CacheMap>,
-}
-
-/// A cached value's address, its length and the transformation chain's id, to the transformed
-/// bytes (`None`: unchanged).
-type CacheMap = HashMap<(usize, usize, u32), Option<Rc<[u8]>>, BuildHasherDefault<WordHasher>>;
-
-impl TransformCache {
-    /// The cached result for `value` under chain `chain`: `Some(None)` when the chain leaves it
-    /// unchanged, `Some(Some(bytes))` when it changes it, `None` when not computed yet.
-    pub fn get(&self, value: &[u8], chain: u32) -> Option<Option<Rc<[u8]>>> {
-        self.map
-            .borrow()
-            .get(&(value.as_ptr() as usize, value.len(), chain))
-            .cloned()
-    }
-
-    /// Remembers a result.
-    pub fn put(&self, value: &[u8], chain: u32, result: Option<Rc<[u8]>>) {
-        self.map
-            .borrow_mut()
-            .insert((value.as_ptr() as usize, value.len(), chain), result);
-    }
-}
-
-/// A fast hasher for keys made of a few machine words (FxHash's multiply-rotate).
-#[derive(Default)]
-pub struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
+    /// What the rules computed about the request's values (see [`ValueCache`]).
+    pub cache: ValueCache,
+    /// The indices of `inputs.fields` by source, in order.
+    pub by_source: [Vec<u32>; SOURCES],
 }
 
 impl<'t> Transaction<'t> {
@@ -167,7 +108,24 @@ impl<'t> Transaction<'t> {
             allowed: false,
             unique_id: req.request_id,
             response: None,
-            transforms: TransformCache::default(),
+            cache: ValueCache::default(),
+            by_source: Default::default(),
+        }
+        .with_fields_indexed()
+    }
+
+    /// Rebuilds what depends on `inputs.fields` (after they change).
+    pub fn with_fields_indexed(mut self) -> Self {
+        self.reindex_fields();
+        self
+    }
+
+    /// Rebuilds the field index and empties the value cache (its slots are field indices).
+    pub fn reindex_fields(&mut self) {
+        self.cache = ValueCache::new(self.inputs.fields.len());
+        self.by_source = Default::default();
+        for (i, f) in self.inputs.fields.iter().enumerate() {
+            self.by_source[f.source as usize].push(i as u32);
         }
     }
 

@@ -17,6 +17,9 @@ pub struct Value<'a> {
     pub key: Option<Cow<'a, [u8]>>,
     /// The value.
     pub value: Cow<'a, [u8]>,
+    /// Where the value sits in the transaction's [`ValueCache`](super::value_cache::ValueCache),
+    /// for values that stay the same for the whole request.
+    pub slot: Option<u32>,
 }
 
 impl Value<'_> {
@@ -34,6 +37,7 @@ fn keyed<'a>(collection: &'static str, key: &'a [u8], value: &'a [u8]) -> Value<
         collection,
         key: Some(Cow::Borrowed(key)),
         value: Cow::Borrowed(value),
+        slot: None,
     }
 }
 
@@ -42,7 +46,59 @@ fn scalar<'a>(collection: &'static str, value: Cow<'a, [u8]>) -> Value<'a> {
         collection,
         key: None,
         value,
+        slot: None,
     }
+}
+
+/// The field sources a collection reads, and whether it reads their names; `None` for
+/// collections that are not made of parsed fields.
+pub fn field_sources(target: &Target) -> Option<(&'static [Source], bool)> {
+    use Source as S;
+    const ARGS: &[Source] = &[S::QueryArg, S::BodyArg];
+    Some(match target.spec.collection {
+        Collection::Args => (ARGS, false),
+        Collection::ArgsNames => (ARGS, true),
+        Collection::ArgsGet => (&[S::QueryArg], false),
+        Collection::ArgsGetNames => (&[S::QueryArg], true),
+        Collection::ArgsPost => (&[S::BodyArg], false),
+        Collection::ArgsPostNames => (&[S::BodyArg], true),
+        Collection::RequestHeaders => (&[S::Header], false),
+        Collection::RequestHeadersNames => (&[S::Header], true),
+        Collection::RequestCookies => (&[S::Cookie], false),
+        Collection::RequestCookiesNames => (&[S::Cookie], true),
+        Collection::Files | Collection::MultipartFilename => (&[S::Filename], false),
+        Collection::FilesNames | Collection::MultipartName => (&[S::Filename], true),
+        Collection::MultipartPartHeaders => (&[S::PartHeader], false),
+        Collection::Xml => match &target.spec.selector {
+            Selector::XPath(x) if x.contains('@') => (&[S::XmlAttr], false),
+            _ => (&[S::XmlText], false),
+        },
+        _ => return None,
+    })
+}
+
+/// The cache slot of a request scalar that stays the same for the whole request, after the
+/// `fields` parsed fields' slots.
+fn scalar_slot(c: Collection, fields: usize) -> Option<u32> {
+    let i = match c {
+        Collection::RequestMethod => 0,
+        Collection::RequestProtocol => 1,
+        Collection::RequestUriRaw => 2,
+        Collection::RequestUri => 3,
+        Collection::QueryString => 4,
+        Collection::RequestLine => 5,
+        Collection::RequestFilename => 6,
+        Collection::PathInfo => 7,
+        Collection::RequestBasename => 8,
+        Collection::RequestBody => 9,
+        Collection::RemoteAddr => 10,
+        Collection::UseragentIp => 11,
+        Collection::UniqueId => 12,
+        Collection::ServerName => 13,
+        _ => return None,
+    };
+    debug_assert!(i < super::value_cache::SCALAR_SLOTS);
+    u32::try_from(2 * fields + i).ok()
 }
 
 fn owned(collection: &'static str, value: impl Into<Vec<u8>>) -> Value<'static> {
@@ -71,56 +127,37 @@ fn selects(target: &Target, key: &[u8]) -> bool {
 pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
     let c = target.spec.collection;
     let name = c.name();
-    let fields = |pred: fn(&Field<'_>) -> bool, names: bool| -> Vec<Value<'a>> {
-        tx.inputs
-            .fields
-            .iter()
-            .filter(|f| pred(f) && selects(target, &f.name))
-            .map(|f| {
-                let v: &'a [u8] = if names { &f.name } else { &f.value };
-                keyed(name, &f.name, v)
-            })
-            .collect()
-    };
-    let is_arg = |f: &Field<'_>| matches!(f.source, Source::QueryArg | Source::BodyArg);
-    let values = match c {
-        Collection::Args => fields(is_arg, false),
-        Collection::ArgsNames => fields(is_arg, true),
-        Collection::ArgsGet => fields(|f| f.source == Source::QueryArg, false),
-        Collection::ArgsGetNames => fields(|f| f.source == Source::QueryArg, true),
-        Collection::ArgsPost => fields(|f| f.source == Source::BodyArg, false),
-        Collection::ArgsPostNames => fields(|f| f.source == Source::BodyArg, true),
-        Collection::RequestHeaders => fields(|f| f.source == Source::Header, false),
-        Collection::RequestHeadersNames => fields(|f| f.source == Source::Header, true),
-        Collection::RequestCookies => fields(|f| f.source == Source::Cookie, false),
-        Collection::RequestCookiesNames => fields(|f| f.source == Source::Cookie, true),
-        Collection::Files | Collection::MultipartFilename => {
-            fields(|f| f.source == Source::Filename, false)
+    if let Some((sources, names)) = field_sources(target) {
+        let mut indices: Vec<u32> = Vec::new();
+        for s in sources {
+            indices.extend_from_slice(&tx.by_source[*s as usize]);
         }
-        Collection::FilesNames | Collection::MultipartName => {
-            fields(|f| f.source == Source::Filename, true)
+        if sources.len() > 1 {
+            indices.sort_unstable();
         }
-        Collection::MultipartPartHeaders => fields(|f| f.source == Source::PartHeader, false),
-        Collection::Xml => {
-            let attributes = matches!(&target.spec.selector, Selector::XPath(x) if x.contains('@'));
-            tx.inputs
-                .fields
-                .iter()
-                .filter(|f| {
-                    f.source
-                        == if attributes {
-                            Source::XmlAttr
-                        } else {
-                            Source::XmlText
-                        }
-                })
-                .map(|f| Value {
+        let xml_key = (c == Collection::Xml).then(|| Cow::Owned(target_key(target).to_vec()));
+        return indices
+            .into_iter()
+            .filter_map(|i| {
+                let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
+                if xml_key.is_none() && !selects(target, &f.name) {
+                    return None;
+                }
+                let (value, slot): (&'a [u8], u32) = if names {
+                    (&f.name, 2 * i + 1)
+                } else {
+                    (&f.value, 2 * i)
+                };
+                Some(Value {
                     collection: name,
-                    key: Some(Cow::Owned(target_key(target).to_vec())),
-                    value: Cow::Borrowed(&f.value),
+                    key: Some(xml_key.clone().unwrap_or(Cow::Borrowed(&f.name))),
+                    value: Cow::Borrowed(value),
+                    slot: Some(slot),
                 })
-                .collect()
-        }
+            })
+            .collect();
+    }
+    let values = match c {
         Collection::Tx => tx
             .tx
             .iter()
@@ -164,7 +201,13 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
             .filter(|(k, _)| selects(target, k.as_bytes()))
             .map(|(k, _)| keyed(name, k.as_bytes(), k.as_bytes()))
             .collect(),
-        _ => scalar_value(tx, c).into_iter().collect(),
+        _ => scalar_value(tx, c)
+            .map(|v| Value {
+                slot: scalar_slot(c, tx.inputs.fields.len()),
+                ..v
+            })
+            .into_iter()
+            .collect(),
     };
     values
 }

@@ -173,6 +173,17 @@ impl Operator {
         matches!(self.kind, Kind::Dynamic(..))
     }
 
+    /// Literals one of which every value the operator matches contains (ASCII case ignored),
+    /// for the prefilter; `None` when there are none or the operator is negated.
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        match &self.kind {
+            _ if self.negated => None,
+            Kind::Rx(rx) => rx.required_literals(),
+            Kind::Pm(pm) => pm.required_literals(),
+            _ => None,
+        }
+    }
+
     /// True for `!@op`.
     pub fn is_negated(&self) -> bool {
         self.negated

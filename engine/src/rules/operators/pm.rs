@@ -53,6 +53,11 @@ impl Pm {
         Ok(Pm { phrases, automaton })
     }
 
+    /// The phrases, when they make a selective prefilter (see [`crate::rules::prefilter`]).
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        crate::rules::prefilter::selective(self.phrases.clone())
+    }
+
     /// True when any phrase occurs in `input`; with `captures`, stores the phrase.
     pub fn matches(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
         match self.automaton.find(input) {

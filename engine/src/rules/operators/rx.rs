@@ -30,6 +30,7 @@ const DFA_SIZE_LIMIT: usize = 8 << 20;
 #[derive(Debug)]
 pub struct Rx {
     regex: Regex,
+    pattern: String,
 }
 
 impl Rx {
@@ -37,7 +38,13 @@ impl Rx {
     pub fn new(pattern: &str) -> Result<Rx, String> {
         Ok(Rx {
             regex: compile_regex(pattern)?,
+            pattern: pattern.to_string(),
         })
+    }
+
+    /// Literals one of which every match contains (see [`crate::rules::prefilter`]).
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        crate::rules::prefilter::required_literals(&rewrite_hex_braces(&self.pattern))
     }
 
     /// True when the pattern matches somewhere in `input`; with `captures`, stores the match

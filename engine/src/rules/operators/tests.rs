@@ -229,3 +229,73 @@ fn all_crs_operators_compile() {
         );
     }
 }
+
+/// The prefilter never rules out a match: every CRS operator with required literals is run on
+/// every `uri:` and `data:` payload of the CRS regression suite (raw and URL-decoded), and each
+/// payload it matches must contain one of its literals.
+#[test]
+fn crs_prefilter_never_rules_out_a_match() {
+    let Some(dir) = crs_dir() else { return };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("rules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    let config = crate::seclang::load_files(&files).expect("CRS loads");
+    let ops: Vec<(String, Operator, Vec<Vec<u8>>)> = config
+        .rule_groups()
+        .flat_map(|r| r.links.iter())
+        .filter_map(|l| {
+            let spec = l.operator.clone()?;
+            let base = Path::new(&*l.location.file).parent()?.to_path_buf();
+            let op = compile(&spec, &base).ok()?;
+            let lits = op.required_literals()?;
+            Some((l.location.to_string(), op, lits))
+        })
+        .collect();
+    let mut payloads: Vec<Vec<u8>> = Vec::new();
+    let mut pending = vec![dir.join("tests/regression/tests")];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                pending.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for line in text.lines() {
+                    let line = line.trim();
+                    if let Some(v) = line.strip_prefix("uri:").or(line.strip_prefix("data:")) {
+                        let v = v.trim().trim_matches(|c| c == '"' || c == '\'').as_bytes();
+                        payloads.push(v.to_vec());
+                        payloads.push(crate::decode::percent_decode(v, true).into_owned());
+                    }
+                }
+            }
+        }
+    }
+    assert!(payloads.len() > 2000, "{} payloads", payloads.len());
+    println!(
+        "{} operators with literals, {} payloads",
+        ops.len(),
+        payloads.len()
+    );
+    let mut checked = 0;
+    for (location, op, lits) in &ops {
+        let finder = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(lits)
+            .unwrap();
+        for p in &payloads {
+            if op.matches(p, None, None) {
+                checked += 1;
+                assert!(
+                    finder.is_match(p),
+                    "{location}: matches {:?} but holds none of its literals",
+                    String::from_utf8_lossy(p)
+                );
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} matches checked");
+}

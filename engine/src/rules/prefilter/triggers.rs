@@ -1,0 +1,209 @@
+//! Which values a chain of transformations can change beyond ASCII case. Each transformation
+//! lists the bytes it reacts to (`t:urlDecodeUni`: `%` and `+`); a value holding none of a
+//! chain's bytes comes out of the chain equal to itself up to case, by induction over the
+//! chain. Whitespace is finer-grained: a lone space between words is left alone by
+//! `t:compressWhitespace`, `t:trim` and `t:cmdLine`, so only "special" whitespace (runs, tabs
+//! and line breaks, spaces at the ends or before `/` and `(`) triggers those. No trigger holds a
+//! letter, so changing case never makes a value meet a trigger it did not meet before.
+
+use crate::seclang::transformations::Transformation;
+
+/// Bytes C's `isspace` accepts.
+const WHITESPACE: &[u8] = b" \t\n\x0b\x0c\r";
+
+/// What a value holds, as far as transformations care.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Presence {
+    bytes: [u64; 4],
+    special_whitespace: bool,
+}
+
+impl Presence {
+    /// Scans a value.
+    pub fn of(value: &[u8]) -> Presence {
+        let mut p = Presence::default();
+        let mut prev_space = true;
+        for (i, &b) in value.iter().enumerate() {
+            p.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            let space = WHITESPACE.contains(&b);
+            if space && (b != b' ' || prev_space) {
+                p.special_whitespace = true;
+            }
+            if prev_space && i > 0 && (b == b'/' || b == b'(') {
+                p.special_whitespace = true;
+            }
+            prev_space = space;
+        }
+        if prev_space && !value.is_empty() {
+            p.special_whitespace = true;
+        }
+        p
+    }
+
+    /// Adds what `other` holds.
+    pub fn add(&mut self, other: &Presence) {
+        for (a, b) in self.bytes.iter_mut().zip(other.bytes) {
+            *a |= b;
+        }
+        self.special_whitespace |= other.special_whitespace;
+    }
+
+    /// True when a chain with this trigger may change the value beyond ASCII case.
+    pub fn meets(&self, trigger: &Trigger) -> bool {
+        trigger.always
+            || (trigger.special_whitespace && self.special_whitespace)
+            || self
+                .bytes
+                .iter()
+                .zip(trigger.bytes)
+                .any(|(a, b)| a & b != 0)
+    }
+}
+
+/// What makes a chain of transformations change a value beyond ASCII case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trigger {
+    bytes: [u64; 4],
+    special_whitespace: bool,
+    /// The chain changes every value (`t:length`, `t:sha1`, `t:base64Decode` …).
+    always: bool,
+}
+
+impl Trigger {
+    fn add_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    fn add_range(&mut self, from: u8, to: u8) {
+        for b in from..=to {
+            self.add_bytes(&[b]);
+        }
+    }
+}
+
+/// The trigger of a whole chain: the union of its transformations' triggers.
+pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
+    use Transformation as T;
+    let mut trigger = Trigger::default();
+    for t in chain {
+        match t {
+            T::None | T::Lowercase | T::Uppercase => {}
+            T::UrlDecode | T::UrlDecodeUni => trigger.add_bytes(b"%+"),
+            T::HtmlEntityDecode => trigger.add_bytes(b"&"),
+            T::JsDecode | T::CssDecode | T::EscapeSeqDecode => trigger.add_bytes(b"\\"),
+            T::RemoveNulls | T::ReplaceNulls => trigger.add_bytes(b"\0"),
+            T::Utf8ToUnicode => trigger.add_range(0x80, 0xff),
+            T::CmdLine => {
+                trigger.add_bytes(b"\\\"'^,;");
+                trigger.special_whitespace = true;
+            }
+            T::CompressWhitespace | T::Trim | T::TrimLeft | T::TrimRight => {
+                trigger.special_whitespace = true;
+            }
+            T::RemoveWhitespace => {
+                trigger.add_bytes(WHITESPACE);
+                trigger.add_bytes(b"\xa0\xc2");
+            }
+            T::ReplaceComments => trigger.add_bytes(b"/"),
+            T::RemoveComments => trigger.add_bytes(b"/<-#"),
+            T::RemoveCommentsChar => trigger.add_bytes(b"/*<->#"),
+            T::NormalizePath | T::NormalisePath => trigger.add_bytes(b"/."),
+            T::NormalizePathWin | T::NormalisePathWin => trigger.add_bytes(b"/.\\"),
+            T::SqlHexDecode => trigger.add_bytes(b"0"),
+            T::Base64Decode
+            | T::Base64DecodeExt
+            | T::Base64Encode
+            | T::HexDecode
+            | T::HexEncode
+            | T::Length
+            | T::Md5
+            | T::Sha1
+            | T::UrlEncode
+            | T::ParityEven7bit
+            | T::ParityOdd7bit
+            | T::ParityZero7bit => trigger.always = true,
+        }
+    }
+    trigger
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::transformations;
+
+    fn apply_chain(chain: &[Transformation], value: &[u8]) -> Vec<u8> {
+        let mut v = value.to_vec();
+        for t in chain {
+            if let Some(next) = transformations::apply(*t, &v) {
+                v = next;
+            }
+        }
+        v
+    }
+
+    /// For every transformation and many values: when the value does not meet the trigger,
+    /// the transformation leaves it equal up to ASCII case.
+    #[test]
+    fn untriggered_values_come_out_equal_up_to_case() {
+        let values: &[&[u8]] = &[
+            b"Blue cotton shirt size M",
+            b"a  b",
+            b" lead",
+            b"trail ",
+            b"tab\there",
+            b"ls /etc",
+            b"f (x)",
+            b"100%25 off",
+            b"a+b",
+            b"&lt;script&gt;",
+            b"\\x41",
+            b"caf\xc3\xa9",
+            b"nbsp\xc2\xa0x",
+            b"/* c */ x",
+            b"<!-- c -->",
+            b"a -- b # c",
+            b"../../etc/passwd",
+            b"..\\..\\win",
+            b"0x41424344",
+            b"nul\0byte",
+            b"it's \"q\" ^ , ;",
+            b"PlainWord",
+            b"",
+            b" ",
+            b"x/y",
+            b"a.b",
+        ];
+        for &t in Transformation::ALL {
+            let trigger = chain_trigger(&[t]);
+            for v in values {
+                if Presence::of(v).meets(&trigger) {
+                    continue;
+                }
+                let out = apply_chain(&[t], v);
+                assert!(
+                    out.eq_ignore_ascii_case(v),
+                    "t:{} changed {:?} to {:?} without its trigger",
+                    t.name(),
+                    String::from_utf8_lossy(v),
+                    String::from_utf8_lossy(&out)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_lone_space_is_not_special() {
+        assert!(!Presence::of(b"Blue cotton shirt").special_whitespace);
+        assert!(Presence::of(b"a  b").special_whitespace);
+        assert!(Presence::of(b"a\tb").special_whitespace);
+        assert!(Presence::of(b" a").special_whitespace);
+        assert!(Presence::of(b"a ").special_whitespace);
+        assert!(Presence::of(b"a (b").special_whitespace);
+        let cmd = chain_trigger(&[Transformation::CmdLine]);
+        assert!(!Presence::of(b"Blue cotton shirt").meets(&cmd));
+        assert!(Presence::of(b"x;y").meets(&cmd));
+    }
+}

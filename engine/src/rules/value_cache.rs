@@ -1,0 +1,320 @@
+//! What the rules compute about each request value, computed once per request: its transformed
+//! forms (per transformation chain), the bytes it holds, and its prefilter scans. CRS applies
+//! the same few chains to the same arguments in dozens of rules.
+//!
+//! Values are known by their slot: a parsed field's value is `2 × index`, its name
+//! `2 × index + 1`, and the request's fixed scalars (`REQUEST_URI`, `REQUEST_BODY` …) follow
+//! the fields (see [`super::variables`]). Values that rules rewrite (`TX`, `MATCHED_VAR` …)
+//! have no slot and are never cached. Fields are grouped by source and role (`ARGS` values,
+//! `REQUEST_HEADERS` names …) so that a link can be ruled out for a whole group at once.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+
+use super::prefilter::{self, Prefilter, Presence, Trigger};
+use super::ruleset::Link;
+use super::transformations;
+use crate::parse::{Field, Source};
+
+/// Number of field sources (see [`Source`]).
+pub const SOURCES: usize = 8;
+
+/// A value after a link's transformations: the original bytes, or shared transformed bytes.
+pub enum Transformed<'v> {
+    /// Unchanged.
+    Same(&'v [u8]),
+    /// Changed (shared with the cache).
+    Changed(Rc<[u8]>),
+}
+
+impl std::ops::Deref for Transformed<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Transformed::Same(v) => v,
+            Transformed::Changed(v) => v,
+        }
+    }
+}
+
+/// The per-request memo.
+#[derive(Default)]
+pub struct ValueCache {
+    inner: RefCell<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// `(slot, chain)` → transformed bytes (`None`: unchanged).
+    transformed: HashMap<u64, Option<Rc<[u8]>>, BuildHasherDefault<WordHasher>>,
+    /// `(slot, chain)` → offset in `arena` of the scan of the transformed value, for chains
+    /// the value triggers.
+    scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
+    /// Per slot: what the untransformed value holds and the offset of its scan.
+    slots: Vec<Option<Scanned>>,
+    /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
+    groups: [Option<Scanned>; SOURCES * 2],
+    /// `(group, chain)` → offset in `arena` of the OR of the group's scans after the chain.
+    group_scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
+    /// Scan results, `words` words each.
+    arena: Vec<u64>,
+}
+
+/// What a value (or a group of values) holds, and where its scan is.
+#[derive(Clone, Copy)]
+struct Scanned {
+    presence: Presence,
+    scan: u32,
+}
+
+fn key(slot: u32, chain: u32) -> u64 {
+    u64::from(slot) << 32 | u64::from(chain)
+}
+
+impl ValueCache {
+    /// A cache for a request with `fields` parsed fields.
+    pub fn new(fields: usize) -> ValueCache {
+        let cache = ValueCache::default();
+        cache.inner.borrow_mut().slots = vec![None; 2 * fields + SCALAR_SLOTS];
+        cache
+    }
+
+    /// `value` (in `slot`, when it has one) after the link's transformations.
+    pub fn transformed<'v>(
+        &self,
+        link: &Link,
+        slot: Option<u32>,
+        value: &'v [u8],
+    ) -> Transformed<'v> {
+        let Some(slot) = slot else {
+            return transform(link, value);
+        };
+        let k = key(slot, link.chain_id);
+        if let Some(known) = self.inner.borrow().transformed.get(&k) {
+            return known
+                .clone()
+                .map_or(Transformed::Same(value), Transformed::Changed);
+        }
+        let result = transform(link, value);
+        let stored = match &result {
+            Transformed::Same(_) => None,
+            Transformed::Changed(v) => Some(Rc::clone(v)),
+        };
+        self.inner.borrow_mut().transformed.insert(k, stored);
+        result
+    }
+
+    /// False when the value in `slot` cannot match the link's operator (prefilter id `id`)
+    /// after the link's transformations, whose trigger is `trigger` (with `multiMatch`, nor
+    /// before or between them).
+    pub fn may_match(
+        &self,
+        filter: &Prefilter,
+        link: &Link,
+        id: u32,
+        trigger: &Trigger,
+        slot: u32,
+        value: &[u8],
+    ) -> bool {
+        let own = self.scanned(filter, slot, value);
+        if !own.presence.meets(trigger) {
+            return self.bit(own.scan, id);
+        }
+        if link.multi_match {
+            // The operator also sees every intermediate value, which no scan covers.
+            return true;
+        }
+        let scan = self.transformed_scan(filter, link, slot, value);
+        self.bit(scan, id)
+    }
+
+    /// False when no field of `source` (their names with `names`) can match the link's
+    /// operator (prefilter id `id`) after its transformations, whose trigger is `trigger`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn group_may_match(
+        &self,
+        filter: &Prefilter,
+        fields: &[Field<'_>],
+        source: Source,
+        names: bool,
+        link: &Link,
+        id: u32,
+        trigger: &Trigger,
+    ) -> bool {
+        let g = source as usize * 2 + usize::from(names);
+        let group = self.group(filter, fields, g, source, names);
+        if !group.presence.meets(trigger) {
+            return self.bit(group.scan, id);
+        }
+        if link.multi_match {
+            return true;
+        }
+        let k = key(g as u32, link.chain_id);
+        let known = self.inner.borrow().group_scans.get(&k).copied();
+        let scan = match known {
+            Some(scan) => scan,
+            None => {
+                let mut bits = vec![0u64; filter.words()];
+                for (slot, value) in group_values(fields, source, names) {
+                    let own = self.scanned(filter, slot, value);
+                    let scan = if own.presence.meets(trigger) {
+                        self.transformed_scan(filter, link, slot, value)
+                    } else {
+                        own.scan
+                    };
+                    self.or_into(&mut bits, scan);
+                }
+                let scan = self.store(&bits);
+                self.inner.borrow_mut().group_scans.insert(k, scan);
+                scan
+            }
+        };
+        self.bit(scan, id)
+    }
+
+    /// What a group's untransformed values hold together, computed on first use.
+    fn group(
+        &self,
+        filter: &Prefilter,
+        fields: &[Field<'_>],
+        g: usize,
+        source: Source,
+        names: bool,
+    ) -> Scanned {
+        if let Some(group) = self.inner.borrow().groups[g] {
+            return group;
+        }
+        let mut presence = Presence::default();
+        let mut bits = vec![0u64; filter.words()];
+        for (slot, value) in group_values(fields, source, names) {
+            let s = self.scanned(filter, slot, value);
+            presence.add(&s.presence);
+            self.or_into(&mut bits, s.scan);
+        }
+        let group = Scanned {
+            presence,
+            scan: self.store(&bits),
+        };
+        self.inner.borrow_mut().groups[g] = Some(group);
+        group
+    }
+
+    /// The scan of the value in `slot` after the link's transformations, computed once.
+    fn transformed_scan(&self, filter: &Prefilter, link: &Link, slot: u32, value: &[u8]) -> u32 {
+        let k = key(slot, link.chain_id);
+        if let Some(scan) = self.inner.borrow().scans.get(&k) {
+            return *scan;
+        }
+        let transformed = self.transformed(link, Some(slot), value);
+        let scan = self.scan(filter, &transformed);
+        self.inner.borrow_mut().scans.insert(k, scan);
+        scan
+    }
+
+    fn or_into(&self, bits: &mut [u64], scan: u32) {
+        let inner = self.inner.borrow();
+        let at = scan as usize;
+        let words = bits.len();
+        for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
+            *b |= w;
+        }
+    }
+
+    fn store(&self, bits: &[u64]) -> u32 {
+        let mut inner = self.inner.borrow_mut();
+        let at = inner.arena.len() as u32;
+        inner.arena.extend_from_slice(bits);
+        at
+    }
+
+    /// The untransformed value's presence and scan, computed on first use.
+    fn scanned(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> Scanned {
+        if let Some(Some(s)) = self.inner.borrow().slots.get(slot as usize) {
+            return *s;
+        }
+        let s = Scanned {
+            presence: Presence::of(value),
+            scan: self.scan(filter, value),
+        };
+        let mut inner = self.inner.borrow_mut();
+        if let Some(entry) = inner.slots.get_mut(slot as usize) {
+            *entry = Some(s);
+        }
+        s
+    }
+
+    /// Scans `value` into a new arena entry; returns its offset.
+    fn scan(&self, filter: &Prefilter, value: &[u8]) -> u32 {
+        let mut inner = self.inner.borrow_mut();
+        let at = inner.arena.len();
+        inner.arena.resize(at + filter.words(), 0);
+        filter.scan(value, &mut inner.arena[at..]);
+        at as u32
+    }
+
+    fn bit(&self, scan: u32, id: u32) -> bool {
+        prefilter::has(&self.inner.borrow().arena[scan as usize..], id)
+    }
+}
+
+/// The slots and values of a group's fields.
+fn group_values<'f>(
+    fields: &'f [Field<'_>],
+    source: Source,
+    names: bool,
+) -> impl Iterator<Item = (u32, &'f [u8])> {
+    fields
+        .iter()
+        .enumerate()
+        .filter(move |(_, f)| f.source == source)
+        .map(move |(i, f)| {
+            let i = i as u32;
+            if names {
+                (2 * i + 1, &f.name[..])
+            } else {
+                (2 * i, &f.value[..])
+            }
+        })
+}
+
+/// Slots after the fields' for the request's fixed scalars.
+pub const SCALAR_SLOTS: usize = 16;
+
+/// Runs the link's transformations over `value`.
+fn transform<'v>(link: &Link, value: &'v [u8]) -> Transformed<'v> {
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+    for t in &link.transformations {
+        if let Some(next) = transformations::apply(*t, &current) {
+            current = Cow::Owned(next);
+        }
+    }
+    match current {
+        Cow::Borrowed(v) => Transformed::Same(v),
+        Cow::Owned(v) => Transformed::Changed(Rc::from(v)),
+    }
+}
+
+/// A fast hasher for keys made of one machine word (multiply and fold).
+#[derive(Default)]
+pub struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
+}
