@@ -155,6 +155,10 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
                 )
             });
         }
+        let slot = variables::scalar_slot(target.spec.collection, tx.inputs.fields.len());
+        if let Some(known) = slot.and_then(|s| tx.cache.known_may_match(link, id, trigger, s)) {
+            return !known;
+        }
         variables::resolve(tx, target).iter().all(|v| {
             v.slot.is_some_and(|slot| {
                 !tx.cache

@@ -132,6 +132,26 @@ impl ValueCache {
         self.bit(scan, id)
     }
 
+    /// What [`may_match`](Self::may_match) would answer for `slot`, when the value there was
+    /// already scanned (no need to compute the value again).
+    pub fn known_may_match(
+        &self,
+        link: &Link,
+        id: u32,
+        trigger: &Trigger,
+        slot: u32,
+    ) -> Option<bool> {
+        let own = (*self.inner.borrow().slots.get(slot as usize)?)?;
+        if !own.presence.meets(trigger) {
+            return Some(self.bit(own.scan, id));
+        }
+        if link.multi_match {
+            return Some(true);
+        }
+        let scan = *self.inner.borrow().scans.get(&key(slot, link.chain_id))?;
+        Some(self.bit(scan, id))
+    }
+
     /// False when no field of `source` (their names with `names`) can match the link's
     /// operator (prefilter id `id`) after its transformations, whose trigger is `trigger`.
     #[allow(clippy::too_many_arguments)]

@@ -79,7 +79,7 @@ pub fn field_sources(target: &Target) -> Option<(&'static [Source], bool)> {
 
 /// The cache slot of a request scalar that stays the same for the whole request, after the
 /// `fields` parsed fields' slots.
-fn scalar_slot(c: Collection, fields: usize) -> Option<u32> {
+pub fn scalar_slot(c: Collection, fields: usize) -> Option<u32> {
     let i = match c {
         Collection::RequestMethod => 0,
         Collection::RequestProtocol => 1,
@@ -158,12 +158,21 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
             .collect();
     }
     let values = match c {
-        Collection::Tx => tx
-            .tx
-            .iter()
-            .filter(|(k, _)| selects(target, k.as_bytes()))
-            .map(|(k, v)| keyed(name, k.as_bytes(), v))
-            .collect(),
+        Collection::Tx => match &target.spec.selector {
+            // Keys are stored lower-cased: look a named key up instead of scanning them all.
+            Selector::Key(k) => tx
+                .tx
+                .get_key_value(k.to_ascii_lowercase().as_str())
+                .map(|(k, v)| keyed(name, k.as_bytes(), v))
+                .into_iter()
+                .collect(),
+            _ => tx
+                .tx
+                .iter()
+                .filter(|(k, _)| selects(target, k.as_bytes()))
+                .map(|(k, v)| keyed(name, k.as_bytes(), v))
+                .collect(),
+        },
         Collection::Ip
         | Collection::Session
         | Collection::Global

@@ -48,6 +48,8 @@ impl Prefilter {
         if literals.is_empty() {
             return None;
         }
+        // The contiguous NFA: about 1 MiB for CRS's 3,800 literals; a DFA over them takes
+        // 37 MiB and scanned no faster in the CRS benchmark.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
