@@ -1,7 +1,7 @@
 //! In-process cost of judging requests with OWASP CRS v4 at paranoia level 1 (the default of
 //! `crs-setup.conf.example`) and with the built-in detectors alone. Prints the median and p99
 //! CPU time per request (thread CPU time, robust on a shared machine) per request type. Run: `cargo bench -p moat --bench crs` (CRS from `$MOAT_CRS_DIR` or
-//! `../shared/crs`); `-- GET` or `-- JSON` times only the requests whose name contains the word.
+//! `../shared/crs`); `-- JSON built-in` times only the request/engine pairs whose names contain every word.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,8 +144,12 @@ fn main() {
     };
     let with_crs = Engine::with_rules(settings, Some(crs)).without_builtin_detectors();
     let builtin = Engine::new(settings);
-    // `cargo bench --bench crs -- WORD` times only the requests whose name contains WORD.
-    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // `cargo bench --bench crs -- WORD…` times only the request/engine pairs whose names contain
+    // every WORD.
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     println!("| request | engine | median | p99 | verdict |");
     println!("|---|---|---|---|---|");
     for (name, req, n) in [
@@ -153,10 +157,11 @@ fn main() {
         ("10 KB JSON POST", &post, 2_000),
         ("SQLi GET", &attack, 5_000),
     ] {
-        if only.as_deref().is_some_and(|w| !name.contains(w)) {
-            continue;
-        }
         for (ename, engine) in [("CRS v4 PL1", &with_crs), ("built-in detectors", &builtin)] {
+            let label = format!("{name} {ename}");
+            if !words.iter().all(|w| label.contains(w.as_str())) {
+                continue;
+            }
             let (median, p99, verdict) = time(engine, req, n);
             println!(
                 "| {name} ({} B body) | {ename} | {:.1} µs | {:.1} µs | {verdict} |",

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use super::prefilter::Trigger;
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
@@ -194,11 +195,11 @@ fn find_hits(
         if let Some(hit) = value_matches(
             link,
             operator,
-            &value.value,
-            value.slot,
+            &value,
             argument.as_deref(),
             captures.as_mut(),
             &tx.cache,
+            &rules.chain_triggers[link.chain_id as usize],
         ) {
             hits.push(Hit {
                 name: value.name(),
@@ -260,14 +261,15 @@ fn runtime_exclusions<'t>(
 fn value_matches(
     link: &Link,
     operator: &super::operators::Operator,
-    value: &[u8],
-    slot: Option<u32>,
+    target: &Value<'_>,
     argument: Option<&[u8]>,
     mut captures: Option<&mut Vec<Vec<u8>>>,
     cache: &ValueCache,
+    trigger: &Trigger,
 ) -> Option<Vec<u8>> {
+    let value: &[u8] = &target.value;
     if !link.multi_match {
-        let current = cache.transformed(link, slot, value);
+        let current = cache.transformed(link, trigger, target.slot, value);
         return operator
             .matches(&current, argument, captures)
             .then(|| current.to_vec());

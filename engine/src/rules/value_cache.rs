@@ -56,6 +56,8 @@ struct Inner {
     scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
     /// Per slot: what the untransformed value holds and the offset of its scan.
     slots: Vec<Option<Scanned>>,
+    /// Per slot: what the untransformed value holds (before any scan).
+    presences: Vec<Option<Presence>>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; SOURCES * 2],
     /// `(group, chain)` → offset in `arena` of the OR of the group's scans after the chain.
@@ -79,20 +81,28 @@ impl ValueCache {
     /// A cache for a request with `fields` parsed fields.
     pub fn new(fields: usize) -> ValueCache {
         let cache = ValueCache::default();
-        cache.inner.borrow_mut().slots = vec![None; 2 * fields + SCALAR_SLOTS];
+        let mut inner = cache.inner.borrow_mut();
+        inner.slots = vec![None; 2 * fields + SCALAR_SLOTS];
+        inner.presences = vec![None; 2 * fields + SCALAR_SLOTS];
+        drop(inner);
         cache
     }
 
-    /// `value` (in `slot`, when it has one) after the link's transformations.
+    /// `value` (in `slot`, when it has one) after the link's transformations, whose trigger is
+    /// `trigger`.
     pub fn transformed<'v>(
         &self,
         link: &Link,
+        trigger: &Trigger,
         slot: Option<u32>,
         value: &'v [u8],
     ) -> Transformed<'v> {
         let Some(slot) = slot else {
             return transform(link, value);
         };
+        if trigger.leaves_unchanged(&self.presence(slot, value)) {
+            return Transformed::Same(value);
+        }
         let k = key(slot, link.chain_id);
         if let Some(known) = self.inner.borrow().transformed.get(&k) {
             return known
@@ -128,7 +138,7 @@ impl ValueCache {
             // The operator also sees every intermediate value, which no scan covers.
             return true;
         }
-        let scan = self.transformed_scan(filter, link, slot, value);
+        let scan = self.transformed_scan(filter, link, trigger, slot, value);
         self.bit(scan, id)
     }
 
@@ -182,7 +192,7 @@ impl ValueCache {
                 for (slot, value) in group_values(fields, source, names) {
                     let own = self.scanned(filter, slot, value);
                     let scan = if own.presence.meets(trigger) {
-                        self.transformed_scan(filter, link, slot, value)
+                        self.transformed_scan(filter, link, trigger, slot, value)
                     } else {
                         own.scan
                     };
@@ -224,12 +234,19 @@ impl ValueCache {
     }
 
     /// The scan of the value in `slot` after the link's transformations, computed once.
-    fn transformed_scan(&self, filter: &Prefilter, link: &Link, slot: u32, value: &[u8]) -> u32 {
+    fn transformed_scan(
+        &self,
+        filter: &Prefilter,
+        link: &Link,
+        trigger: &Trigger,
+        slot: u32,
+        value: &[u8],
+    ) -> u32 {
         let k = key(slot, link.chain_id);
         if let Some(scan) = self.inner.borrow().scans.get(&k) {
             return *scan;
         }
-        let transformed = self.transformed(link, Some(slot), value);
+        let transformed = self.transformed(link, trigger, Some(slot), value);
         let scan = self.scan(filter, &transformed);
         self.inner.borrow_mut().scans.insert(k, scan);
         scan
@@ -251,13 +268,25 @@ impl ValueCache {
         at
     }
 
+    /// What the untransformed value in `slot` holds, computed on first use.
+    fn presence(&self, slot: u32, value: &[u8]) -> Presence {
+        if let Some(Some(p)) = self.inner.borrow().presences.get(slot as usize) {
+            return *p;
+        }
+        let p = Presence::of(value);
+        if let Some(entry) = self.inner.borrow_mut().presences.get_mut(slot as usize) {
+            *entry = Some(p);
+        }
+        p
+    }
+
     /// The untransformed value's presence and scan, computed on first use.
     fn scanned(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> Scanned {
         if let Some(Some(s)) = self.inner.borrow().slots.get(slot as usize) {
             return *s;
         }
         let s = Scanned {
-            presence: Presence::of(value),
+            presence: self.presence(slot, value),
             scan: self.scan(filter, value),
         };
         let mut inner = self.inner.borrow_mut();

@@ -69,13 +69,17 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
 /// Strings are lower-cased, sorted and deduplicated.
 pub fn selective(set: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
     let mut set: Vec<Vec<u8>> = set.into_iter().map(|s| s.to_ascii_lowercase()).collect();
-    let selective = |s: &Vec<u8>| s.len() >= 3 || s.iter().any(|b| !b.is_ascii_alphanumeric());
-    if set.is_empty() || set.len() > MAX_SET || !set.iter().all(selective) {
+    if set.is_empty() || set.len() > MAX_SET || !set.iter().all(|s| selective_string(s)) {
         return None;
     }
     set.sort();
     set.dedup();
     Some(set)
+}
+
+/// A string rare enough in ordinary text to filter on (see [`selective`]).
+fn selective_string(s: &[u8]) -> bool {
+    s.len() >= 3 || s.iter().any(|b| !b.is_ascii_alphanumeric())
 }
 
 fn walk(hir: &Hir) -> Option<Lits> {
@@ -130,7 +134,10 @@ fn concat(parts: &[Hir]) -> Option<Lits> {
     let mut all_exact = true;
     let mut best: Option<Lits> = None;
     let offer = |cand: Lits, best: &mut Option<Lits>| {
-        if cand.min_len() > 0 && best.as_ref().map_or(true, |b| cand.better_than(b)) {
+        if cand.min_len() > 0
+            && cand.set.iter().all(|s| selective_string(s))
+            && best.as_ref().map_or(true, |b| cand.better_than(b))
+        {
             *best = Some(cand);
         }
     };

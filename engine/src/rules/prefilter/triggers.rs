@@ -48,6 +48,12 @@ impl Presence {
         self.special_whitespace |= other.special_whitespace;
     }
 
+    /// True when the value holds an ASCII capital letter.
+    fn has_upper(&self) -> bool {
+        // `A`–`Z` are bits 1–26 of the second word (bytes 64–127).
+        self.bytes[1] & (((1u64 << 26) - 1) << 1) != 0
+    }
+
     /// True when a chain with this trigger may change the value beyond ASCII case.
     pub fn meets(&self, trigger: &Trigger) -> bool {
         trigger.always
@@ -67,6 +73,38 @@ pub struct Trigger {
     special_whitespace: bool,
     /// The chain changes every value (`t:length`, `t:sha1`, `t:base64Decode` …).
     always: bool,
+    /// What the chain does to ASCII case.
+    case: CaseEffect,
+}
+
+/// What a chain does to the case of ASCII letters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum CaseEffect {
+    /// Leaves it.
+    #[default]
+    Keeps,
+    /// Lower-cases (`t:lowercase`, `t:cmdLine`).
+    Lowers,
+    /// Anything else (`t:uppercase`, or both).
+    Changes,
+}
+
+impl Trigger {
+    /// True when the chain returns a value that holds `presence` byte for byte unchanged.
+    pub fn leaves_unchanged(&self, presence: &Presence) -> bool {
+        !presence.meets(self)
+            && match self.case {
+                CaseEffect::Keeps => true,
+                CaseEffect::Lowers => !presence.has_upper(),
+                CaseEffect::Changes => false,
+            }
+    }
+
+    fn lowers(&mut self) {
+        if self.case == CaseEffect::Keeps {
+            self.case = CaseEffect::Lowers;
+        }
+    }
 }
 
 impl Trigger {
@@ -89,13 +127,16 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
     let mut trigger = Trigger::default();
     for t in chain {
         match t {
-            T::None | T::Lowercase | T::Uppercase => {}
+            T::None => {}
+            T::Lowercase => trigger.lowers(),
+            T::Uppercase => trigger.case = CaseEffect::Changes,
             T::UrlDecode | T::UrlDecodeUni => trigger.add_bytes(b"%+"),
             T::HtmlEntityDecode => trigger.add_bytes(b"&"),
             T::JsDecode | T::CssDecode | T::EscapeSeqDecode => trigger.add_bytes(b"\\"),
             T::RemoveNulls | T::ReplaceNulls => trigger.add_bytes(b"\0"),
             T::Utf8ToUnicode => trigger.add_range(0x80, 0xff),
             T::CmdLine => {
+                trigger.lowers();
                 trigger.add_bytes(b"\\\"'^,;");
                 trigger.special_whitespace = true;
             }
@@ -171,6 +212,8 @@ mod tests {
             b"nul\0byte",
             b"it's \"q\" ^ , ;",
             b"PlainWord",
+            b"plainword",
+            b"two words",
             b"",
             b" ",
             b"x/y",
@@ -183,6 +226,15 @@ mod tests {
                     continue;
                 }
                 let out = apply_chain(&[t], v);
+                if trigger.leaves_unchanged(&Presence::of(v)) {
+                    assert_eq!(
+                        out,
+                        v.to_vec(),
+                        "t:{} changed {:?} although it should leave it alone",
+                        t.name(),
+                        String::from_utf8_lossy(v)
+                    );
+                }
                 assert!(
                     out.eq_ignore_ascii_case(v),
                     "t:{} changed {:?} to {:?} without its trigger",
