@@ -77,7 +77,9 @@ for p in "${packages[@]}"; do
     [[ "$state" == not-installed ]] ||
         die "$p is already on this machine ($state); this test installs and purges it, which would change that. Purge it first: dpkg --purge $p"
 done
-for f in /etc/moat "$link" "$link.removed" "$module" /usr/bin/moat /usr/lib/moat; do
+# Enables /etc/moat/nginx-moat.conf in the system configuration for one step below.
+system_enable=/etc/nginx/conf.d/moat-package-test.conf
+for f in /etc/moat "$link" "$link.removed" "$module" /usr/bin/moat /usr/lib/moat "$system_enable"; do
     [[ ! -e "$f" && ! -L "$f" ]] || die "$f exists without Moat's packages; move it away before running this test"
 done
 
@@ -95,6 +97,7 @@ cleanup() {
     if [[ -f "$tmp/nginx.pid" ]]; then
         stop_nginx || true
     fi
+    as_root rm -f "$system_enable"
     if [[ "$installed" == true ]]; then
         log "cleanup: purging ${packages[*]}"
         as_root dpkg --purge "${packages[@]}" >/dev/null 2>&1 || echo "cleanup: dpkg --purge failed" >&2
@@ -160,7 +163,9 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 lua_port="$(free_port)"
+health_port="$(free_port)"
 while [[ "$lua_port" == "$port" ]]; do lua_port="$(free_port)"; done
+while [[ "$health_port" == "$port" || "$health_port" == "$lua_port" ]]; do health_port="$(free_port)"; done
 
 # Workers run as nginx's default unprivileged user: the prefix must be readable by it.
 chmod 0755 "$tmp"
@@ -168,8 +173,17 @@ mkdir -p "$tmp/www"
 echo "moat package test" >"$tmp/www/index.html"
 chmod 0644 "$tmp/www/index.html"
 
-# The Docker image's site, moved to a loopback port and this prefix; fail loudly if the
-# substitutions stop matching it.
+# The Docker image's runtime files are the ones served below: fail if it gains another.
+docker_files="$(sed -n 's|^COPY \(packaging/[^ ]*\) .*|\1|p' Dockerfile | sort | tr '\n' ' ')"
+check "the Dockerfile's configuration files are the ones this test serves ($docker_files)" \
+    test "$docker_files" = "packaging/docker/default-site.conf packaging/docker/health.conf "
+
+# The Docker image's site and health server, moved to loopback ports and this prefix; fail
+# loudly if the substitutions stop matching them.
+sed -e "s|listen 127.0.0.1:8081;|listen 127.0.0.1:$health_port;|" \
+    packaging/docker/health.conf >"$tmp/health.conf"
+grep -q "listen 127.0.0.1:$health_port;" "$tmp/health.conf" ||
+    die "packaging/docker/health.conf changed: update the substitution in $0"
 sed -e "s|^\( *\)listen 80 default_server;|\1listen 127.0.0.1:$port;|" \
     -e '/listen \[::\]:80 default_server;/d' \
     -e "s|access_log /var/log/nginx/access.log moat;|access_log $tmp/access.log moat;|" \
@@ -200,6 +214,7 @@ http {
     # The package's http-level example: moat on, /etc/moat/main.conf, log_format moat.
     include /etc/moat/nginx-moat.conf;
     include $tmp/site.conf;
+    include $tmp/health.conf;
 
     # lua-moat: libmoat.so and moat.lua from the package, the same default rules.
     init_by_lua_block {
@@ -229,7 +244,7 @@ stop_nginx() {
     as_root rm -f "$tmp/nginx.pid"
 }
 
-log "nginx -t and start on 127.0.0.1:$port (module) and 127.0.0.1:$lua_port (Lua)"
+log "nginx -t and start on 127.0.0.1:$port (module), :$lua_port (Lua), :$health_port (health)"
 if ! as_root "$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/nginx-t.log" 2>&1; then
     cat "$tmp/nginx-t.log" >&2
     die "nginx -t failed on the test configuration"
@@ -237,7 +252,7 @@ fi
 pass "nginx -t on a configuration using the installed snippet, /etc/moat and the Docker site"
 as_root "$nginx" -p "$tmp" -c "$tmp/nginx.conf" || die "nginx did not start: $(cat "$tmp/error.log" 2>/dev/null)"
 for _ in $(seq 1 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    curl -s -o /dev/null "http://127.0.0.1:$health_port/healthz" && break
     sleep 0.1
 done
 
@@ -253,7 +268,7 @@ expect 403 GET "$port" "$sqli" "module: SQL injection"
 expect 403 GET "$port" '/?q=%3Cscript%3Ealert(1)%3C/script%3E' "module: XSS"
 expect 403 GET "$port" '/.git/config' "module: default rule 10001 (/etc/moat/main.conf)"
 expect 405 PROPFIND "$port" '/' "module: default rule 10003 (method)"
-expect 200 GET "$port" '/healthz' "module: the Docker image's health check"
+expect 200 GET "$health_port" '/healthz' "the Docker image's health check"
 expect 200 GET "$lua_port" '/index.html?q=blue+shoes' "lua-moat: benign request"
 expect 403 GET "$lua_port" "$sqli" "lua-moat: SQL injection"
 expect 403 GET "$lua_port" '/.git/config' "lua-moat: default rule 10001"
@@ -268,8 +283,17 @@ check "access log (format moat) records the verdicts" \
 
 # --- 4. Remove, reinstall, purge -----------------------------------------------------------
 
-log "dpkg --remove: module gone, link parked, conffiles kept"
+log "dpkg --remove with Moat still enabled in the system configuration: the package warns"
+as_root ln -s /etc/moat/nginx-moat.conf "$system_enable"
+if [[ "$system_ok_before" == true ]]; then
+    check "system nginx -t passes with /etc/moat/nginx-moat.conf enabled" system_nginx_t
+fi
 dpkg_do --remove "${packages[@]}" || die "dpkg --remove failed"
+check "removal warns that nginx -t fails, with nginx's reason" \
+    bash -c "grep -q 'warning: nginx -t fails without Moat' '$tmp/dpkg.log' && grep -q 'unknown directive \"moat\"' '$tmp/dpkg.log'"
+as_root rm "$system_enable"
+
+log "after dpkg --remove: module gone, link parked, conffiles kept"
 check "module file removed" test ! -e "$module"
 check "modules-enabled link parked as .removed (nginx no longer loads it)" \
     bash -c "[ ! -e '$link' ] && [ -L '$link.removed' ]"
