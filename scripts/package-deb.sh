@@ -8,6 +8,8 @@
 #       and apt refuse it next to any other nginx build.
 #   lua-moat_<version>_<arch>.deb  /usr/lib/moat/libmoat.so and moat.lua for OpenResty and
 #       lua-nginx-module.
+#   <package>-dbgsym_<version>_<arch>.ddeb  the debug information stripped from each, as
+#       debhelper makes them (for gdb and crash reports; optional).
 #
 # Runs scripts/build.sh first (skip with MOAT_SKIP_BUILD=1 when the release artifacts are
 # current), then stages, strips, assembles with dpkg-deb and checks the result with lintian
@@ -73,11 +75,21 @@ mkdir -p "$out_dir"
 
 # --- Helpers -------------------------------------------------------------------------------
 
-# install_stripped MODE SRC DEST: installs a binary stripped as dh_strip does (shared objects
-# lose their unneeded symbols but keep the dynamic ones nginx and LuaJIT resolve).
+# install_stripped MODE SRC DEST DBGSYM_STAGE: installs a binary stripped as dh_strip does
+# (shared objects lose their unneeded symbols but keep the dynamic ones nginx and LuaJIT
+# resolve), its debug information going to DBGSYM_STAGE/usr/lib/debug/.build-id/, where gdb
+# and debuginfod clients look for it.
 install_stripped() {
-    local mode="$1" src="$2" dest="$3"
+    local mode="$1" src="$2" dest="$3" dbgsym="$4"
     install -D -m "$mode" "$src" "$dest"
+    local id
+    id="$(readelf -n "$dest" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p')"
+    [[ -n "$id" ]] || die "$src has no GNU build ID"
+    local debug_file="$dbgsym/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+    mkdir -p "${debug_file%/*}"
+    objcopy --only-keep-debug --compress-debug-sections "$dest" "$debug_file"
+    chmod 0644 "$debug_file"
+    printf '%s\n' "$id" >>"$dbgsym.build-ids"
     if [[ "$dest" == *.so ]]; then
         strip --strip-unneeded --remove-section=.comment --remove-section=.note "$dest"
     else
@@ -91,7 +103,10 @@ install_stripped() {
 shlibs_depends() {
     # The module's ngx_* symbols resolve against /usr/sbin/nginx at load time, which no library
     # provides: dpkg-shlibdeps would warn about each; only its result matters here.
-    (cd "$work" && dpkg-shlibdeps -O --warnings=0 "${@#"$work"/}") | sed -n 's/^shlibs:Depends=//p'
+    local depends
+    depends="$(cd "$work" && dpkg-shlibdeps -O --warnings=0 "${@#"$work"/}" | sed -n 's/^shlibs:Depends=//p')"
+    [[ -n "$depends" ]] || die "dpkg-shlibdeps found no library dependencies for $*"
+    printf '%s\n' "$depends"
 }
 
 # doc_files PACKAGE STAGE ROOTS...: copyright and changelog.Debian.gz for PACKAGE.
@@ -144,13 +159,39 @@ assemble() {
     log "built $deb"
 }
 
+# assemble_dbgsym PACKAGE STAGE: builds PACKAGE-dbgsym from STAGE (filled by install_stripped)
+# as debhelper does: Section debug, exact dependency on PACKAGE, Build-Ids, a .ddeb file.
+assemble_dbgsym() {
+    local package="$1" stage="$2"
+    mkdir -p "$stage/DEBIAN" "$stage/usr/share/doc"
+    ln -s "$package" "$stage/usr/share/doc/$package-dbgsym"
+    (cd "$stage" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' |
+        LC_ALL=C sort -z | xargs -0r md5sum) >"$stage/DEBIAN/md5sums"
+    local size build_ids
+    size="$(du -k -s --apparent-size --exclude=DEBIAN "$stage" | cut -f1)"
+    build_ids="$(sort "$stage.build-ids" | tr '\n' ' ')"
+    {
+        printf 'Package: %s-dbgsym\nSource: moat\nVersion: %s\n' "$package" "$version"
+        printf 'Auto-Built-Package: debug-symbols\nArchitecture: %s\nMaintainer: %s\n' "$arch" "$maintainer"
+        printf 'Installed-Size: %s\nDepends: %s (= %s)\n' "$size" "$package" "$version"
+        printf 'Section: debug\nPriority: optional\nDescription: debug symbols for %s\n' "$package"
+        printf 'Build-Ids: %s\n' "${build_ids% }"
+    } >"$stage/DEBIAN/control"
+    find "$stage" -type d -exec chmod 0755 {} +
+    find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    local ddeb="$out_dir/${package}-dbgsym_${version}_${arch}.ddeb"
+    dpkg-deb --root-owner-group -Zxz --build "$stage" "$ddeb" >/dev/null
+    log "built $ddeb"
+}
+
 # --- libnginx-mod-http-moat ----------------------------------------------------------------
 
 mod="$work/debian/libnginx-mod-http-moat"
 mkdir -p "$mod/DEBIAN"
 module_so="$mod/usr/lib/nginx/modules/ngx_http_moat_module.so"
-install_stripped 0644 "$release/libngx_http_moat_module.so" "$module_so"
-install_stripped 0755 "$release/moat" "$mod/usr/bin/moat"
+mod_dbg="$work/debian/libnginx-mod-http-moat-dbgsym"
+install_stripped 0644 "$release/libngx_http_moat_module.so" "$module_so" "$mod_dbg"
+install_stripped 0755 "$release/moat" "$mod/usr/bin/moat" "$mod_dbg"
 # The module stays loadable: nginx looks these up with dlsym.
 for sym in ngx_modules ngx_module_names ngx_module_order; do
     nm -D --defined-only "$module_so" | grep -qw "$sym" || die "stripped module lost symbol $sym"
@@ -164,13 +205,16 @@ gzip -9n <"$pkg_src/man/moat.1" >"$mod/usr/share/man/man1/moat.1.gz"
 doc_files libnginx-mod-http-moat "$mod" moat ngx_http_moat_module
 install -D -m 0644 "$repo_root/nginx-conf/moat-native.conf" \
     "$mod/usr/share/doc/libnginx-mod-http-moat/examples/moat-native.conf"
-assemble libnginx-mod-http-moat "$mod" "$(shlibs_depends "$module_so" "$mod/usr/bin/moat")"
+mod_shlibs="$(shlibs_depends "$module_so" "$mod/usr/bin/moat")"
+assemble libnginx-mod-http-moat "$mod" "$mod_shlibs"
+assemble_dbgsym libnginx-mod-http-moat "$mod_dbg"
 
 # --- lua-moat ------------------------------------------------------------------------------
 
 lua="$work/debian/lua-moat"
 mkdir -p "$lua/DEBIAN"
-install_stripped 0644 "$release/libmoat.so" "$lua/usr/lib/moat/libmoat.so"
+lua_dbg="$work/debian/lua-moat-dbgsym"
+install_stripped 0644 "$release/libmoat.so" "$lua/usr/lib/moat/libmoat.so" "$lua_dbg"
 for sym in moat_engine_new_with_rules moat_check moat_verdict_free; do
     nm -D --defined-only "$lua/usr/lib/moat/libmoat.so" | grep -qw "$sym" ||
         die "stripped libmoat.so lost symbol $sym"
@@ -179,7 +223,9 @@ install -D -m 0644 "$repo_root/lua/moat.lua" "$lua/usr/share/lua/5.1/moat.lua"
 doc_files lua-moat "$lua" moat
 install -D -m 0644 "$repo_root/nginx-conf/moat-lua.conf" \
     "$lua/usr/share/doc/lua-moat/examples/moat-lua.conf"
-assemble lua-moat "$lua" "$(shlibs_depends "$lua/usr/lib/moat/libmoat.so")"
+lua_shlibs="$(shlibs_depends "$lua/usr/lib/moat/libmoat.so")"
+assemble lua-moat "$lua" "$lua_shlibs"
+assemble_dbgsym lua-moat "$lua_dbg"
 
 # --- Checks --------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
-packages=(libnginx-mod-http-moat lua-moat)
+packages=(libnginx-mod-http-moat lua-moat libnginx-mod-http-moat-dbgsym lua-moat-dbgsym)
 link=/etc/nginx/modules-enabled/50-mod-http-moat.conf
 module=/usr/lib/nginx/modules/ngx_http_moat_module.so
 nginx=/usr/sbin/nginx
@@ -62,7 +62,12 @@ version="$(dpkg-parsechangelog -l packaging/deb/changelog -SVersion)"
 arch="$(dpkg --print-architecture)"
 mod_deb="$out_dir/libnginx-mod-http-moat_${version}_${arch}.deb"
 lua_deb="$out_dir/lua-moat_${version}_${arch}.deb"
-[[ -f "$mod_deb" && -f "$lua_deb" ]] || die "package-deb.sh did not produce $mod_deb and $lua_deb"
+debs=("$lua_deb" "$mod_deb"
+    "$out_dir/libnginx-mod-http-moat-dbgsym_${version}_${arch}.ddeb"
+    "$out_dir/lua-moat-dbgsym_${version}_${arch}.ddeb")
+for deb in "${debs[@]}"; do
+    [[ -f "$deb" ]] || die "package-deb.sh did not produce $deb"
+done
 
 # --- Guard: one run per machine, and only on a machine without Moat's packages -------------
 
@@ -134,9 +139,9 @@ provides="$(dpkg-query -W -f '${Provides}' nginx 2>/dev/null || true)"
 check "the module depends on $abi, which the installed nginx provides ($provides)" \
     grep -qw -- "$abi" <<<"$provides"
 
-log "installing ${mod_deb##*/} and ${lua_deb##*/} with dpkg"
+log "installing ${packages[*]} with dpkg"
 installed=true
-dpkg_do -i "$lua_deb" "$mod_deb" || die "dpkg -i failed"
+dpkg_do -i "${debs[@]}" || die "dpkg -i failed"
 for p in "${packages[@]}"; do
     check "$p is installed" test "$(status_of "$p")" = installed
 done
@@ -157,6 +162,17 @@ check "libmoat.so and moat.lua installed" test -f /usr/lib/moat/libmoat.so -a -f
 if [[ "$system_ok_before" == true ]]; then
     check "system nginx -t passes with the module enabled" system_nginx_t
 fi
+# has_debug_info BINARY: the dbgsym package holds BINARY's debug information under its build ID.
+has_debug_info() {
+    local id debug
+    id="$(readelf -n "$1" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p')"
+    debug="/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+    [[ -n "$id" && -f "$debug" ]] && readelf -S "$debug" 2>/dev/null | grep -q '\.debug_line'
+}
+check "installed binaries are stripped" bash -c "! readelf -S '$module' /usr/bin/moat /usr/lib/moat/libmoat.so | grep -q '\.debug_line'"
+for binary in "$module" /usr/bin/moat /usr/lib/moat/libmoat.so; do
+    check "dbgsym has the debug information of $binary (by build ID)" has_debug_info "$binary"
+done
 
 # --- 3. The installed module and Lua binding serving requests ------------------------------
 
@@ -303,7 +319,7 @@ if [[ "$system_ok_before" == true ]]; then
 fi
 
 log "dpkg -i again: the parked link comes back"
-dpkg_do -i "$lua_deb" "$mod_deb" || die "dpkg -i (reinstall) failed"
+dpkg_do -i "${debs[@]}" || die "dpkg -i (reinstall) failed"
 check "link restored on reinstall" test -L "$link" -a ! -e "$link.removed"
 
 log "an administrator's disabling survives an upgrade"
