@@ -231,7 +231,7 @@ assemble_dbgsym lua-moat "$lua_dbg"
 
 if [[ "${MOAT_SKIP_LINTIAN:-0}" != 1 ]]; then
     command -v lintian >/dev/null || die "lintian is not installed (scripts/install-deps.sh installs it)"
-    log "lintian (every remaining tag is overridden with its reason in packaging/deb/*/lintian/overrides)"
+    log "lintian (errors and warnings fail; overridden tags and their reasons: packaging/deb/*/lintian/overrides)"
     # lintian refuses to run as root unless told; it only reads the .deb files. With
     # --show-overrides it lists the overridden tags (O:) with their reasons (N:) and exits 2 for
     # them too, so the verdict is taken from the E:/W: lines it prints.

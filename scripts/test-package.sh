@@ -139,6 +139,18 @@ provides="$(dpkg-query -W -f '${Provides}' nginx 2>/dev/null || true)"
 check "the module depends on $abi, which the installed nginx provides ($provides)" \
     grep -qw -- "$abi" <<<"$provides"
 
+# The same package built for another nginx ABI: apt must refuse it. A simulation (-s) changes
+# nothing on the machine.
+other_abi=nginx-abi-0.0.0-0
+mkdir -p "$tmp/other-abi"
+dpkg-deb -R "$mod_deb" "$tmp/other-abi/root"
+sed -i "s/\b$abi\b/$other_abi/" "$tmp/other-abi/root/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$tmp/other-abi/root" "$tmp/other-abi/module.deb" >/dev/null
+apt_out="$(as_root apt-get install -s --no-install-recommends "$tmp/other-abi/module.deb" 2>&1)" && apt_status=0 || apt_status=$?
+check "apt refuses the module built for $other_abi (exit $apt_status)" \
+    bash -c "[ $apt_status -ne 0 ] && grep -q 'Depends: $other_abi' <<<\"\$1\"" _ "$apt_out"
+rm -rf "$tmp/other-abi"
+
 log "installing ${packages[*]} with dpkg"
 installed=true
 dpkg_do -i "${debs[@]}" || die "dpkg -i failed"
