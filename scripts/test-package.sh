@@ -115,8 +115,8 @@ trap 'exit 130' INT TERM
 
 # dpkg_do ARGS...: dpkg, waiting (up to 2 minutes) while another dpkg or apt holds its lock.
 dpkg_do() {
-    local out i
-    for i in $(seq 1 60); do
+    local out _
+    for _ in $(seq 1 60); do
         if out="$(as_root dpkg "$@" 2>&1)"; then
             printf '%s\n' "$out" >"$tmp/dpkg.log"
             return 0
@@ -141,7 +141,7 @@ check "the module depends on $abi, which the installed nginx provides ($provides
 
 # The same package built for another nginx ABI: apt must refuse it. A simulation (-s) changes
 # nothing on the machine.
-other_abi=nginx-abi-0.0.0-0
+other_abi="nginx-abi-0.0.0-0"
 mkdir -p "$tmp/other-abi"
 dpkg-deb -R "$mod_deb" "$tmp/other-abi/root"
 sed -i "s/\b$abi\b/$other_abi/" "$tmp/other-abi/root/DEBIAN/control"
@@ -260,14 +260,20 @@ http {
 }
 EOF
 
+# stop_nginx: graceful stop of this test's nginx (by its pid file); after 5 s, kills its master
+# and the master's workers.
 stop_nginx() {
-    local pid i
+    local pid _
     pid="$(cat "$tmp/nginx.pid" 2>/dev/null)" || return 0
     as_root kill -QUIT "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        as_root kill -0 "$pid" 2>/dev/null || break
+    for _ in $(seq 1 50); do
+        if ! as_root kill -0 "$pid" 2>/dev/null; then
+            as_root rm -f "$tmp/nginx.pid"
+            return 0
+        fi
         sleep 0.1
     done
+    as_root pkill -KILL -P "$pid" 2>/dev/null || true
     as_root kill -KILL "$pid" 2>/dev/null || true
     as_root rm -f "$tmp/nginx.pid"
 }
