@@ -278,6 +278,22 @@ stop_nginx() {
     as_root rm -f "$tmp/nginx.pid"
 }
 
+# The image's whole /etc/nginx as the Dockerfile arranges it around Debian's nginx.conf (a copy
+# of this machine's, with its /etc/nginx/ paths pointed at the copy): conf.d/moat.conf ->
+# /etc/moat/nginx-moat.conf, conf.d/health.conf, the site as sites-enabled/default.
+image_etc="$tmp/image-etc-nginx"
+cp -a /etc/nginx "$image_etc"
+rm -f "$image_etc"/sites-enabled/* "$image_etc/conf.d/moat-package-test.conf"
+cp packaging/docker/default-site.conf "$image_etc/sites-enabled/default"
+cp packaging/docker/health.conf "$image_etc/conf.d/health.conf"
+ln -s /etc/moat/nginx-moat.conf "$image_etc/conf.d/moat.conf"
+sed -i "s|/etc/nginx/|$image_etc/|g" "$image_etc/nginx.conf"
+if as_root "$nginx" -t -c "$image_etc/nginx.conf" >"$tmp/image-t.log" 2>&1; then
+    pass "nginx -t on the Docker image's /etc/nginx layout (Debian nginx.conf + conf.d + the site)"
+else
+    fail "nginx -t on the Docker image's /etc/nginx layout: $(cat "$tmp/image-t.log")"
+fi
+
 log "nginx -t and start on 127.0.0.1:$port (module), :$lua_port (Lua), :$health_port (health)"
 if ! as_root "$nginx" -t -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/nginx-t.log" 2>&1; then
     cat "$tmp/nginx-t.log" >&2
