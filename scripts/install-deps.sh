@@ -8,6 +8,7 @@ PACKAGES=(
   libclang-dev clang                                   # bindgen for the nginx bindings
   libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core  # the Lua path (OpenResty's LuaJIT2)
   curl wrk python3 pkg-config build-essential ca-certificates procps
+  dpkg-dev lintian                                     # scripts/package-deb.sh: the .deb files and their check
 )
 
 sudo_cmd=()

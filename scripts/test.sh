@@ -19,7 +19,12 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --release 2>&1 | tee "$log" || status=$?
+echo "==> Debian packages: build, install, serve, purge (scripts/test-package.sh)"
+package_status=0
+MOAT_SKIP_BUILD=1 scripts/test-package.sh || package_status=$?
 # One closing line over every test binary (cargo prints one "test result" line per binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+if [ "$package_status" -eq 0 ]; then echo "Debian package test: passed"; else
+  echo "Debian package test: FAILED"; status=$package_status; fi
 exit "$status"
