@@ -247,7 +247,12 @@ impl ValueCache {
             return *scan;
         }
         let transformed = self.transformed(link, trigger, Some(slot), value);
-        let scan = self.scan(filter, &transformed);
+        // The scan ignores ASCII case: a value the chain only re-cased has the original's.
+        let scan = if transformed.eq_ignore_ascii_case(value) {
+            self.scanned(filter, slot, value).scan
+        } else {
+            self.scan(filter, &transformed)
+        };
         self.inner.borrow_mut().scans.insert(k, scan);
         scan
     }
