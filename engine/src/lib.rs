@@ -11,6 +11,7 @@ pub mod detect;
 pub mod engine;
 pub mod ffi;
 pub mod ftw;
+pub mod geo;
 pub mod http_file;
 pub mod parse;
 pub mod request;

@@ -123,7 +123,10 @@ fn libmaxminddb_mmdblookup_reads_the_file() {
         .output()
         .unwrap();
     let meta = String::from_utf8_lossy(&meta.stdout);
-    assert!(meta.contains("Type:") && meta.contains("Moat-GeoIP"), "{meta}");
+    assert!(
+        meta.contains("Type:") && meta.contains("Moat-GeoIP"),
+        "{meta}"
+    );
     let _ = std::fs::remove_file(path);
 }
 
