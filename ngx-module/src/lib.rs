@@ -43,6 +43,8 @@
 
 mod config;
 mod ctx;
+mod geo;
+mod geo_variables;
 mod guard;
 mod handler;
 mod request_view;
