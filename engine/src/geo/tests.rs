@@ -144,3 +144,67 @@ fn verdicts_carry_the_client_and_geo_lists_refuse() {
     );
     let _ = std::fs::remove_file(city);
 }
+
+#[test]
+fn seclang_geo_lookup_fills_the_geo_collection() {
+    let dir = std::env::temp_dir().join(format!("moat-geo-seclang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = write("seclang", CITY);
+    std::fs::rename(&db, dir.join("city.mmdb")).unwrap();
+    let rules = dir.join("rules.conf");
+    std::fs::write(
+        &rules,
+        "SecRuleEngine On
+SecGeoLookupDb city.mmdb
+SecRule REMOTE_ADDR \"@geoLookup\" \"id:900100,phase:1,deny,status:451,msg:'Blocked country %{GEO.COUNTRY_CODE} (%{GEO.COUNTRY_NAME})',chain\"
+    SecRule GEO:COUNTRY_CODE \"@pm AU NZ\"
+SecRule GEO:LATITUDE \"@streq 52.520000\" \"id:900101,phase:1,pass,log,msg:'Berlin latitude, continent %{GEO.COUNTRY_CONTINENT}'\"
+SecRule REMOTE_ADDR \"!@geoLookup\" \"id:900102,phase:1,pass,log,msg:'not in the database'\"
+",
+    )
+    .unwrap();
+    let set = crate::rules::RuleSet::load(std::slice::from_ref(&rules)).unwrap();
+    let engine = Engine::with_rules(Settings::default(), Some(Arc::new(set)));
+    let from = |addr: &'static [u8]| {
+        let req = Request {
+            method: b"GET",
+            uri: b"/",
+            version: b"HTTP/1.1",
+            client_addr: addr,
+            ..Default::default()
+        };
+        engine.check(&req, None)
+    };
+    let au = from(b"203.0.113.9");
+    assert_eq!((au.action, au.status), (Action::Block, 451));
+    assert_eq!(au.findings[0].msg, "Blocked country AU (Australia)");
+    let de = from(b"2001:db8:1::1");
+    assert_eq!(de.action, Action::Log);
+    assert_eq!(de.rule_ids(), "900101");
+    assert_eq!(de.findings[0].msg, "Berlin latitude, continent EU");
+    let unknown = from(b"198.51.100.1");
+    assert_eq!(
+        unknown.rule_ids(),
+        "900102",
+        "not found: no match, GEO stays empty"
+    );
+
+    std::fs::write(&rules, "SecGeoLookupDb missing.mmdb\n").unwrap();
+    let errors = crate::rules::RuleSet::load(std::slice::from_ref(&rules)).unwrap_err();
+    let e = errors[0].to_string();
+    assert!(
+        e.contains("rules.conf:1") && e.contains("missing.mmdb") && e.contains("No such file"),
+        "{e}"
+    );
+    std::fs::write(
+        &rules,
+        "SecRule REMOTE_ADDR \"@geoLookup\" \"id:1,phase:1,pass\"\n",
+    )
+    .unwrap();
+    let errors = crate::rules::RuleSet::load(&[rules]).unwrap_err();
+    assert!(
+        errors[0].to_string().contains("add SecGeoLookupDb"),
+        "{errors:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
