@@ -58,8 +58,13 @@ impl Engine {
 
     /// The same engine with GeoIP databases: verdicts say where the client is.
     pub fn with_geo(mut self, geo: Arc<Geo>) -> Engine {
-        self.geo = Some(geo);
+        self.set_geo(geo);
         self
+    }
+
+    /// Gives the engine GeoIP databases (before it is shared).
+    pub fn set_geo(&mut self, geo: Arc<Geo>) {
+        self.geo = Some(geo);
     }
 
     /// The GeoIP databases, if configured.

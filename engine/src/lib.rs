@@ -10,6 +10,7 @@ pub mod decode;
 pub mod detect;
 pub mod engine;
 pub mod ffi;
+pub mod ffi_geo;
 pub mod ftw;
 pub mod geo;
 pub mod http_file;
