@@ -99,8 +99,10 @@ fn fill(slot: &mut Option<String>, value: Option<&str>) {
 }
 
 impl GeoDatabase {
-    /// Maps the file and checks its metadata and layout; the error names the file and the
-    /// reason (missing, unreadable, not a MaxMind DB, corrupt).
+    /// Maps the file and verifies all of it (metadata, search tree, data section), so that a
+    /// damaged file is refused when nginx loads its configuration rather than on requests;
+    /// the error names the file and the reason (missing, unreadable, not a MaxMind DB,
+    /// corrupt). Verification reads the whole file: about 10 ms per MB.
     pub fn open(path: &Path) -> Result<GeoDatabase, String> {
         let describe = |reason: String| format!("GeoIP database \"{}\": {reason}", path.display());
         let file = std::fs::File::open(path).map_err(|e| describe(e.to_string()))?;
@@ -116,30 +118,16 @@ impl GeoDatabase {
             reader,
             path: path.to_path_buf(),
         };
-        db.check_search_tree()?;
+        db.verify()?;
         Ok(db)
     }
 
-    /// Looks up an address of the documentation range so that a database whose search tree
-    /// or data section is damaged is refused at load time rather than on requests.
-    fn check_search_tree(&self) -> Result<(), String> {
-        for ip in ["192.0.2.1", "2001:db8::1"] {
-            let ip: IpAddr = ip.parse().expect("literal address");
-            if ip.is_ipv6() && self.reader.metadata().ip_version == 4 {
-                continue;
-            }
-            let result = self.reader.lookup(ip).and_then(|r| {
-                r.decode::<Record<'_>>()?;
-                Ok(())
-            });
-            if let Err(e) = result {
-                return Err(format!(
-                    "GeoIP database \"{}\": corrupt: {e}",
-                    self.path.display()
-                ));
-            }
-        }
-        Ok(())
+    /// Checks the whole file (search tree, data section, metadata) with the `maxminddb` crate's
+    /// verifier.
+    pub fn verify(&self) -> Result<(), String> {
+        self.reader
+            .verify()
+            .map_err(|e| format!("GeoIP database \"{}\": corrupt: {e}", self.path.display()))
     }
 
     /// The file this was opened from.
