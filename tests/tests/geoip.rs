@@ -424,3 +424,32 @@ fn a_replaced_database_is_picked_up_by_a_reload_without_failed_requests() {
         "{failed} of {sent} requests failed across the reload"
     );
 }
+
+#[test]
+fn the_address_set_by_nginx_realip_is_the_client_without_trusted_proxies() {
+    let db = places_db("geo-realip");
+    let backend = Backend::start();
+    let body = format!(
+        "moat_geoip {};
+    moat on;
+    server {{
+        listen 127.0.0.1:PORT;
+        set_real_ip_from 127.0.0.1;
+        real_ip_header X-Real-IP;
+        proxy_set_header X-Client-Ip $moat_client_ip;
+        proxy_set_header X-Geo-Country $moat_geo_country;
+        location / {{ proxy_pass http://127.0.0.1:BACKEND; }}
+    }}",
+        db.display()
+    );
+    let nginx = Nginx::start(Adapter::Native, &body, &backend);
+    let r = through(
+        &nginx,
+        &backend,
+        "127.0.0.1",
+        "/realip",
+        &[("X-Real-IP", "203.0.113.8")],
+    );
+    assert_eq!(header(&r, "x-client-ip"), "203.0.113.8");
+    assert_eq!(header(&r, "x-geo-country"), "AU");
+}
