@@ -244,14 +244,18 @@ pub unsafe fn client_of(
     loc: &LocConf,
     engine: &Engine,
 ) -> Option<ClientGeo> {
+    // SAFETY: the registry lives as long as the cycle; requests only read it.
+    let policy = unsafe { main.geo.as_ref() }.and_then(|g| g.policy(&loc.geo));
+    let proxies = policy.is_some_and(|p| !p.client_ip.trusted.is_empty());
+    if engine.geo().is_none() && !proxies {
+        return None;
+    }
     // SAFETY: r is live.
     let ctx = unsafe { geo_ctx(r) }?;
     // SAFETY: ctx lives in the request pool; requests are handled on one thread.
     let ctx = unsafe { &mut *ctx };
     if !ctx.located {
         ctx.located = true;
-        // SAFETY: the registry lives as long as the cycle; requests only read it.
-        let policy = unsafe { main.geo.as_ref() }.and_then(|g| g.policy(&loc.geo));
         // SAFETY: r is live and unchanged while the view is used.
         let req = unsafe { request_view::build(r, -1) };
         ctx.client = engine.locate(&req, policy.map(|p| &p.client_ip));
