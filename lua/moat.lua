@@ -21,6 +21,7 @@ local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
 -- BEGIN moat.h
 ffi.cdef[[
 typedef struct MoatEngine MoatEngine;
+typedef struct MoatGeoPolicy MoatGeoPolicy;
 typedef struct MoatVerdict MoatVerdict;
 typedef struct {
   uint8_t mode;
@@ -73,6 +74,20 @@ typedef struct {
   uint64_t fail_open_body_read;
   uint64_t body_bytes;
 } MoatStats;
+typedef struct {
+  MoatBytes client_ip;
+  MoatBytes country_code;
+  MoatBytes country_name;
+  MoatBytes continent_code;
+  MoatBytes region;
+  MoatBytes city;
+  MoatBytes postal_code;
+  MoatBytes asn_org;
+  double latitude;
+  double longitude;
+  bool has_location;
+  uint32_t asn;
+} MoatGeo;
 const char *moat_version(void);
 void moat_settings_default(MoatSettings *out);
 int32_t moat_settings_set(MoatSettings *settings,
@@ -100,6 +115,23 @@ MoatBytes moat_verdict_rule_ids(const MoatVerdict *v);
 MoatBytes moat_verdict_log_line(const MoatVerdict *v);
 void moat_verdict_free(MoatVerdict *v);
 void moat_engine_stats(const MoatEngine *engine, MoatStats *out);
+int32_t moat_engine_open_geoip(MoatEngine *engine,
+                               const char *location_db,
+                               const char *asn_db,
+                               char *err,
+                               size_t err_len);
+MoatGeoPolicy *moat_geo_policy_new(void);
+int32_t moat_geo_policy_set(MoatGeoPolicy *policy,
+                            const char *name,
+                            const char *value,
+                            char *err,
+                            size_t err_len);
+void moat_geo_policy_free(MoatGeoPolicy *policy);
+MoatVerdict *moat_check_located(const MoatEngine *engine,
+                                const MoatSettings *settings,
+                                const MoatGeoPolicy *policy,
+                                const MoatRequest *req);
+bool moat_verdict_geo(const MoatVerdict *v, MoatGeo *out);
 ]]
 -- END moat.h
 
@@ -118,8 +150,20 @@ local DIRECTIVE = {
     time_budget = "moat_time_budget",
 }
 
-local lib, engine, defaults
+-- Geo options (init's apply to every check; a check's replace init's one by one), mapped to
+-- the nginx directive they mirror. Values: a string ("10.0.0.0/8 ::1") or a list of strings.
+local GEO_DIRECTIVE = {
+    trusted_proxies = "moat_trusted_proxies",
+    client_ip_header = "moat_client_ip_header",
+    geo_deny = "moat_geo_deny",
+    geo_allow = "moat_geo_allow",
+}
+local INIT_ONLY = { lib = true, rules = true, geoip = true, geoip_asn = true }
+
+local lib, engine, defaults, init_geo_opts, init_policy
 local settings_cache = setmetatable({}, { __mode = "k" })
+local policy_cache = setmetatable({}, { __mode = "k" })
+local geo_buf = ffi_new("MoatGeo[1]")
 local err_buf = ffi_new("char[256]")
 local match_buf = ffi_new("MoatMatch[1]")
 -- Lua strings whose bytes are lent to moat_check; held here until the call returns.
@@ -127,6 +171,32 @@ local pinned = {}
 
 -- Returns a MoatSettings built from `base` with the fields in `opts` applied, or raises an
 -- error naming the bad option and why it is bad.
+-- Returns a MoatGeoPolicy from init's geo options overridden by `opts`' (nil when neither
+-- sets any), or raises an error naming the bad option.
+local function build_policy(base, opts, level)
+    local merged, any = {}, false
+    for name in pairs(GEO_DIRECTIVE) do
+        local v = opts[name]
+        if v == nil and type(base) == "table" then
+            v = base[name]
+        end
+        merged[name], any = v, any or v ~= nil
+    end
+    if not any then
+        return nil
+    end
+    local p = ffi_gc(lib.moat_geo_policy_new(), lib.moat_geo_policy_free)
+    for name, value in pairs(merged) do
+        if type(value) == "table" then
+            value = table.concat(value, " ")
+        end
+        if lib.moat_geo_policy_set(p, GEO_DIRECTIVE[name], tostring(value), err_buf, 256) ~= 0 then
+            error("moat: " .. name .. ": " .. ffi_string(err_buf), level + 1)
+        end
+    end
+    return p
+end
+
 local function build_settings(base, opts)
     local s = ffi_new("MoatSettings[1]")
     s[0] = base
@@ -136,7 +206,7 @@ local function build_settings(base, opts)
             if lib.moat_settings_set(s, directive, tostring(value), err_buf, 256) ~= 0 then
                 error("moat: " .. name .. ": " .. ffi_string(err_buf), 3)
             end
-        elseif name ~= "lib" and name ~= "rules" then
+        elseif not INIT_ONLY[name] and not GEO_DIRECTIVE[name] then
             error("moat: unknown option \"" .. tostring(name) .. "\"", 3)
         end
     end
@@ -146,6 +216,8 @@ end
 --- Loads libmoat and creates the engine. Call once, from init_by_lua* (or init_worker_by_lua*).
 -- opts.lib: path of libmoat.so (default: "moat", found by the dynamic loader);
 -- opts.rules: a SecLang rules file (e.g. OWASP CRS's main.conf with its Includes);
+-- opts.geoip, opts.geoip_asn: MaxMind databases (City or Country; ASN), opened once;
+-- opts.trusted_proxies, client_ip_header, geo_deny, geo_allow: the geo policy of every check;
 -- opts.mode, threshold, block_status, body_limit, body_limit_action, time_budget: defaults for
 -- every check, with the same values as the nginx directives ("detect", 5, 403, "8m", "reject", "5ms").
 function _M.init(opts)
@@ -160,8 +232,31 @@ function _M.init(opts)
         error("moat: " .. (opts.rules and ("rules " .. opts.rules .. ": ") or "")
             .. ffi_string(err), 2)
     end
+    if opts.geoip or opts.geoip_asn then
+        if lib.moat_engine_open_geoip(e, opts.geoip, opts.geoip_asn, err, 8192) ~= 0 then
+            lib.moat_engine_free(e)
+            error("moat: " .. ffi_string(err), 2)
+        end
+    end
     engine = ffi_gc(e, lib.moat_engine_free)
+    init_geo_opts = {}
+    for name in pairs(GEO_DIRECTIVE) do
+        init_geo_opts[name] = opts[name]
+    end
+    init_policy = build_policy(init_geo_opts, {}, 2)
     return true
+end
+
+local function policy_for(opts)
+    if not opts then
+        return init_policy
+    end
+    local p = policy_cache[opts]
+    if p == nil then
+        p = build_policy(init_geo_opts, opts, 3) or false
+        policy_cache[opts] = p
+    end
+    return p or nil
 end
 
 local function settings_for(opts)
@@ -241,6 +336,28 @@ local function verdict_table(v)
     result.rule_ids = ffi_string(ids.ptr, ids.len)
     local line = lib.moat_verdict_log_line(v)
     result.log_line = line.len > 0 and ffi_string(line.ptr, line.len) or nil
+    if lib.moat_verdict_geo(v, geo_buf) then
+        local g = geo_buf[0]
+        local function text(b)
+            if b.len == 0 then
+                return nil
+            end
+            return ffi_string(b.ptr, b.len)
+        end
+        result.geo = {
+            client_ip = text(g.client_ip),
+            country_code = text(g.country_code),
+            country_name = text(g.country_name),
+            continent_code = text(g.continent_code),
+            region = text(g.region),
+            city = text(g.city),
+            postal_code = text(g.postal_code),
+            latitude = g.has_location and tonumber(g.latitude) or nil,
+            longitude = g.has_location and tonumber(g.longitude) or nil,
+            asn = g.asn ~= 0 and tonumber(g.asn) or nil,
+            asn_org = text(g.asn_org),
+        }
+    end
     for i = 0, tonumber(lib.moat_verdict_match_count(v)) - 1 do
         if lib.moat_verdict_match(v, i, match_buf) then
             local m = match_buf[0]
@@ -259,12 +376,16 @@ end
 --- Judges the current request and returns the verdict as a table:
 -- { action = "allow"|"log"|"block", status, score, rule_ids = "100100,…", matches = { {id, score,
 -- msg, variable, data}, … }, fail_open = nil|"panic"|"time budget"|"body read error",
--- elapsed_us, log_line }. Nothing is logged and nothing is blocked: the caller decides.
+-- elapsed_us, log_line, geo = { client_ip, country_code, country_name, continent_code, region,
+-- city, postal_code, latitude, longitude, asn, asn_org } }. `geo` is there when a GeoIP
+-- database or trusted proxies are configured; its unknown fields are nil. Nothing is logged
+-- and nothing is blocked: the caller decides.
 function _M.check(opts)
     if not engine then
         error("moat: call require(\"moat\").init{...} in init_by_lua first", 2)
     end
     local settings = settings_for(opts)
+    local policy = policy_for(opts)
     local keep = pinned
     local headers, nheaders = collect_headers(keep)
     local body, nbody = collect_body(keep)
@@ -283,7 +404,7 @@ function _M.check(opts)
     req.body, req.body_len = body, nbody
     keep[#keep + 1], keep[#keep + 2], keep[#keep + 3] = method, uri, version
     keep[#keep + 1], keep[#keep + 2], keep[#keep + 3], keep[#keep + 4] = addr, id, headers, body or false
-    local v = lib.moat_check(engine, settings, req)
+    local v = lib.moat_check_located(engine, settings, policy, req)
     local result = verdict_table(v)
     lib.moat_verdict_free(v)
     clear_table(pinned)
@@ -296,7 +417,8 @@ local function set_var(name, value)
 end
 
 --- Judges the current request, logs in ModSecurity's style, exposes the verdict in ngx.ctx.moat
--- (and $moat_action / $moat_score / $moat_rule_ids where declared with `set`), and ends the
+-- (and $moat_action / $moat_score / $moat_rule_ids, and with geo $moat_client_ip,
+-- $moat_geo_country / _city / _lat / _lon / _asn, where declared with `set`), and ends the
 -- request with the block status when the verdict is "block".
 function _M.protect(opts)
     local verdict = _M.check(opts)
@@ -304,6 +426,15 @@ function _M.protect(opts)
     set_var("moat_action", verdict.action)
     set_var("moat_score", tostring(verdict.score))
     set_var("moat_rule_ids", verdict.rule_ids)
+    local geo = verdict.geo
+    if geo then
+        set_var("moat_client_ip", geo.client_ip or "")
+        set_var("moat_geo_country", geo.country_code or "")
+        set_var("moat_geo_city", geo.city or "")
+        set_var("moat_geo_lat", geo.latitude and tostring(geo.latitude) or "")
+        set_var("moat_geo_lon", geo.longitude and tostring(geo.longitude) or "")
+        set_var("moat_geo_asn", geo.asn and tostring(geo.asn) or "")
+    end
     if verdict.log_line then
         local level = (verdict.action == "block" or verdict.fail_open) and ngx.ERR or ngx.WARN
         ngx.log(level, verdict.log_line)

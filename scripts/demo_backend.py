@@ -14,6 +14,8 @@ class Echo(BaseHTTPRequestHandler):
             f"backend reached: {self.command} {self.path}\n"
             f"moat verdict: {self.headers.get('X-Moat-Action', '-')} "
             f"(score {self.headers.get('X-Moat-Score', '-')})\n"
+            f"client location: {self.headers.get('X-Geo-Country', '-')} "
+            f"{self.headers.get('X-Geo-City', '-')}\n"
             f"body bytes: {len(body)}\n"
         ).encode()
         self.send_response(200)

@@ -7,6 +7,7 @@ PACKAGES=(
   nginx nginx-dev                                      # the nginx Moat plugs into, and its sources
   libclang-dev clang                                   # bindgen for the nginx bindings
   libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core  # the Lua path (OpenResty's LuaJIT2)
+  mmdb-bin                                             # mmdblookup: tests read moat-mmdb output with libmaxminddb
   curl wrk python3 pkg-config build-essential ca-certificates procps
   dpkg-dev lintian                                     # scripts/package-deb.sh: the .deb files and their check
 )

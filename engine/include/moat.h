@@ -75,6 +75,12 @@
 typedef struct MoatEngine MoatEngine;
 
 /*
+ A location's geo policy (opaque): trusted proxies, client address header, deny and allow
+ lists.
+ */
+typedef struct MoatGeoPolicy MoatGeoPolicy;
+
+/*
  A verdict (opaque); read it with the `moat_verdict_*` functions.
  */
 typedef struct MoatVerdict MoatVerdict;
@@ -271,6 +277,61 @@ typedef struct {
   uint64_t body_bytes;
 } MoatStats;
 
+/*
+ Where the client of a verdict is. Strings stay valid until the verdict is freed; an empty
+ string, `has_location == false` or `asn == 0` means unknown.
+ */
+typedef struct {
+  /*
+   The client's address (after trusted proxies).
+   */
+  MoatBytes client_ip;
+  /*
+   ISO 3166-1 alpha-2 country code.
+   */
+  MoatBytes country_code;
+  /*
+   Country name in English.
+   */
+  MoatBytes country_name;
+  /*
+   Continent code.
+   */
+  MoatBytes continent_code;
+  /*
+   First subdivision name.
+   */
+  MoatBytes region;
+  /*
+   City name.
+   */
+  MoatBytes city;
+  /*
+   Postal code.
+   */
+  MoatBytes postal_code;
+  /*
+   Autonomous system organisation.
+   */
+  MoatBytes asn_org;
+  /*
+   Latitude in degrees (valid when `has_location`).
+   */
+  double latitude;
+  /*
+   Longitude in degrees (valid when `has_location`).
+   */
+  double longitude;
+  /*
+   True when latitude and longitude are known.
+   */
+  bool has_location;
+  /*
+   Autonomous system number (0: unknown).
+   */
+  uint32_t asn;
+} MoatGeo;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -433,6 +494,72 @@ void moat_verdict_free(MoatVerdict *v);
  `engine` must be NULL or live; `out` must be NULL or writable.
  */
 void moat_engine_stats(const MoatEngine *engine, MoatStats *out);
+
+/*
+ Opens GeoIP databases for `engine`: `location_db` a City or Country database, `asn_db` an
+ ASN database (either may be NULL or ""). Call before the engine is shared. Returns 0, or -1
+ with the file and the reason in `err`.
+
+ # Safety
+ `engine` must be a live engine not used by another thread; the paths NULL or
+ NUL-terminated; `err` NULL or `err_len` writable bytes.
+ */
+int32_t moat_engine_open_geoip(MoatEngine *engine,
+                               const char *location_db,
+                               const char *asn_db,
+                               char *err,
+                               size_t err_len);
+
+/*
+ A new policy: no trusted proxies (the peer address is the client), no lists.
+ */
+MoatGeoPolicy *moat_geo_policy_new(void);
+
+/*
+ Applies one directive to `policy` with its arguments separated by blanks, e.g.
+ `"moat_trusted_proxies"` + `"10.0.0.0/8 ::1"`, `"moat_geo_deny"` + `"RU AS64496"`; the
+ same names, values and validation as the nginx directives. Returns 0, or -1 with the
+ reason in `err` (the policy is then unchanged).
+
+ # Safety
+ `policy` must be a live policy; `name` and `value` NUL-terminated; `err` NULL or `err_len`
+ writable bytes.
+ */
+int32_t moat_geo_policy_set(MoatGeoPolicy *policy,
+                            const char *name,
+                            const char *value,
+                            char *err,
+                            size_t err_len);
+
+/*
+ Frees a policy. NULL is ignored.
+
+ # Safety
+ `policy` must come from `moat_geo_policy_new` and not be used afterwards.
+ */
+void moat_geo_policy_free(MoatGeoPolicy *policy);
+
+/*
+ Like `moat_check`, and also locates the client with `policy` (NULL: the peer address,
+ no lists): its geo lists refuse the client first, and the verdict says where the client is
+ (`moat_verdict_geo`).
+
+ # Safety
+ As `moat_check`; `policy` must be NULL or a live policy.
+ */
+MoatVerdict *moat_check_located(const MoatEngine *engine,
+                                const MoatSettings *settings,
+                                const MoatGeoPolicy *policy,
+                                const MoatRequest *req);
+
+/*
+ Writes where the verdict's client is into `out`; false when the verdict has no client
+ (no GeoIP database and no trusted proxies configured).
+
+ # Safety
+ `v` must be NULL or a live verdict; `out` NULL or writable.
+ */
+bool moat_verdict_geo(const MoatVerdict *v, MoatGeo *out);
 
 #ifdef __cplusplus
 }  // extern "C"

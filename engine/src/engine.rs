@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::body_reader;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
+use crate::geo::{ClientGeo, ClientIpPolicy, Geo, GeoAccess, GeoInfo};
 use crate::parse::{self, Limits, ParseFlags};
 use crate::request::{Request, Response};
 use crate::rules::transaction::RuleMatch;
@@ -29,6 +30,7 @@ pub struct Engine {
     defaults: Settings,
     stats: Stats,
     test_faults: bool,
+    geo: Option<Arc<Geo>>,
 }
 
 impl Engine {
@@ -50,7 +52,60 @@ impl Engine {
             defaults,
             stats: Stats::default(),
             test_faults: std::env::var(TEST_FAULT_ENV).is_ok_and(|v| v == "1"),
+            geo: None,
         }
+    }
+
+    /// The same engine with GeoIP databases: verdicts say where the client is.
+    pub fn with_geo(mut self, geo: Arc<Geo>) -> Engine {
+        self.set_geo(geo);
+        self
+    }
+
+    /// Gives the engine GeoIP databases (before it is shared).
+    pub fn set_geo(&mut self, geo: Arc<Geo>) {
+        self.geo = Some(geo);
+    }
+
+    /// The GeoIP databases, if configured.
+    pub fn geo(&self) -> Option<&Arc<Geo>> {
+        self.geo.as_ref()
+    }
+
+    /// The request's client (its address after trusted proxies, and what the databases know
+    /// about it), or `None` when neither GeoIP databases nor trusted proxies are configured or
+    /// the peer is not an IP address. Never fails: an unknown address has empty fields.
+    pub fn locate(&self, req: &Request<'_>, policy: Option<&ClientIpPolicy>) -> Option<ClientGeo> {
+        let proxies = policy.is_some_and(|p| !p.trusted.is_empty());
+        if self.geo.is_none() && !proxies {
+            return None;
+        }
+        let direct = ClientIpPolicy::default();
+        let ip = policy
+            .unwrap_or(&direct)
+            .client_ip(req.client_addr, &req.headers)?;
+        let info = match &self.geo {
+            Some(geo) => geo.lookup(ip),
+            None => Arc::new(GeoInfo::default()),
+        };
+        Some(ClientGeo { ip, info })
+    }
+
+    /// Judges a request whose client was located (see [`Engine::locate`]): the location's
+    /// geo `access` lists refuse the client first, then the request is inspected as by
+    /// [`Engine::check_with_rules`]; the verdict carries the client. Never panics.
+    pub fn check_located(
+        &self,
+        req: &Request<'_>,
+        settings: Option<&Settings>,
+        rules: Option<LocationRules<'_>>,
+        client: Option<ClientGeo>,
+        access: Option<&GeoAccess>,
+    ) -> Verdict {
+        let geo = client.as_ref().zip(access.filter(|a| !a.is_empty()));
+        let mut verdict = self.run(req, None, settings, rules, geo);
+        verdict.client = client;
+        verdict
     }
 
     /// The same engine without the built-in detectors: only the SecLang rules judge (used to
@@ -103,13 +158,27 @@ impl Engine {
         settings: Option<&Settings>,
         rules: Option<LocationRules<'_>>,
     ) -> Verdict {
+        self.run(req, response, settings, rules, None)
+    }
+
+    fn run(
+        &self,
+        req: &Request<'_>,
+        response: Option<&Response<'_>>,
+        settings: Option<&Settings>,
+        rules: Option<LocationRules<'_>>,
+        geo: Option<(&ClientGeo, &GeoAccess)>,
+    ) -> Verdict {
         let settings = settings.unwrap_or(&self.defaults);
         if settings.mode == Mode::Off {
             return Verdict::allow();
         }
         let start = Instant::now();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.inspect(req, response, settings, rules, start)
+            match geo.and_then(|(client, access)| access.judge(client)) {
+                Some(refused) => refuse(refused, settings),
+                None => self.inspect(req, response, settings, rules, start),
+            }
         }));
         let mut verdict = match result {
             Ok(v) => v,
@@ -244,6 +313,20 @@ fn decide(
         score: builtin_score + rules_score,
         threshold: settings.anomaly_threshold,
         findings,
+        ..Verdict::allow()
+    }
+}
+
+/// The verdict for a client refused by a geo access list: blocked in `on` mode whatever the
+/// threshold, logged in `detect` mode.
+fn refuse(finding: Finding, settings: &Settings) -> Verdict {
+    let on = settings.mode == Mode::On;
+    Verdict {
+        action: if on { Action::Block } else { Action::Log },
+        status: if on { settings.block_status } else { 0 },
+        score: finding.severity.score(),
+        threshold: settings.anomaly_threshold,
+        findings: vec![finding],
         ..Verdict::allow()
     }
 }

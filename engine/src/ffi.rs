@@ -166,21 +166,22 @@ pub struct MoatStats {
 
 /// An engine (opaque).
 pub struct MoatEngine {
-    engine: Engine,
+    pub(crate) engine: Engine,
 }
 
 /// A verdict (opaque); read it with the `moat_verdict_*` functions.
 pub struct MoatVerdict {
-    verdict: Verdict,
+    pub(crate) verdict: Verdict,
     rule_ids: String,
     log_line: String,
+    pub(crate) client_ip: String,
 }
 
-fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+pub(crate) fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
-fn bytes_of(s: &str) -> MoatBytes {
+pub(crate) fn bytes_of(s: &str) -> MoatBytes {
     MoatBytes {
         ptr: s.as_ptr(),
         len: s.len(),
@@ -210,7 +211,7 @@ unsafe fn array<'a, T>(p: *const T, n: usize) -> &'a [T] {
 }
 
 impl MoatSettings {
-    fn to_settings(self) -> Settings {
+    pub(crate) fn to_settings(self) -> Settings {
         let d = Settings::default();
         Settings {
             mode: match self.mode {
@@ -337,7 +338,7 @@ pub unsafe extern "C" fn moat_settings_set(
     }
 }
 
-fn write_err(err: *mut c_char, err_len: usize, msg: &str) {
+pub(crate) fn write_err(err: *mut c_char, err_len: usize, msg: &str) {
     if err.is_null() || err_len == 0 {
         return;
     }
@@ -468,20 +469,31 @@ pub unsafe extern "C" fn moat_check(
             engine.check(&request, settings.as_ref())
         },
     );
+    into_c_verdict(verdict)
+}
+
+/// Boxes a verdict for the C caller (NULL only if that panicked).
+pub(crate) fn into_c_verdict(verdict: Verdict) -> *mut MoatVerdict {
     guard(ptr::null_mut(), || {
         let rule_ids = verdict.rule_ids();
         let log_line = verdict.log_line().unwrap_or_default();
+        let client_ip = verdict
+            .client
+            .as_ref()
+            .map(|c| c.ip.to_string())
+            .unwrap_or_default();
         Box::into_raw(Box::new(MoatVerdict {
             verdict,
             rule_ids,
             log_line,
+            client_ip,
         }))
     })
 }
 
 /// # Safety
 /// All pointers in `req` must be readable for `'a`.
-unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
+pub(crate) unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
     // SAFETY: per this function's contract.
     unsafe {
         let headers = array(req.headers, req.headers_len)
@@ -527,7 +539,7 @@ unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
 ///
 /// # Safety
 /// `v` must be NULL or a live verdict from `moat_check`.
-unsafe fn with_verdict<T>(
+pub(crate) unsafe fn with_verdict<T>(
     v: *const MoatVerdict,
     fallback: T,
     f: impl FnOnce(&MoatVerdict) -> T,

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::detect::Finding;
+use crate::geo::ClientGeo;
 
 /// What happens to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,8 @@ pub struct Verdict {
     pub uri: String,
     /// The request id, for the log line.
     pub request_id: String,
+    /// The client's address and location, when GeoIP or trusted proxies are configured.
+    pub client: Option<ClientGeo>,
 }
 
 /// Longest URI kept in a verdict for logging.
@@ -91,6 +94,7 @@ impl Verdict {
             elapsed: Duration::ZERO,
             uri: String::new(),
             request_id: String::new(),
+            client: None,
         }
     }
 
@@ -170,6 +174,9 @@ impl Verdict {
             " [uri \"{}\"] [unique_id \"{}\"]",
             self.uri, self.request_id
         );
+        if let Some(client) = &self.client {
+            s.push_str(&client.log_tags());
+        }
         Some(s)
     }
 }

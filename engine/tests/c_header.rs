@@ -1,4 +1,4 @@
-//! The C header `include/moat.h` matches the C ABI in `src/ffi.rs`.
+//! The C header `include/moat.h` matches the C ABI in `src/ffi.rs` and `src/ffi_geo.rs`.
 //! Regenerate with `MOAT_UPDATE_HEADER=1 cargo test -p moat --test c_header`.
 
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ fn c_header_is_current() {
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_src(crate_dir.join("src/ffi.rs"))
+        .with_src(crate_dir.join("src/ffi_geo.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header")

@@ -10,11 +10,13 @@ use ngx::ffi::{
     ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_conf_ctx_t, ngx_http_core_main_conf_t,
     ngx_http_core_module, ngx_http_get_variable_index, ngx_http_handler_pt,
     ngx_http_phases_NGX_HTTP_PREACCESS_PHASE, ngx_int_t, ngx_palloc, ngx_pool_cleanup_add,
-    ngx_pool_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_ERROR, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG, NGX_OK,
+    ngx_pool_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_TAKE1, NGX_ERROR,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_SRV_CONF,
+    NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::ngx_string;
 
+use crate::geo::{self, GeoConf, GeoRegistry};
 use crate::guard::no_unwind;
 use crate::rules::{self, Registry, RulesConf};
 use crate::{ctx_index, handler};
@@ -35,6 +37,8 @@ pub struct MainConf {
     pub used: bool,
     /// Rule sets and removal lists of this cycle, freed by a pool cleanup.
     pub registry: *mut Registry,
+    /// GeoIP databases and geo policies of this cycle, freed by a pool cleanup.
+    pub geo: *mut GeoRegistry,
 }
 
 /// Settings of one `http`, `server` or `location` level.
@@ -48,10 +52,12 @@ pub struct LocConf {
     pub active: bool,
     /// Rule set and removed rule ids (indices into the [`Registry`]).
     pub rules: RulesConf,
+    /// Client address and geo access policy (indices into the [`GeoRegistry`]).
+    pub geo: GeoConf,
 }
 
 /// Number of entries in [`COMMANDS`], including the terminator.
-pub const COMMAND_COUNT: usize = 9;
+pub const COMMAND_COUNT: usize = 15;
 
 /// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`])
 /// and the rules directives.
@@ -67,6 +73,12 @@ pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
         ngx_string!("moat_rules_remove_by_id"),
         rules::set_rules_directive,
     ),
+    main_directive(ngx_string!("moat_geoip"), geo::set_geo_directive),
+    main_directive(ngx_string!("moat_geoip_asn"), geo::set_geo_directive),
+    directive(ngx_string!("moat_trusted_proxies"), geo::set_geo_directive),
+    directive(ngx_string!("moat_client_ip_header"), geo::set_geo_directive),
+    directive(ngx_string!("moat_geo_deny"), geo::set_geo_directive),
+    directive(ngx_string!("moat_geo_allow"), geo::set_geo_directive),
     ngx_command_t::empty(),
 ];
 
@@ -82,6 +94,14 @@ const fn directive(name: ngx_str_t, set: SetFn) -> ngx_command_t {
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
         post: null_mut(),
+    }
+}
+
+/// A directive allowed only in `http`, with one argument.
+const fn main_directive(name: ngx_str_t, set: SetFn) -> ngx_command_t {
+    ngx_command_t {
+        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        ..directive(name, set)
     }
 }
 
@@ -107,11 +127,16 @@ pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
         let Some(registry) = (unsafe { pool_box(pool, Registry::default()) }) else {
             return null_mut();
         };
+        // SAFETY: as above.
+        let Some(geo) = (unsafe { pool_box(pool, GeoRegistry::default()) }) else {
+            return null_mut();
+        };
         let conf = MainConf {
             engine: ptr::null(),
             request_id_index: NGX_ERROR as ngx_int_t,
             used: false,
             registry,
+            geo,
         };
         // SAFETY: `pool` is the configuration pool; MainConf's engine and registry are freed by
         // separate pool cleanups, so the struct itself needs no drop.
@@ -149,7 +174,13 @@ pub unsafe extern "C" fn merge_loc_conf(
         let registry = unsafe { main_conf_of(cf).and_then(|m| m.registry.as_mut()) };
         let merged = registry
             .ok_or_else(|| "no rules registry".to_string())
-            .and_then(|reg| rules::merge(reg, &parent.rules, &mut child.rules));
+            .and_then(|reg| rules::merge(reg, &parent.rules, &mut child.rules))
+            .and_then(|()| {
+                // SAFETY: as for the rules registry above.
+                let geo = unsafe { main_conf_of(cf).and_then(|m| m.geo.as_mut()) };
+                let geo = geo.ok_or_else(|| "no geo registry".to_string())?;
+                geo::merge(geo, &parent.geo, &mut child.geo)
+            });
         match merged {
             Ok(()) => CONF_OK,
             Err(msg) => {
@@ -254,8 +285,15 @@ unsafe fn init_http(cf: *mut ngx_conf_t) -> Result<(), ()> {
 /// Creates the engine and ties its lifetime to the configuration pool, so a reload frees the
 /// previous cycle's engine.
 unsafe fn create_engine(cf: *mut ngx_conf_t) -> Result<*const Engine, ()> {
+    // SAFETY: postconfiguration runs inside `http`; the registry is only used by this thread.
+    let geo = unsafe { main_conf_of(cf).and_then(|m| m.geo.as_mut()) }
+        .and_then(GeoRegistry::take_databases);
+    let mut engine = Engine::new(Settings::default());
+    if let Some(geo) = geo {
+        engine = engine.with_geo(geo);
+    }
     // SAFETY: cf->pool is the live configuration pool.
-    let engine = unsafe { pool_box((*cf).pool, Engine::new(Settings::default())) };
+    let engine = unsafe { pool_box((*cf).pool, engine) };
     engine.map(|e| e.cast_const()).ok_or(())
 }
 

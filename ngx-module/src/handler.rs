@@ -11,7 +11,7 @@ use ngx::ffi::{
 use crate::config::{LocConf, MainConf};
 use crate::ctx::{self, RequestCtx, State};
 use crate::guard::{no_unwind, write_log};
-use crate::{ctx_index, request_view};
+use crate::{ctx_index, geo, request_view};
 
 const DECLINED: ngx_int_t = NGX_DECLINED as ngx_int_t;
 const DONE: ngx_int_t = NGX_DONE as ngx_int_t;
@@ -61,7 +61,7 @@ unsafe fn handle(r: *mut ngx_http_request_t) -> ngx_int_t {
 }
 
 /// This module's main and location configuration for the request.
-unsafe fn confs<'a>(r: *mut ngx_http_request_t) -> (&'a MainConf, &'a LocConf) {
+pub(crate) unsafe fn confs<'a>(r: *mut ngx_http_request_t) -> (&'a MainConf, &'a LocConf) {
     let i = ctx_index();
     // SAFETY: main_conf/loc_conf have an entry per HTTP module, ours created by this module and
     // living as long as the configuration cycle.
@@ -157,7 +157,12 @@ unsafe fn judge(
     // uses; requests only read the registry.
     let (engine, registry) = unsafe { (&*main.engine, main.registry.as_ref()) };
     let rules = registry.and_then(|reg| reg.location_rules(&loc.rules));
-    let verdict = engine.check_with_rules(&req, Some(&loc.settings), rules);
+    // SAFETY: r belongs to the cycle of main, loc and the engine.
+    let client = unsafe { geo::client_of(r, main, loc, engine) };
+    // SAFETY: as for the rules registry above.
+    let policy = unsafe { main.geo.as_ref() }.and_then(|g| g.policy(&loc.geo));
+    let access = policy.map(|p| &p.access);
+    let verdict = engine.check_located(&req, Some(&loc.settings), rules, client, access);
     // SAFETY: r is live; ctx belongs to it.
     unsafe { record(r, ctx, &verdict) };
     // SAFETY: r is live.

@@ -16,6 +16,10 @@
 //! | `moat_time_budget` | inspection time before failing open, e.g. `5ms` (default 5ms) |
 //! | `moat_rules_file` | SecLang files loaded in order as one rule set (OWASP CRS) |
 //! | `moat_rules_remove_by_id` | rule ids and ranges removed at this level |
+//! | `moat_geoip`, `moat_geoip_asn` | MaxMind City/Country and ASN databases (`http` only) |
+//! | `moat_trusted_proxies` | proxies whose forwarding header gives the client's address |
+//! | `moat_client_ip_header` | that header: `X-Forwarded-For` (default), `X-Real-IP`, a name |
+//! | `moat_geo_deny`, `moat_geo_allow` | country codes, `AS` numbers, `unknown`; or `off` |
 //!
 //! **Rules.** A level naming its own `moat_rules_file` uses only those files, not the inherited
 //! ones; `moat_rules_remove_by_id` accumulates from `http` to `server` to `location`. Rule files
@@ -31,7 +35,8 @@
 //!
 //! `$moat_action` (`allow`, `log` or `block`; empty when the request was not inspected),
 //! `$moat_score` (anomaly score) and `$moat_rule_ids` (matched rule ids, comma-separated), for
-//! `log_format`, `proxy_set_header` and the like.
+//! `log_format`, `proxy_set_header` and the like; with GeoIP, `$moat_client_ip` and
+//! `$moat_geo_*` (see the `geo_variables` module).
 //!
 //! # Behaviour
 //!
@@ -43,6 +48,8 @@
 
 mod config;
 mod ctx;
+mod geo;
+mod geo_variables;
 mod guard;
 mod handler;
 mod request_view;

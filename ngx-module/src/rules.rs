@@ -225,7 +225,13 @@ fn parse_ids(args: &[ngx_str_t]) -> Result<Vec<IdRange>, String> {
 }
 
 /// The arguments as paths, relative ones resolved like nginx's `include`.
-unsafe fn full_paths(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<Vec<PathBuf>, String> {
+///
+/// # Safety
+/// `cf` must be the live configuration context.
+pub(crate) unsafe fn full_paths(
+    cf: *mut ngx_conf_t,
+    args: &[ngx_str_t],
+) -> Result<Vec<PathBuf>, String> {
     let mut paths = Vec::with_capacity(args.len());
     for arg in args {
         let mut name = *arg;

@@ -195,7 +195,12 @@ pub struct Client {
 impl Client {
     /// Connects to 127.0.0.1:`port`.
     pub fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+        Client::connect_to("127.0.0.1", port)
+    }
+
+    /// Connects to `host`:`port` (`"::1"` for IPv6 loopback).
+    pub fn connect_to(host: &str, port: u16) -> Client {
+        let stream = TcpStream::connect((host, port)).expect("connect to nginx");
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -285,6 +290,23 @@ pub fn request(
     Client::connect(port).request(method, uri, headers, body)
 }
 
+/// Writes a MaxMind DB with `moat-mmdb` (built by `scripts/build.sh`) from a CSV text.
+pub fn write_mmdb(csv: &str, path: &Path) {
+    let input = path.with_extension("csv");
+    std::fs::write(&input, csv).unwrap();
+    let out = Command::new(artifact("moat-mmdb"))
+        .arg("build")
+        .arg(&input)
+        .arg(path)
+        .output()
+        .expect("run moat-mmdb");
+    assert!(
+        out.status.success(),
+        "moat-mmdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running nginx with its own prefix directory, stopped when dropped.
 pub struct Nginx {
     /// Its prefix directory (configuration, logs, temp files).
@@ -356,6 +378,16 @@ impl Nginx {
             thread::sleep(Duration::from_millis(20));
         }
         panic!("nginx did not start listening: {}", self.error_log());
+    }
+
+    /// Sends a signal (`HUP` reloads the configuration) to the nginx master.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
 
     /// The error log so far.

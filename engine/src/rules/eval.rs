@@ -115,6 +115,11 @@ fn link_matches(
         if link.operator.is_some() {
             tx.matched_var_name = hit.name;
             tx.matched_var = hit.value;
+            super::operators::geo_lookup::fill_collection(
+                link.operator.as_ref(),
+                &mut tx.collections,
+                &tx.matched_var,
+            );
         }
         if let Some(caps) = hit.captures {
             for (i, c) in caps.into_iter().enumerate().take(10) {

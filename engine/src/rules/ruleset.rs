@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use regex::bytes::Regex;
 
 use super::operators::{self, Operator};
 use super::prefilter::{self, Prefilter, Trigger};
+use crate::geo::Geo;
 use crate::seclang::actions::{Action, Phase, SetVar};
 use crate::seclang::ast::{Directive, EngineMode, IdRange};
 use crate::seclang::config::{Config, EngineSettings, Rule, RuleEntry, RuleLink};
@@ -127,6 +129,7 @@ impl RuleSet {
         let mut markers: HashMap<&str, usize> = HashMap::new();
         let mut pending_skips: Vec<(usize, String)> = Vec::new();
         let mut defaults: HashMap<u8, Vec<Action>> = HashMap::new();
+        let geo = open_geo_db(config)?;
         for entry in &config.rules {
             match entry {
                 RuleEntry::Marker(m) => {
@@ -143,7 +146,7 @@ impl RuleSet {
                         .unwrap_or(2);
                     defaults.insert(phase, d.item.clone());
                 }
-                RuleEntry::Rule(rule) => match compile_rule(rule, &defaults) {
+                RuleEntry::Rule(rule) => match compile_rule(rule, &defaults, geo.as_ref()) {
                     Ok((compiled, skip_after)) => {
                         if let Some(marker) = skip_after {
                             pending_skips.push((rules.len(), marker));
@@ -316,9 +319,25 @@ pub fn selector_regex(selector: &Selector) -> Result<Option<Regex>, String> {
     }
 }
 
+/// The database of `SecGeoLookupDb`, opened once for every `@geoLookup` of the set.
+fn open_geo_db(config: &Config) -> Result<Option<Arc<Geo>>, Vec<SecLangError>> {
+    let Some(db) = &config.settings.geo_lookup_db else {
+        return Ok(None);
+    };
+    Geo::open(Some(&db.item), None)
+        .map(|g| Some(Arc::new(g)))
+        .map_err(|e| {
+            vec![SecLangError::at(
+                &db.location,
+                format!("SecGeoLookupDb: {e}"),
+            )]
+        })
+}
+
 fn compile_rule(
     rule: &Rule,
     defaults: &HashMap<u8, Vec<Action>>,
+    geo: Option<&Arc<Geo>>,
 ) -> Result<(CompiledRule, Option<String>), SecLangError> {
     let first = rule.first();
     let phase = rule.phase().map_or(2, Phase::number);
@@ -371,7 +390,7 @@ fn compile_rule(
     for (i, link) in rule.links.iter().enumerate() {
         let inherited = if i == 0 { default } else { &[] };
         compiled.links.push(
-            compile_link(link, inherited)
+            compile_link(link, inherited, geo)
                 .map_err(|reason| SecLangError::at(&link.location, reason))?,
         );
     }
@@ -389,7 +408,11 @@ fn disruptive_of(a: &Action) -> Option<Disruptive> {
     }
 }
 
-fn compile_link(link: &RuleLink, default_actions: &[Action]) -> Result<Link, String> {
+fn compile_link(
+    link: &RuleLink,
+    default_actions: &[Action],
+    geo: Option<&Arc<Geo>>,
+) -> Result<Link, String> {
     let base_dir = Path::new(link.location.file.as_ref())
         .parent()
         .unwrap_or(Path::new("."))
@@ -409,7 +432,7 @@ fn compile_link(link: &RuleLink, default_actions: &[Action]) -> Result<Link, Str
     }
     let (operator, operator_argument) = match &link.operator {
         Some(spec) => {
-            let op = operators::compile(spec, &base_dir)?;
+            let op = operators::compile(spec, &base_dir, geo)?;
             let arg = op.needs_expansion().then(|| spec.argument_macros());
             (Some(op), arg)
         }

@@ -178,7 +178,8 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
         | Collection::Global
         | Collection::User
         | Collection::Resource
-        | Collection::Env => match tx.collections.get(name) {
+        | Collection::Env
+        | Collection::Geo => match tx.collections.get(name) {
             Some(m) => m
                 .iter()
                 .filter(|(k, _)| selects(target, k.as_bytes()))

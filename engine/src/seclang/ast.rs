@@ -209,6 +209,8 @@ pub enum Directive {
         /// Actions that replace those of the same kind.
         actions: Vec<Action>,
     },
+    /// `SecGeoLookupDb PATH` (a MaxMind DB file for `@geoLookup`).
+    SecGeoLookupDb(String),
     /// A known directive Moat does not need (a warning is recorded).
     Ignored {
         /// The directive name as written.

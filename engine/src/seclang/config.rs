@@ -128,6 +128,8 @@ pub struct EngineSettings {
     pub collection_timeout: Option<u64>,
     /// `SecComponentSignature` values, in order.
     pub component_signatures: Vec<String>,
+    /// `SecGeoLookupDb`, resolved against the directory of the file that names it.
+    pub geo_lookup_db: Option<Located<std::path::PathBuf>>,
 }
 
 /// A loaded configuration.
@@ -362,6 +364,11 @@ impl Builder {
             Directive::SecPcreMatchLimitRecursion(v) => s.pcre_match_limit_recursion = Some(v),
             Directive::SecCollectionTimeout(v) => s.collection_timeout = Some(v),
             Directive::SecComponentSignature(v) => s.component_signatures.push(v),
+            Directive::SecGeoLookupDb(path) => {
+                let dir = std::path::Path::new(location.file.as_ref()).parent();
+                let item = dir.unwrap_or(std::path::Path::new(".")).join(path);
+                s.geo_lookup_db = Some(Located { location, item });
+            }
             Directive::Ignored { name } => self.config.warnings.push(SecLangWarning {
                 location,
                 message: format!("directive {name} is not used by Moat and was ignored"),

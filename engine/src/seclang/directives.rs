@@ -32,7 +32,6 @@ const IGNORED: &[&str] = &[
     "SecDebugLog",
     "SecDebugLogLevel",
     "SecDisableBackendCompression",
-    "SecGeoLookupDb",
     "SecGsbLookupDb",
     "SecGuardianLog",
     "SecHashEngine",
@@ -133,6 +132,7 @@ pub fn parse_directive(stmt: &Statement) -> Result<Directive, Reason> {
         "secdefaultaction" => {
             Directive::SecDefaultAction(parse_actions(one()?).map_err(|e| ctx("actions", e))?)
         }
+        "secgeolookupdb" => Directive::SecGeoLookupDb(one()?.to_string()),
         "secruleengine" => {
             let v = one()?;
             Directive::SecRuleEngine(EngineMode::parse(v).ok_or_else(|| bad(v))?)

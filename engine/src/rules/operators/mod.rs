@@ -7,6 +7,7 @@
 //! nothing.
 
 mod compare;
+pub mod geo_lookup;
 mod ip_match;
 mod libinjection;
 mod national_ids;
@@ -19,7 +20,9 @@ mod validate_utf8_encoding;
 mod verify_cc;
 
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::geo::Geo;
 use crate::seclang::operators::{OperatorName, OperatorSpec};
 use national_ids::IdKind;
 
@@ -52,6 +55,7 @@ enum Kind {
     Xss,
     VerifyCc(verify_cc::VerifyCc),
     NationalId(national_ids::NationalId),
+    GeoLookup(geo_lookup::GeoLookup),
     Always,
     Never,
     /// The argument holds macros: compiled per call from the expanded argument.
@@ -67,8 +71,13 @@ enum Dynamic {
 }
 
 /// Compiles an operator; files named by `@pmFromFile`/`@ipMatchFromFile` are relative to
-/// `base_dir` (the directory of the rules file that used them).
-pub fn compile(spec: &OperatorSpec, base_dir: &Path) -> Result<Operator, String> {
+/// `base_dir` (the directory of the rules file that used them); `@geoLookup` reads `geo`, the
+/// database of `SecGeoLookupDb`.
+pub fn compile(
+    spec: &OperatorSpec,
+    base_dir: &Path,
+    geo: Option<&Arc<Geo>>,
+) -> Result<Operator, String> {
     use OperatorName as N;
     let arg = spec.argument.as_str();
     let has_macros = spec.argument_macros().has_macros();
@@ -112,11 +121,13 @@ pub fn compile(spec: &OperatorSpec, base_dir: &Path) -> Result<Operator, String>
         N::VerifyCc => Kind::VerifyCc(verify_cc::VerifyCc::new(arg)?),
         N::VerifySsn => Kind::NationalId(national_ids::NationalId::new(IdKind::Ssn, arg)?),
         N::VerifyCpf => Kind::NationalId(national_ids::NationalId::new(IdKind::Cpf, arg)?),
+        N::GeoLookup => Kind::GeoLookup(geo_lookup::GeoLookup::new(Arc::clone(geo.ok_or(
+            "operator @geoLookup needs a database: add SecGeoLookupDb /path/GeoLite2-City.mmdb",
+        )?))),
         N::UnconditionalMatch => Kind::Always,
         N::NoMatch => Kind::Never,
         N::Rsub
         | N::Rbl
-        | N::GeoLookup
         | N::GsbLookup
         | N::InspectFile
         | N::FuzzyHash
@@ -137,7 +148,6 @@ fn unsupported(name: OperatorName) -> String {
     let reason = match name {
         N::Rsub => "it rewrites stream bodies, which Moat does not buffer for rewriting",
         N::Rbl => "it needs DNS lookups on the request path",
-        N::GeoLookup => "no GeoIP database is configured (SecGeoLookupDb)",
         N::GsbLookup => "Google Safe Browsing lookups are obsolete",
         N::InspectFile => "it runs external programs",
         N::FuzzyHash => "ssdeep fuzzy hashing is not available",
@@ -184,6 +194,17 @@ impl Operator {
         }
     }
 
+    /// The `GEO` collection when this is `@geoLookup` and `input` is in its database.
+    pub fn geo_collection(
+        &self,
+        input: &[u8],
+    ) -> Option<std::collections::HashMap<String, Vec<u8>>> {
+        match &self.kind {
+            Kind::GeoLookup(g) => g.collection(input),
+            _ => None,
+        }
+    }
+
     /// True for `!@op`.
     pub fn is_negated(&self) -> bool {
         self.negated
@@ -211,6 +232,7 @@ impl Kind {
             Kind::Xss => libinjection::detect_xss(input),
             Kind::VerifyCc(v) => v.matches(input, captures),
             Kind::NationalId(v) => v.matches(input, captures),
+            Kind::GeoLookup(g) => g.matches(input),
             Kind::Always => true,
             Kind::Never => false,
             Kind::Dynamic(d, raw) => {
