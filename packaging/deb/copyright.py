@@ -60,8 +60,26 @@ def shipped_packages(meta, roots):
 
 
 def dep5_license(spdx):
-    """SPDX `MIT OR Apache-2.0` (or the old `MIT/Apache-2.0`) in DEP-5 spelling."""
-    return " or ".join(part.strip() for part in spdx.replace("/", " OR ").split(" OR "))
+    """SPDX `MIT OR Apache-2.0` (or the old `MIT/Apache-2.0`, or `(A OR B) AND C`) in DEP-5
+    spelling."""
+    text = spdx.replace("/", " OR ")
+    return " ".join(
+        word.lower() if word in ("OR", "AND", "WITH") else word for word in text.split()
+    )
+
+
+def license_names(dep5):
+    """The licence names in a DEP-5 licence expression."""
+    words = dep5.replace("(", " ").replace(")", " ").split()
+    names, skip = [], False
+    for word in words:
+        if word == "with":
+            skip = True
+        elif word in ("or", "and"):
+            skip = False
+        elif not skip:
+            names.append(word)
+    return names
 
 
 def license_paragraph(name):
@@ -85,7 +103,7 @@ def main():
         if not pkg.get("license"):
             sys.exit(f"copyright.py: crate {pkg['name']} declares no licence")
         licence = dep5_license(pkg["license"])
-        used.update(licence.split(" or "))
+        used.update(license_names(licence))
         authors = [a.split(" <")[0] for a in pkg.get("authors") or []] or [f"The {pkg['name']} authors"]
         out.append(
             f"Files: rust-vendor/{pkg['name']}-{pkg['version']}/*\n"
