@@ -9,11 +9,17 @@
 //! test (`PASS id`, `FAIL id: why`, `SKIP id: why`; only failures with `--show-failures`), then
 //! `N passed, M failed, K skipped`. Exit status: 0 when nothing failed, 2 when a test failed or a
 //! test file could not be loaded, 1 on a usage error.
+//!
+//! `moat schema URL [database=moat] [table=events] [user=NAME] [password_file=PATH]` creates
+//! Moat's ClickHouse tables and views (the options are those of `moat_log_clickhouse`);
+//! `moat schema --print [database=…] [table=…]` prints the SQL instead.
 
 use std::process::ExitCode;
 
 use std::path::PathBuf;
 
+use moat::forward::config::LogConfig;
+use moat::forward::schema;
 use moat::ftw::{self, Filter, Outcome, Overrides, RulesJudge};
 use moat::http_file::HttpFile;
 use moat::settings::{parse_config, SettingsPatch};
@@ -21,6 +27,8 @@ use moat::{Action, Engine};
 
 const USAGE: &str = "usage: moat check [--config FILE] [--json] REQUEST.http
        moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX] [--show-failures]
+       moat schema URL [database=NAME] [table=NAME] [user=NAME] [password_file=PATH]
+       moat schema --print [database=NAME] [table=NAME]
        moat version";
 
 fn main() -> ExitCode {
@@ -34,6 +42,13 @@ fn main() -> ExitCode {
             }
         },
         Some("ftw") => match ftw_cmd(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("moat: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("schema") => match schema_cmd(&args[1..]) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("moat: {e}");
@@ -180,6 +195,33 @@ fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn schema_cmd(args: &[String]) -> Result<ExitCode, String> {
+    let print = args.first().is_some_and(|a| a == "--print");
+    let mut words: Vec<&str> = args
+        .iter()
+        .skip(usize::from(print))
+        .map(String::as_str)
+        .collect();
+    if print {
+        words.insert(0, "http://127.0.0.1:8123");
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let config = LogConfig::parse(&words, &cwd).map_err(|e| format!("{e}\n{USAGE}"))?;
+    let ch = &config.clickhouse;
+    if print {
+        for statement in schema::statements(&ch.database, &ch.table) {
+            println!("{statement};\n");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = schema::apply(ch)?;
+    println!(
+        "moat: schema applied to {}.{} at {}:{} ({n} statements)",
+        ch.database, ch.table, ch.endpoint.host, ch.endpoint.port
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn regex_arg(pattern: &str) -> Result<regex::Regex, String> {
