@@ -160,6 +160,8 @@ unsafe fn judge(
     let verdict = engine.check_with_rules(&req, Some(&loc.settings), rules);
     // SAFETY: r is live; ctx belongs to it.
     unsafe { record(r, ctx, &verdict) };
+    // SAFETY: as above.
+    unsafe { crate::clickhouse::prepare(r, ctx, main, &req, &verdict) };
     // SAFETY: r is live.
     let log = unsafe { (*(*r).connection).log };
     respond(log, &verdict)

@@ -40,7 +40,11 @@ pub unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             v.get_handler = Some(get_variable);
             v.data = which as usize;
         }
-        NGX_OK as ngx_int_t
+        // SAFETY: valid cf.
+        match unsafe { crate::clickhouse::add_variable(cf) } {
+            Ok(()) => NGX_OK as ngx_int_t,
+            Err(()) => NGX_ERROR as ngx_int_t,
+        }
     })
 }
 

@@ -2,6 +2,8 @@
 //! module or the Lua binding, an echo backend that records what reached it, and a small raw
 //! HTTP/1.1 client that can split, chunk and pipeline requests the way clients in the wild do.
 
+pub mod clickhouse;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -366,6 +368,11 @@ impl Nginx {
     /// The access log so far (written with format `moat`, see [`full_config`]).
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+
+    /// The master process's pid.
+    pub fn master_pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The pids of the worker processes.

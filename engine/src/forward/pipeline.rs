@@ -114,7 +114,7 @@ impl Pipeline {
     fn deliver(&mut self, body: &[u8], rows: u64, stopping: bool, outage: &mut Option<Outage>) {
         let backlog = self.spool.is_some()
             && (outage.is_some() || self.spool.as_ref().is_some_and(Spool::has_batches));
-        if backlog {
+        if backlog || (stopping && outage.is_some()) {
             self.store(body, rows, outage);
             return;
         }
