@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::event::Event;
+use super::event::{Event, Text};
 use super::session::Session;
 use crate::verdict::Action;
 
@@ -90,17 +90,17 @@ fn row_binary(e: &Event, s: &Session, out: &mut Vec<u8>) {
     let secs = u32::try_from(e.time_ms / 1000).unwrap_or(u32::MAX);
     out.extend_from_slice(&secs.to_le_bytes());
     out.extend_from_slice(&((e.time_ms % 1000) as u16).to_le_bytes());
-    rb_string(out, &e.request_id);
-    rb_string(out, &e.client_addr);
+    rb_string(out, e.text(Text::RequestId));
+    rb_string(out, e.text(Text::ClientAddr));
     rb_string(out, e.geo.country.as_bytes());
     rb_string(out, e.geo.city.as_bytes());
     out.extend_from_slice(&e.geo.latitude.to_le_bytes());
     out.extend_from_slice(&e.geo.longitude.to_le_bytes());
     out.extend_from_slice(&e.geo.asn.to_le_bytes());
     rb_string(out, e.geo.as_org.as_bytes());
-    rb_string(out, &e.method);
-    rb_string(out, &e.host);
-    rb_string(out, &e.uri);
+    rb_string(out, e.text(Text::Method));
+    rb_string(out, e.text(Text::Host));
+    rb_string(out, e.text(Text::Uri));
     out.extend_from_slice(&e.status.to_le_bytes());
     out.push(action_code(e.action) as u8);
     rb_string(out, e.fail_open.map_or("", |f| f.as_str()).as_bytes());
@@ -116,7 +116,7 @@ fn row_binary(e: &Event, s: &Session, out: &mut Vec<u8>) {
     rb_string(out, s.id_hex().as_bytes());
     rb_string(out, s.jwt_sub.as_bytes());
     rb_string(out, s.jwt_iss.as_bytes());
-    rb_string(out, &e.user_agent);
+    rb_string(out, e.text(Text::UserAgent));
     out.extend_from_slice(&e.bytes_in.to_le_bytes());
     out.extend_from_slice(&e.inspect_us.to_le_bytes());
 }
@@ -142,9 +142,9 @@ fn json_each_row(e: &Event, s: &Session, out: &mut Vec<u8>) {
         e.time_ms / 1000,
         e.time_ms % 1000
     );
-    json_string(&mut j, &e.request_id);
+    json_string(&mut j, e.text(Text::RequestId));
     j.push_str(",\"client_addr\":");
-    json_string(&mut j, &e.client_addr);
+    json_string(&mut j, e.text(Text::ClientAddr));
     j.push_str(",\"country\":");
     json_string(&mut j, e.geo.country.as_bytes());
     j.push_str(",\"city\":");
@@ -156,11 +156,11 @@ fn json_each_row(e: &Event, s: &Session, out: &mut Vec<u8>) {
     );
     json_string(&mut j, e.geo.as_org.as_bytes());
     j.push_str(",\"method\":");
-    json_string(&mut j, &e.method);
+    json_string(&mut j, e.text(Text::Method));
     j.push_str(",\"host\":");
-    json_string(&mut j, &e.host);
+    json_string(&mut j, e.text(Text::Host));
     j.push_str(",\"uri\":");
-    json_string(&mut j, &e.uri);
+    json_string(&mut j, e.text(Text::Uri));
     let _ = write!(
         j,
         ",\"status\":{},\"action\":\"{}\",\"fail_open\":\"{}\",\"score\":{},\"rule_ids\":[",
@@ -184,7 +184,7 @@ fn json_each_row(e: &Event, s: &Session, out: &mut Vec<u8>) {
     j.push_str(",\"jwt_iss\":");
     json_string(&mut j, s.jwt_iss.as_bytes());
     j.push_str(",\"user_agent\":");
-    json_string(&mut j, &e.user_agent);
+    json_string(&mut j, e.text(Text::UserAgent));
     let _ = writeln!(
         j,
         ",\"bytes_in\":{},\"inspect_us\":{}}}",
@@ -218,25 +218,27 @@ mod tests {
     use std::borrow::Cow;
 
     fn event() -> Event {
-        Event {
-            time_ms: 1_700_000_000_123,
-            request_id: b"r1".to_vec(),
-            client_addr: b"127.0.0.1".to_vec(),
-            geo: Default::default(),
-            method: b"GET".to_vec(),
-            host: b"h".to_vec(),
-            uri: b"/a\"b\n".to_vec(),
-            status: 403,
-            action: Action::Block,
-            fail_open: None,
-            score: 5,
-            rule_ids: vec![100100, 100200],
-            rule_msgs: vec![Cow::Borrowed("SQL"), Cow::Borrowed("XSS")],
-            credentials: Default::default(),
-            user_agent: b"\xffua".to_vec(),
-            bytes_in: 300,
-            inspect_us: 42,
-        }
+        let mut e = Event::from_texts(
+            1_700_000_000_123,
+            [
+                b"r1",
+                b"127.0.0.1",
+                b"GET",
+                b"h",
+                b"/a\"b\n",
+                b"\xffua",
+                b"secret",
+                b"",
+            ],
+        );
+        e.status = 403;
+        e.action = Action::Block;
+        e.score = 5;
+        e.rule_ids = vec![100100, 100200];
+        e.rule_msgs = vec![Cow::Borrowed("SQL"), Cow::Borrowed("XSS")];
+        e.bytes_in = 300;
+        e.inspect_us = 42;
+        e
     }
 
     #[test]
@@ -255,6 +257,8 @@ mod tests {
         assert_eq!(v["action"], "block");
         assert_eq!(v["time"], "1700000000");
         assert_eq!(v["time_ms"], 123);
+        assert_eq!(v["user_agent"], "\u{fffd}ua");
+        assert!(!String::from_utf8_lossy(&out).contains("secret"));
     }
 
     #[test]

@@ -32,23 +32,46 @@ pub struct Geo {
     pub as_org: String,
 }
 
+/// The byte-string fields of an [`Event`], stored together in one buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// nginx's `$request_id`.
+    RequestId = 0,
+    /// Client address as text.
+    ClientAddr,
+    /// Request method.
+    Method,
+    /// `Host` header, at most [`HOST_MAX`] bytes.
+    Host,
+    /// Raw request target, at most [`URI_MAX`] bytes.
+    Uri,
+    /// `User-Agent` header, at most [`USER_AGENT_MAX`] bytes.
+    UserAgent,
+    /// The session cookie's value: only hashed, never stored.
+    SessionCookie,
+    /// The JWT: only its claims are read, it is never stored.
+    Token,
+}
+
+/// Number of [`Text`] fields.
+pub const TEXT_FIELDS: usize = 8;
+
+/// Longest session cookie or token kept for hashing.
+const CREDENTIAL_MAX: usize = 4096;
+
 /// One inspected request, as sent to ClickHouse.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Built on the request path, so its byte strings share one allocation ([`Text`] fields);
+/// the session cookie and token in it are turned into a hash and claims by the forwarder's
+/// thread before anything is written.
+#[derive(Clone, PartialEq)]
 pub struct Event {
     /// When the request was judged, in milliseconds since the Unix epoch.
     pub time_ms: u64,
-    /// nginx's `$request_id`.
-    pub request_id: Vec<u8>,
-    /// Client address as text.
-    pub client_addr: Vec<u8>,
+    text: Vec<u8>,
+    ends: [u32; TEXT_FIELDS],
     /// Geo fields of the client address.
     pub geo: Geo,
-    /// Request method.
-    pub method: Vec<u8>,
-    /// `Host` header.
-    pub host: Vec<u8>,
-    /// Raw request target, at most [`URI_MAX`] bytes.
-    pub uri: Vec<u8>,
     /// Response status (set by the adapter once the response is sent).
     pub status: u16,
     /// The verdict's action.
@@ -61,21 +84,55 @@ pub struct Event {
     pub rule_ids: Vec<u32>,
     /// The matched rules' messages, parallel to `rule_ids`.
     pub rule_msgs: Vec<Cow<'static, str>>,
-    /// The session cookie and JWT, turned into a hash and claims before anything is stored.
-    pub credentials: Credentials,
-    /// `User-Agent` header, at most [`USER_AGENT_MAX`] bytes.
-    pub user_agent: Vec<u8>,
     /// Request size in bytes (request line, headers and body).
     pub bytes_in: u64,
     /// Inspection time in microseconds.
     pub inspect_us: u32,
 }
 
-fn bounded(bytes: &[u8], max: usize) -> Vec<u8> {
-    bytes[..bytes.len().min(max)].to_vec()
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |t: Text| String::from_utf8_lossy(self.text(t)).into_owned();
+        f.debug_struct("Event")
+            .field("time_ms", &self.time_ms)
+            .field("request_id", &text(Text::RequestId))
+            .field("method", &text(Text::Method))
+            .field("uri", &text(Text::Uri))
+            .field("status", &self.status)
+            .field("action", &self.action)
+            .field("score", &self.score)
+            .field("rule_ids", &self.rule_ids)
+            .field("credentials", &self.credentials())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Event {
+    /// An event at `time_ms` with the given text fields (in [`Text`] order) and everything
+    /// else empty: allowed, status 0, no rules, no geo data.
+    pub fn from_texts(time_ms: u64, texts: [&[u8]; TEXT_FIELDS]) -> Event {
+        let mut text = Vec::with_capacity(texts.iter().map(|t| t.len()).sum());
+        let mut ends = [0u32; TEXT_FIELDS];
+        for (end, t) in ends.iter_mut().zip(texts) {
+            text.extend_from_slice(t);
+            *end = text.len() as u32;
+        }
+        Event {
+            time_ms,
+            text,
+            ends,
+            geo: Geo::default(),
+            status: 0,
+            action: Action::Allow,
+            fail_open: None,
+            score: 0,
+            rule_ids: Vec::new(),
+            rule_msgs: Vec::new(),
+            bytes_in: 0,
+            inspect_us: 0,
+        }
+    }
+
     /// The event of a judged request, timed now. `status` is the block status for a blocked
     /// request and 0 otherwise until [`Event::finish`] sets the response's; `bytes_in` is the
     /// header and body size the engine saw.
@@ -83,33 +140,54 @@ impl Event {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let header_bytes: usize = req
-            .headers
-            .iter()
-            .map(|h| h.name.len() + h.value.len() + 4)
-            .sum();
-        Event {
+        let seen = session::scan(req, sessions);
+        let credentials = seen.credentials;
+        let mut event = Event::from_texts(
             time_ms,
-            request_id: req.request_id.to_vec(),
-            client_addr: req.client_addr.to_vec(),
-            geo: Geo::default(),
-            method: req.method.to_vec(),
-            host: bounded(req.header(b"host").unwrap_or_default(), HOST_MAX),
-            uri: bounded(req.uri, URI_MAX),
-            status: verdict.status,
-            action: verdict.action,
-            fail_open: verdict.fail_open,
-            score: verdict.score,
-            rule_ids: verdict.findings.iter().map(|f| f.rule_id).collect(),
-            rule_msgs: verdict.findings.iter().map(|f| f.msg.clone()).collect(),
-            credentials: session::credentials(req, sessions),
-            user_agent: bounded(
-                req.header(b"user-agent").unwrap_or_default(),
-                USER_AGENT_MAX,
-            ),
-            bytes_in: (req.method.len() + req.uri.len() + req.version.len() + header_bytes) as u64
-                + req.body_len(),
-            inspect_us: u32::try_from(verdict.elapsed.as_micros()).unwrap_or(u32::MAX),
+            [
+                req.request_id,
+                req.client_addr,
+                req.method,
+                bounded(seen.host, HOST_MAX),
+                bounded(req.uri, URI_MAX),
+                bounded(seen.user_agent, USER_AGENT_MAX),
+                bounded(
+                    credentials.session_cookie.unwrap_or_default(),
+                    CREDENTIAL_MAX,
+                ),
+                bounded(credentials.token.unwrap_or_default(), CREDENTIAL_MAX),
+            ],
+        );
+        event.status = verdict.status;
+        event.action = verdict.action;
+        event.fail_open = verdict.fail_open;
+        event.score = verdict.score;
+        if !verdict.findings.is_empty() {
+            event.rule_ids = verdict.findings.iter().map(|f| f.rule_id).collect();
+            event.rule_msgs = verdict.findings.iter().map(|f| f.msg.clone()).collect();
+        }
+        event.bytes_in = (req.method.len() + req.uri.len() + req.version.len() + seen.header_bytes)
+            as u64
+            + req.body_len();
+        event.inspect_us = u32::try_from(verdict.elapsed.as_micros()).unwrap_or(u32::MAX);
+        event
+    }
+
+    /// One of the byte-string fields.
+    pub fn text(&self, field: Text) -> &[u8] {
+        let i = field as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// The session cookie and token, for [`session::derive`].
+    pub fn credentials(&self) -> Credentials<'_> {
+        fn some(t: &[u8]) -> Option<&[u8]> {
+            (!t.is_empty()).then_some(t)
+        }
+        Credentials {
+            session_cookie: some(self.text(Text::SessionCookie)),
+            token: some(self.text(Text::Token)),
         }
     }
 
@@ -120,6 +198,10 @@ impl Event {
             self.bytes_in = bytes_in;
         }
     }
+}
+
+fn bounded(bytes: &[u8], max: usize) -> &[u8] {
+    &bytes[..bytes.len().min(max)]
 }
 
 /// Which requests produce events.
@@ -244,15 +326,20 @@ mod tests {
             ..Default::default()
         };
         let e = recorder(Record::All, 1.0).event(&req, &blocked()).unwrap();
-        assert_eq!(e.request_id, b"abc123");
-        assert_eq!(e.client_addr, b"192.0.2.7");
-        assert_eq!(e.host, b"shop.example");
-        assert_eq!(e.user_agent, b"curl/8.0");
-        assert_eq!(e.uri.len(), URI_MAX);
+        assert_eq!(e.text(Text::RequestId), b"abc123");
+        assert_eq!(e.text(Text::ClientAddr), b"192.0.2.7");
+        assert_eq!(e.text(Text::Method), b"GET");
+        assert_eq!(e.text(Text::Host), b"shop.example");
+        assert_eq!(e.text(Text::UserAgent), b"curl/8.0");
+        assert_eq!(e.text(Text::Uri).len(), URI_MAX);
+        assert_eq!(e.text(Text::SessionCookie), b"s3cret");
+        assert_eq!(e.text(Text::Token), b"");
+        assert!(!format!("{e:?}").contains("s3cret"));
         assert_eq!((e.action, e.status, e.score), (Action::Block, 403, 5));
         assert_eq!(e.rule_ids, vec![100100]);
         assert_eq!(e.rule_msgs, vec![Cow::Borrowed("SQL injection")]);
-        assert!(e.credentials.session_cookie.is_some());
+        assert_eq!(e.credentials().session_cookie, Some(&b"s3cret"[..]));
+        assert_eq!(e.credentials().token, None);
         assert!(e.time_ms > 1_700_000_000_000);
         assert_eq!(e.geo, Geo::default());
     }

@@ -3,8 +3,6 @@
 //! The claims are read without checking the signature — verifying tokens is the application's
 //! job, and the values only label events. The token itself is never stored.
 
-use crate::request::Request;
-
 /// Longest claim value kept.
 pub const CLAIM_MAX: usize = 256;
 
@@ -19,33 +17,28 @@ pub struct Claims {
     pub jti: String,
 }
 
-/// The token of `Authorization: Bearer …`, else of the first cookie named in `cookies`, if it
-/// looks like a JWT (three dot-separated base64url parts).
-pub fn find<'a>(req: &Request<'a>, cookies: &[String]) -> Option<&'a [u8]> {
-    for value in req.header_values(b"authorization") {
-        let value = value.trim_ascii();
-        if value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ") {
-            let token = value[7..].trim_ascii();
-            if looks_like_jwt(token) {
-                return Some(token);
-            }
-        }
-    }
-    for header in req.header_values(b"cookie") {
-        for (name, value) in super::session::cookie_pairs(header) {
-            if cookies.iter().any(|c| c.as_bytes() == name) && looks_like_jwt(value) {
-                return Some(value);
-            }
-        }
+/// The token of an `Authorization: Bearer …` value, if it looks like a JWT.
+pub fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
+    if value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer ") {
+        let token = value[7..].trim_ascii();
+        return looks_like_jwt(token).then_some(token);
     }
     None
 }
 
-fn looks_like_jwt(token: &[u8]) -> bool {
-    token.iter().filter(|&&b| b == b'.').count() == 2
-        && token
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
+/// True for three dot-separated base64url parts.
+pub fn looks_like_jwt(token: &[u8]) -> bool {
+    let mut dots = 0;
+    for &b in token {
+        match b {
+            b'.' => dots += 1,
+            b'-' | b'_' | b'=' => {}
+            b if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+    }
+    dots == 2
 }
 
 /// The subject, issuer and id claims of a JWT's payload; empty fields when the token cannot be
@@ -110,7 +103,6 @@ pub fn base64url_decode(input: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Header;
 
     // {"alg":"HS256","typ":"JWT"} . {"sub":"user-42","iss":"https://auth.example.com","jti":"t1"} . sig
     const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwiaXNzIjoiaHR0cHM6Ly9hdXRoLmV4YW1wbGUuY29tIiwianRpIjoidDEifQ.c2lnbmF0dXJl";
@@ -126,34 +118,14 @@ mod tests {
     }
 
     #[test]
-    fn finds_bearer_tokens_and_token_cookies() {
-        let bearer = format!("Bearer {TOKEN}");
-        let req = Request {
-            headers: vec![Header {
-                name: b"Authorization",
-                value: bearer.as_bytes(),
-            }],
-            ..Default::default()
-        };
-        assert_eq!(find(&req, &[]), Some(TOKEN.as_bytes()));
-        let cookie = format!("theme=dark; access_token={TOKEN}");
-        let req = Request {
-            headers: vec![Header {
-                name: b"Cookie",
-                value: cookie.as_bytes(),
-            }],
-            ..Default::default()
-        };
-        assert_eq!(find(&req, &["access_token".into()]), Some(TOKEN.as_bytes()));
-        assert_eq!(find(&req, &["token".into()]), None);
-        let basic = Request {
-            headers: vec![Header {
-                name: b"Authorization",
-                value: b"Basic dXNlcjpwYXNz",
-            }],
-            ..Default::default()
-        };
-        assert_eq!(find(&basic, &[]), None);
+    fn recognises_bearer_tokens() {
+        let bearer_value = format!("Bearer {TOKEN}");
+        assert_eq!(bearer(bearer_value.as_bytes()), Some(TOKEN.as_bytes()));
+        assert_eq!(bearer(b"Basic dXNlcjpwYXNz"), None);
+        assert_eq!(bearer(b"Bearer opaque-token"), None);
+        assert!(looks_like_jwt(TOKEN.as_bytes()));
+        assert!(!looks_like_jwt(b"a.b"));
+        assert!(!looks_like_jwt(b"a.b.c d"));
     }
 
     #[test]

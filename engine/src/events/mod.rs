@@ -12,5 +12,5 @@ pub mod session;
 pub mod siphash;
 
 pub use encode::Format;
-pub use event::{Event, Geo, Record, Recorder};
+pub use event::{Event, Geo, Record, Recorder, Text};
 pub use session::{Credentials, Session, SessionConfig};

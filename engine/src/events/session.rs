@@ -25,9 +25,6 @@ pub const DEFAULT_SESSION_COOKIES: &[&str] = &[
 /// Cookie names that may carry a JWT, by default.
 pub const DEFAULT_TOKEN_COOKIES: &[&str] = &["token", "jwt", "access_token", "id_token"];
 
-/// Longest credential copied; longer values are truncated before hashing.
-const CREDENTIAL_MAX: usize = 4096;
-
 /// Which cookies carry sessions and tokens, and the key that pseudonymises session ids.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -66,25 +63,36 @@ impl SessionConfig {
     }
 }
 
-/// The raw session credentials of one request, held only until the event is encoded.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
+/// The raw session credentials of one request (borrowed; copied into the event only until
+/// it is encoded).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credentials<'a> {
     /// The session cookie's value.
-    pub session_cookie: Option<Box<[u8]>>,
+    pub session_cookie: Option<&'a [u8]>,
     /// The JWT (from `Authorization: Bearer` or a token cookie).
-    pub token: Option<Box<[u8]>>,
+    pub token: Option<&'a [u8]>,
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for Credentials<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
-            .field(
-                "session_cookie",
-                &self.session_cookie.as_ref().map(|_| "<secret>"),
-            )
-            .field("token", &self.token.as_ref().map(|_| "<secret>"))
+            .field("session_cookie", &self.session_cookie.map(|_| "<secret>"))
+            .field("token", &self.token.map(|_| "<secret>"))
             .finish()
     }
+}
+
+/// What one pass over the request headers finds for an event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// The first `Host` header.
+    pub host: &'a [u8],
+    /// The first `User-Agent` header.
+    pub user_agent: &'a [u8],
+    /// Size of the header lines (`name: value` and CRLF).
+    pub header_bytes: usize,
+    /// The session cookie and JWT.
+    pub credentials: Credentials<'a>,
 }
 
 /// What an event records about the session: never the secret itself.
@@ -116,37 +124,60 @@ pub fn cookie_pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// Locates the request's session cookie (the first configured name present wins) and JWT.
-pub fn credentials(req: &Request<'_>, config: &SessionConfig) -> Credentials {
-    let mut best: Option<(usize, &[u8])> = None;
-    for header in req.header_values(b"cookie") {
-        for (name, value) in cookie_pairs(header) {
-            if value.is_empty() {
-                continue;
+/// One pass over the headers: `Host`, `User-Agent`, their total size, the session cookie
+/// (the first configured name present wins) and the JWT (`Authorization: Bearer` first, then
+/// the first token cookie that holds one).
+pub fn scan<'a>(req: &Request<'a>, config: &SessionConfig) -> Seen<'a> {
+    let mut seen = Seen::default();
+    let mut best_rank = usize::MAX;
+    let mut bearer = None;
+    let mut token_cookie = None;
+    for h in &req.headers {
+        seen.header_bytes += h.name.len() + h.value.len() + 4;
+        match h.name.len() {
+            4 if seen.host.is_empty() && h.name.eq_ignore_ascii_case(b"host") => {
+                seen.host = h.value;
             }
-            let rank = config.cookies.iter().position(|c| c.as_bytes() == name);
-            if let Some(rank) = rank {
-                if !matches!(best, Some((r, _)) if r <= rank) {
-                    best = Some((rank, value));
+            6 if h.name.eq_ignore_ascii_case(b"cookie") => {
+                for (name, value) in cookie_pairs(h.value) {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    if let Some(rank) = config.cookies.iter().position(|c| c.as_bytes() == name) {
+                        if rank < best_rank {
+                            best_rank = rank;
+                            seen.credentials.session_cookie = Some(value);
+                        }
+                    } else if token_cookie.is_none()
+                        && config.token_cookies.iter().any(|c| c.as_bytes() == name)
+                        && jwt::looks_like_jwt(value)
+                    {
+                        token_cookie = Some(value);
+                    }
                 }
             }
+            10 if seen.user_agent.is_empty() && h.name.eq_ignore_ascii_case(b"user-agent") => {
+                seen.user_agent = h.value;
+            }
+            13 if bearer.is_none() && h.name.eq_ignore_ascii_case(b"authorization") => {
+                bearer = jwt::bearer(h.value);
+            }
+            _ => {}
         }
     }
-    let copy = |v: &[u8]| Box::from(&v[..v.len().min(CREDENTIAL_MAX)]);
-    Credentials {
-        session_cookie: best.map(|(_, v)| copy(v)),
-        token: jwt::find(req, &config.token_cookies).map(copy),
-    }
+    seen.credentials.token = bearer.or(token_cookie);
+    seen
+}
+
+/// The request's session cookie and JWT (see [`scan`]).
+pub fn credentials<'a>(req: &Request<'a>, config: &SessionConfig) -> Credentials<'a> {
+    scan(req, config).credentials
 }
 
 /// Turns credentials into what is stored: the keyed hash of the session id and the JWT claims.
-pub fn derive(credentials: &Credentials, key: &Key) -> Session {
-    let claims = credentials
-        .token
-        .as_deref()
-        .map(jwt::claims)
-        .unwrap_or_default();
-    let id = match (&credentials.session_cookie, &credentials.token) {
+pub fn derive(credentials: &Credentials<'_>, key: &Key) -> Session {
+    let claims = credentials.token.map(jwt::claims).unwrap_or_default();
+    let id = match (credentials.session_cookie, credentials.token) {
         (Some(cookie), _) => Some(keyed(key, b"cookie:", cookie)),
         (None, Some(_)) if !claims.jti.is_empty() => {
             Some(keyed(key, b"jti:", claims.jti.as_bytes()))
@@ -191,7 +222,7 @@ mod tests {
             value: b"sid=weak; theme=dark; PHPSESSID=abc123secret",
         }]);
         let creds = credentials(&req, &config());
-        assert_eq!(creds.session_cookie.as_deref(), Some(&b"abc123secret"[..]));
+        assert_eq!(creds.session_cookie, Some(&b"abc123secret"[..]));
         let session = derive(&creds, &config().key);
         let hex = session.id_hex();
         assert_eq!(hex.len(), 32);
@@ -229,6 +260,35 @@ mod tests {
     }
 
     #[test]
+    fn token_cookies_and_one_pass_fields() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln";
+        let cookie = format!("theme=dark; access_token={token}");
+        let req = req_with(vec![
+            Header {
+                name: b"Host",
+                value: b"a.example",
+            },
+            Header {
+                name: b"Cookie",
+                value: cookie.as_bytes(),
+            },
+            Header {
+                name: b"user-agent",
+                value: b"curl",
+            },
+        ]);
+        let seen = scan(&req, &config());
+        assert_eq!(seen.credentials.token, Some(token.as_bytes()));
+        assert_eq!(seen.credentials.session_cookie, None);
+        assert_eq!(
+            (seen.host, seen.user_agent),
+            (&b"a.example"[..], &b"curl"[..])
+        );
+        assert_eq!(seen.header_bytes, 4 + 9 + 6 + cookie.len() + 10 + 4 + 12);
+        assert_eq!(derive(&seen.credentials, &config().key).jwt_sub, "u");
+    }
+
+    #[test]
     fn configured_cookie_names_replace_the_defaults() {
         let mut cfg = config();
         cfg.cookies = vec!["app_sess".into()];
@@ -236,9 +296,6 @@ mod tests {
             name: b"Cookie",
             value: b"PHPSESSID=x; app_sess=y",
         }]);
-        assert_eq!(
-            credentials(&req, &cfg).session_cookie.as_deref(),
-            Some(&b"y"[..])
-        );
+        assert_eq!(credentials(&req, &cfg).session_cookie, Some(&b"y"[..]));
     }
 }

@@ -20,6 +20,9 @@ use crate::events::siphash::Key;
 const BACKOFF_START: Duration = Duration::from_millis(250);
 /// Longest wait between probes of an unreachable ClickHouse.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// While more than a batch waits in the queue, a batch grows up to this many times `batch`
+/// rows: fewer, larger inserts are what lets ClickHouse keep up.
+const BACKLOG_GROWTH: usize = 10;
 /// Longest time one round of replay keeps the queue waiting.
 const REPLAY_ROUND: Duration = Duration::from_secs(1);
 
@@ -80,10 +83,11 @@ impl Pipeline {
                 Some(o) => flush_at.min(o.next_probe),
                 None => flush_at,
             };
-            let room = self.config.batch_rows - batch.rows as usize;
+            let limit = self.config.batch_rows * BACKLOG_GROWTH;
+            let room = limit - batch.rows as usize;
             self.queue.pop_batch(room, &mut events, wake_at);
             for event in events.drain(..) {
-                let derived = session::derive(&event.credentials, &self.key);
+                let derived = session::derive(&event.credentials(), &self.key);
                 encode::encode(&event, &derived, self.config.format, &mut batch.body);
                 batch.rows += 1;
                 batch.started.get_or_insert_with(Instant::now);
@@ -91,8 +95,11 @@ impl Pipeline {
             let due = batch
                 .started
                 .is_some_and(|t| t.elapsed() >= self.config.interval);
-            if batch.rows as usize >= self.config.batch_rows
-                || (batch.rows > 0 && (due || stopping))
+            let rows = batch.rows as usize;
+            let backlog = self.queue.len() >= self.config.batch_rows;
+            if rows >= limit
+                || (rows >= self.config.batch_rows && !backlog)
+                || (rows > 0 && (due || stopping))
             {
                 self.deliver(&batch.body, batch.rows, stopping, &mut outage);
                 batch.body.clear();
