@@ -171,12 +171,12 @@ pub struct MoatEngine {
 
 /// A verdict (opaque); read it with the `moat_verdict_*` functions.
 pub struct MoatVerdict {
-    verdict: Verdict,
+    pub(crate) verdict: Verdict,
     rule_ids: String,
     log_line: String,
 }
 
-fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+pub(crate) fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
@@ -337,7 +337,7 @@ pub unsafe extern "C" fn moat_settings_set(
     }
 }
 
-fn write_err(err: *mut c_char, err_len: usize, msg: &str) {
+pub(crate) fn write_err(err: *mut c_char, err_len: usize, msg: &str) {
     if err.is_null() || err_len == 0 {
         return;
     }
@@ -481,7 +481,7 @@ pub unsafe extern "C" fn moat_check(
 
 /// # Safety
 /// All pointers in `req` must be readable for `'a`.
-unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
+pub(crate) unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
     // SAFETY: per this function's contract.
     unsafe {
         let headers = array(req.headers, req.headers_len)

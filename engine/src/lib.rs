@@ -13,6 +13,7 @@ pub mod detect;
 pub mod engine;
 pub mod events;
 pub mod ffi;
+pub mod ffi_events;
 pub mod forward;
 pub mod ftw;
 pub mod http_file;

@@ -469,14 +469,21 @@ pub fn full_config(
         ),
         Adapter::Lua => (
             "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;".to_string(),
-            format!(
-                "lua_package_path \"{}/lua/?.lua;;\";\n    init_by_lua_block {{ require(\"moat\").init{{ lib = \"{}\" }} }}",
-                root.display(),
-                artifact("libmoat.so").display()
-            ),
+            // A body with its own init_by_lua_block (e.g. with more init options) replaces
+            // the default one; LIBMOAT in the body names libmoat.so.
+            if http_body.contains("init_by_lua") {
+                format!("lua_package_path \"{}/lua/?.lua;;\";", root.display())
+            } else {
+                format!(
+                    "lua_package_path \"{}/lua/?.lua;;\";\n    init_by_lua_block {{ require(\"moat\").init{{ lib = \"{}\" }} }}",
+                    root.display(),
+                    artifact("libmoat.so").display()
+                )
+            },
         ),
     };
     let body = http_body
+        .replace("LIBMOAT", &artifact("libmoat.so").display().to_string())
         .replace("PORT", &port.to_string())
         .replace("BACKEND", &backend_port.to_string());
     format!(

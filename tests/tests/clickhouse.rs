@@ -458,3 +458,83 @@ fn bad_options_fail_nginx_t_and_an_unreachable_clickhouse_does_not() {
     );
     assert!(ok, "{out}");
 }
+
+#[test]
+fn lua_binding_records_events_with_the_same_options() {
+    let ch = shared();
+    ch.apply_schema("lua");
+    let backend = Backend::start();
+    let spool = temp_dir("lua-spool");
+    let body = format!(
+        "init_by_lua_block {{
+        require(\"moat\").init{{ lib = \"LIBMOAT\", clickhouse = \"{} database=lua interval=10s spool={}\" }}
+    }}
+    init_worker_by_lua_block {{ require(\"moat\").init_worker() }}
+    exit_worker_by_lua_block {{ require(\"moat\").exit_worker() }}
+    server {{
+        listen 127.0.0.1:PORT;
+        set $moat_action ''; set $moat_score ''; set $moat_rule_ids '';
+        add_header X-Request-Id $request_id always;
+        location / {{
+            access_by_lua_block {{ require(\"moat\").protect() }}
+            log_by_lua_block {{ require(\"moat\").log() }}
+            proxy_pass http://127.0.0.1:BACKEND;
+        }}
+    }}",
+        ch.url(),
+        spool.display()
+    );
+    let nginx = Nginx::start(Adapter::Lua, &body, &backend);
+    let ok = request(
+        nginx.port,
+        "GET",
+        "/lua/ok",
+        &[("Cookie", "JSESSIONID=lua-secret-1")],
+        b"",
+    );
+    let blocked = request(
+        nginx.port,
+        "GET",
+        "/lua/?q=%3Cscript%3Ealert(1)%3C/script%3E",
+        &[],
+        b"",
+    );
+    assert_eq!((ok.status, blocked.status), (200, 403));
+    // The long interval keeps both events queued: stopping nginx must flush them.
+    drop(nginx);
+    let rows =
+        ch.rows("SELECT request_id, status, action, session_id FROM lua.events ORDER BY status");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["request_id"], ok.header("x-request-id").unwrap());
+    assert_eq!(
+        (rows[0]["status"].clone(), rows[0]["action"].clone()),
+        (200.into(), "allow".into())
+    );
+    assert_eq!(rows[0]["session_id"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        rows[1]["request_id"],
+        blocked.header("x-request-id").unwrap()
+    );
+    assert_eq!(
+        (rows[1]["status"].clone(), rows[1]["action"].clone()),
+        (403.into(), "block".into())
+    );
+}
+
+#[test]
+fn lua_init_rejects_bad_clickhouse_options() {
+    let backend = Backend::start();
+    let body = "init_by_lua_block {
+        require(\"moat\").init{ lib = \"LIBMOAT\", clickhouse = \"http://127.0.0.1:8123 batch=lots\" }
+    }
+    server { listen 127.0.0.1:PORT; set $moat_action ''; set $moat_score ''; set $moat_rule_ids ''; location / { return 200; } }";
+    let result = std::panic::catch_unwind(|| Nginx::start(Adapter::Lua, body, &backend));
+    let message = match result {
+        Ok(_) => panic!("nginx started with a bad clickhouse option"),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(
+        message.contains("moat: clickhouse: invalid batch \"lots\""),
+        "{message}"
+    );
+}
