@@ -17,6 +17,7 @@ pub mod ffi_events;
 pub mod forward;
 pub mod ftw;
 pub mod http_file;
+pub mod ingest;
 pub mod parse;
 pub mod request;
 pub mod rules;

@@ -538,3 +538,63 @@ fn lua_init_rejects_bad_clickhouse_options() {
         "{message}"
     );
 }
+
+#[test]
+fn moat_ingest_loads_combined_and_json_access_logs() {
+    let ch = shared();
+    ch.apply_schema("history");
+    let dir = temp_dir("ingest");
+    let log = dir.join("access.log");
+    std::fs::write(
+        &log,
+        concat!(
+            "203.0.113.9 - - [10/Oct/2023:13:55:36 +0000] \"GET /index.html HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"\n",
+            "203.0.113.9 - - [10/Oct/2023:13:55:37 +0000] \"GET /search?q=1%27%20OR%201=1 HTTP/1.1\" 403 153 \"-\" \"sqlmap/1.7\"\n",
+            "not an access log line\n",
+            "\n",
+            "{\"time_iso8601\":\"2023-10-10T13:56:00+00:00\",\"remote_addr\":\"198.51.100.4\",\"request\":\"POST /login HTTP/1.1\",\"status\":\"403\",\"request_id\":\"json-1\",\"moat_action\":\"block\",\"moat_score\":\"5\",\"moat_rule_ids\":\"100100\"}\n",
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(moat_e2e::artifact("moat"))
+        .args([
+            "ingest",
+            log.to_str().unwrap(),
+            &ch.url(),
+            "database=history",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("5 lines, 3 events inserted into history.events, 1 lines skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped line 3: not an access log line"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("from 2023/10/10 13:55:36 to 2023/10/10 13:56:00 UTC"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("100% ["),
+        "no progress bar"
+    );
+    let rows = ch.rows("SELECT request_id, client_addr, method, uri, status, action, rule_ids, user_agent FROM history.events ORDER BY time");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["uri"], "/search?q=1%27%20OR%201=1");
+    assert_eq!(rows[1]["user_agent"], "sqlmap/1.7");
+    assert_eq!(rows[1]["status"], 403);
+    assert_eq!(rows[2]["request_id"], "json-1");
+    assert_eq!(rows[2]["action"], "block");
+    assert_eq!(rows[2]["rule_ids"], serde_json::json!([100100]));
+    let by_minute = ch.number("SELECT sum(requests) FROM history.events_by_minute");
+    assert_eq!(by_minute, 3);
+}
