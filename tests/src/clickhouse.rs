@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -63,18 +64,40 @@ impl ClickHouse {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Starts the server again (same port and data) after [`ClickHouse::kill`].
+    /// Starts a server for the whole test process: it is started from a thread that never ends,
+    /// so it lives until the process exits and then dies with it.
+    pub fn start_for_process() -> ClickHouse {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            tx.send(ClickHouse::start()).expect("hand over the server");
+            loop {
+                thread::park();
+            }
+        });
+        rx.recv().expect("clickhouse-server started")
+    }
+
+    /// Starts the server again (same port and data) after [`ClickHouse::kill`]. The server
+    /// is killed when the calling thread ends.
     pub fn restart(&mut self) {
-        let child = Command::new(SERVER)
-            .arg(format!(
-                "--config-file={}",
-                self.dir.join("config.xml").display()
-            ))
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clickhouse-server");
+        let mut cmd = Command::new(SERVER);
+        cmd.arg(format!(
+            "--config-file={}",
+            self.dir.join("config.xml").display()
+        ))
+        .current_dir(&self.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        // SAFETY: between fork and exec only prctl runs, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                // The server dies with the thread that started it, even if the test process
+                // is killed or a static instance is never dropped.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start clickhouse-server");
         self.child = Some(child);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(30) {

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use moat_e2e::clickhouse::ClickHouse;
 use moat_e2e::{request, temp_dir, Adapter, Backend, Client, Nginx};
 
-/// One server shared by the tests that do not stop it (each uses its own database).
+/// One server shared by the tests that do not stop it (each uses its own database); it ends
+/// with the test process.
 fn shared() -> &'static ClickHouse {
     static SHARED: OnceLock<ClickHouse> = OnceLock::new();
-    SHARED.get_or_init(ClickHouse::start)
+    SHARED.get_or_init(ClickHouse::start_for_process)
 }
 
 /// The `http {}` body: Moat on, events to `url`/`database` with `options`, a proxied location,
