@@ -174,8 +174,11 @@ impl ClickHouse {
         }
     }
 
-    /// Creates Moat's schema in `database` with `moat schema`.
+    /// Creates Moat's schema in `database` with `moat schema` (one at a time per test process:
+    /// concurrent DDL on one 18.16 server proved unreliable).
     pub fn apply_schema(&self, database: &str) {
+        static DDL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = DDL.lock().unwrap_or_else(|p| p.into_inner());
         let out = Command::new(crate::artifact("moat"))
             .args(["schema", &self.url(), &format!("database={database}")])
             .output()

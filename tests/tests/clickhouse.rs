@@ -127,7 +127,13 @@ fn events_arrive_with_the_right_fields() {
         "the session secret is stored: {all}"
     );
     assert!(!all.contains("c2lnbmF0dXJl"), "the token is stored: {all}");
-    let s = stats(&nginx);
+    // ClickHouse shows the rows a moment before the forwarder has read its answer.
+    let start = Instant::now();
+    let mut s = stats(&nginx);
+    while stat(&s, "sent") < 2 && start.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(20));
+        s = stats(&nginx);
+    }
     assert_eq!((stat(&s, "sent"), stat(&s, "dropped")), (2, 0), "{s}");
 }
 
@@ -158,6 +164,11 @@ fn aggregates_match_the_raw_table() {
         Duration::from_secs(10),
     );
     assert_eq!(n, sent);
+    let sessions_rows = "SELECT countMerge(requests) FROM aggr.events_sessions";
+    assert_eq!(
+        ch.wait_number(sessions_rows, sent, Duration::from_secs(10)),
+        sent
+    );
     let by_minute = ch.query(
         "SELECT country, action, sum(requests) FROM aggr.events_by_minute GROUP BY country, action ORDER BY country, action",
     );
@@ -503,6 +514,7 @@ fn lua_binding_records_events_with_the_same_options() {
     assert_eq!((ok.status, blocked.status), (200, 403));
     // The long interval keeps both events queued: stopping nginx must flush them.
     drop(nginx);
+    ch.wait_number("SELECT count() FROM lua.events", 2, Duration::from_secs(10));
     let rows =
         ch.rows("SELECT request_id, status, action, session_id FROM lua.events ORDER BY status");
     assert_eq!(rows.len(), 2, "{rows:?}");
