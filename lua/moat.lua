@@ -8,6 +8,12 @@
 -- when the verdict is "block". check() returns the verdict as a table and leaves the decision
 -- to the caller. Both accept a table of per-location settings overriding init's, e.g.
 -- protect{ mode = "detect" }.
+--
+-- Events to ClickHouse take the options of nginx's moat_log_clickhouse as one string:
+--   init{ lib = ..., clickhouse = "http://127.0.0.1:8123 database=moat spool=/var/spool/moat" }
+--   init_worker_by_lua_block { require("moat").init_worker() }   -- starts this worker's forwarder
+--   log_by_lua_block         { require("moat").log() }           -- queues the event with its status
+--   exit_worker_by_lua_block { require("moat").exit_worker() }   -- flushes or spools on exit
 
 local ffi = require("ffi")
 local clear_table = require("table.clear")
@@ -21,6 +27,8 @@ local ffi_new, ffi_string, ffi_gc = ffi.new, ffi.string, ffi.gc
 -- BEGIN moat.h
 ffi.cdef[[
 typedef struct MoatEngine MoatEngine;
+typedef struct MoatEvent MoatEvent;
+typedef struct MoatEvents MoatEvents;
 typedef struct MoatGeoPolicy MoatGeoPolicy;
 typedef struct MoatVerdict MoatVerdict;
 typedef struct {
@@ -88,6 +96,14 @@ typedef struct {
   bool has_location;
   uint32_t asn;
 } MoatGeo;
+typedef struct {
+  uint64_t sent;
+  uint64_t retried;
+  uint64_t spooled;
+  uint64_t replayed;
+  uint64_t dropped;
+  uint64_t queued;
+} MoatForwarderStats;
 const char *moat_version(void);
 void moat_settings_default(MoatSettings *out);
 int32_t moat_settings_set(MoatSettings *settings,
@@ -132,6 +148,16 @@ MoatVerdict *moat_check_located(const MoatEngine *engine,
                                 const MoatGeoPolicy *policy,
                                 const MoatRequest *req);
 bool moat_verdict_geo(const MoatVerdict *v, MoatGeo *out);
+MoatEvents *moat_events_new(const char *config, char *err, size_t err_len);
+int32_t moat_events_start(MoatEvents *events, char *err, size_t err_len);
+void moat_events_stop(const MoatEvents *events);
+MoatEvent *moat_event_new(const MoatEvents *events, const MoatRequest *req, const MoatVerdict *v);
+void moat_event_submit(const MoatEvents *events,
+                       MoatEvent *event,
+                       uint16_t status,
+                       uint64_t bytes_in);
+void moat_event_free(MoatEvent *event);
+void moat_events_stats(const MoatEvents *events, MoatForwarderStats *out);
 ]]
 -- END moat.h
 
@@ -158,9 +184,9 @@ local GEO_DIRECTIVE = {
     geo_deny = "moat_geo_deny",
     geo_allow = "moat_geo_allow",
 }
-local INIT_ONLY = { lib = true, rules = true, geoip = true, geoip_asn = true }
+local INIT_ONLY = { lib = true, rules = true, geoip = true, geoip_asn = true, clickhouse = true }
 
-local lib, engine, defaults, init_geo_opts, init_policy
+local lib, engine, defaults, init_geo_opts, init_policy, events
 local settings_cache = setmetatable({}, { __mode = "k" })
 local policy_cache = setmetatable({}, { __mode = "k" })
 local geo_buf = ffi_new("MoatGeo[1]")
@@ -244,6 +270,13 @@ function _M.init(opts)
         init_geo_opts[name] = opts[name]
     end
     init_policy = build_policy(init_geo_opts, {}, 2)
+    if opts.clickhouse then
+        -- Parsed here, in the master: password and key files are read with its rights.
+        events = lib.moat_events_new(tostring(opts.clickhouse), err, 8192)
+        if events == nil then
+            error("moat: clickhouse: " .. ffi_string(err), 2)
+        end
+    end
     return true
 end
 
@@ -257,6 +290,30 @@ local function policy_for(opts)
         policy_cache[opts] = p
     end
     return p or nil
+end
+
+-- Starts this worker's ClickHouse forwarder (init_worker_by_lua*); no-op without `clickhouse`.
+function _M.init_worker()
+    if events ~= nil and lib.moat_events_start(events, err_buf, 256) ~= 0 then
+        ngx.log(ngx.ERR, "moat: cannot start the ClickHouse forwarder: ", ffi_string(err_buf))
+    end
+end
+
+-- Queues the request's event with its final status (log_by_lua*); never waits.
+function _M.log()
+    local ev = ngx.ctx.moat_event
+    if ev then
+        ngx.ctx.moat_event = nil
+        ffi_gc(ev, nil)
+        lib.moat_event_submit(events, ev, ngx.status or 0, tonumber(ngx.var.request_length) or 0)
+    end
+end
+
+-- Sends or spools the queued events (exit_worker_by_lua*), so a reload loses nothing.
+function _M.exit_worker()
+    if events ~= nil then
+        lib.moat_events_stop(events)
+    end
 end
 
 local function settings_for(opts)
@@ -405,6 +462,12 @@ function _M.check(opts)
     keep[#keep + 1], keep[#keep + 2], keep[#keep + 3] = method, uri, version
     keep[#keep + 1], keep[#keep + 2], keep[#keep + 3], keep[#keep + 4] = addr, id, headers, body or false
     local v = lib.moat_check_located(engine, settings, policy, req)
+    if events ~= nil then
+        local ev = lib.moat_event_new(events, req, v)
+        if ev ~= nil then
+            ngx.ctx.moat_event = ffi_gc(ev, lib.moat_event_free)
+        end
+    end
     local result = verdict_table(v)
     lib.moat_verdict_free(v)
     clear_table(pinned)
@@ -447,6 +510,15 @@ end
 
 --- The engine's counters in this worker: requests, allowed, logged, blocked, fail_open_panic,
 -- fail_open_time_budget, fail_open_body_read, body_bytes.
+local function clickhouse_stats()
+    local c = ffi_new("MoatForwarderStats")
+    lib.moat_events_stats(events, c)
+    return {
+        sent = tonumber(c.sent), retried = tonumber(c.retried), spooled = tonumber(c.spooled),
+        replayed = tonumber(c.replayed), dropped = tonumber(c.dropped), queued = tonumber(c.queued),
+    }
+end
+
 function _M.stats()
     local s = ffi_new("MoatStats")
     lib.moat_engine_stats(engine, s)
@@ -457,6 +529,7 @@ function _M.stats()
         fail_open_time_budget = tonumber(s.fail_open_time_budget),
         fail_open_body_read = tonumber(s.fail_open_body_read),
         body_bytes = tonumber(s.body_bytes),
+        clickhouse = events ~= nil and clickhouse_stats() or nil,
     }
 end
 

@@ -10,6 +10,7 @@ PACKAGES=(
   mmdb-bin                                             # mmdblookup: tests read moat-mmdb output with libmaxminddb
   curl wrk python3 pkg-config build-essential ca-certificates procps
   dpkg-dev lintian                                     # scripts/package-deb.sh: the .deb files and their check
+  clickhouse-server clickhouse-client                  # events store (tests and demo run private instances)
 )
 
 sudo_cmd=()
@@ -22,8 +23,18 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
-  # The nginx package starts a system nginx on port 80 where systemd runs; Moat never uses it.
+  # Package install scripts would start system services (nginx on port 80, clickhouse-server on
+  # 8123/9000); Moat's tests and demo run their own instances. A policy-rc.d that denies every
+  # start keeps them from starting (only added when none exists, and removed afterwards).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    "${sudo_cmd[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    trap '"${sudo_cmd[@]}" rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

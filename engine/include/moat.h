@@ -75,6 +75,16 @@
 typedef struct MoatEngine MoatEngine;
 
 /*
+ One request's event waiting for its response status (opaque).
+ */
+typedef struct MoatEvent MoatEvent;
+
+/*
+ Events configuration and, once started in a worker, its forwarder (opaque).
+ */
+typedef struct MoatEvents MoatEvents;
+
+/*
  A location's geo policy (opaque): trusted proxies, client address header, deny and allow
  lists.
  */
@@ -332,6 +342,36 @@ typedef struct {
   uint32_t asn;
 } MoatGeo;
 
+/*
+ Forwarder counters of this process.
+ */
+typedef struct {
+  /*
+   Rows ClickHouse accepted.
+   */
+  uint64_t sent;
+  /*
+   Insert attempts retried.
+   */
+  uint64_t retried;
+  /*
+   Rows written to the spool.
+   */
+  uint64_t spooled;
+  /*
+   Rows replayed from the spool.
+   */
+  uint64_t replayed;
+  /*
+   Events dropped (queue full, or neither sendable nor spoolable).
+   */
+  uint64_t dropped;
+  /*
+   Events waiting in the queue.
+   */
+  uint64_t queued;
+} MoatForwarderStats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -560,6 +600,71 @@ MoatVerdict *moat_check_located(const MoatEngine *engine,
  `v` must be NULL or a live verdict; `out` NULL or writable.
  */
 bool moat_verdict_geo(const MoatVerdict *v, MoatGeo *out);
+
+/*
+ Parses `moat_log_clickhouse` options (`"http://127.0.0.1:8123 database=moat spool=/dir"`;
+ relative paths against the current directory). NULL with the reason in `err` on error.
+
+ # Safety
+ `config` must be a NUL-terminated string; `err` NULL or `err_len` writable bytes.
+ */
+MoatEvents *moat_events_new(const char *config, char *err, size_t err_len);
+
+/*
+ Starts this process's forwarder (call in each worker, after the fork). Returns 0, or -1 with
+ the reason in `err`. Starting twice is a no-op.
+
+ # Safety
+ `events` must come from `moat_events_new`; `err` NULL or `err_len` writable bytes.
+ */
+int32_t moat_events_start(MoatEvents *events, char *err, size_t err_len);
+
+/*
+ Sends or spools whatever is queued and stops the forwarder (call on worker exit).
+
+ # Safety
+ `events` must be NULL or come from `moat_events_new`.
+ */
+void moat_events_stop(const MoatEvents *events);
+
+/*
+ The event of a judged request, or NULL when the events policy leaves it out (or no
+ forwarder runs). Free it with `moat_event_submit` or `moat_event_free`.
+
+ # Safety
+ `events` NULL or from `moat_events_new`; `req` a valid request (as for `moat_check`); `v` a
+ live verdict.
+ */
+MoatEvent *moat_event_new(const MoatEvents *events, const MoatRequest *req, const MoatVerdict *v);
+
+/*
+ Completes an event with the response status and request size (0: keep the engine's count)
+ and queues it without waiting; takes ownership of `event`.
+
+ # Safety
+ `events` NULL or from `moat_events_new`; `event` NULL or from `moat_event_new`, not used
+ afterwards.
+ */
+void moat_event_submit(const MoatEvents *events,
+                       MoatEvent *event,
+                       uint16_t status,
+                       uint64_t bytes_in);
+
+/*
+ Frees an event that will not be submitted.
+
+ # Safety
+ `event` NULL or from `moat_event_new`, not used afterwards.
+ */
+void moat_event_free(MoatEvent *event);
+
+/*
+ This process's forwarder counters (zeros before `moat_events_start`).
+
+ # Safety
+ `events` NULL or from `moat_events_new`; `out` NULL or writable.
+ */
+void moat_events_stats(const MoatEvents *events, MoatForwarderStats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,16 +4,22 @@
 //! [`Verdict`]. [`Engine::check`] runs the whole pipeline and never panics. The [`ffi`] module
 //! is the C ABI used by the Lua binding and other non-Rust hosts; the nginx module uses the Rust
 //! API directly.
+//!
+//! Events continue the flow: verdict → [`events::Event`] → [`forward::Forwarder`] → ClickHouse.
 
 pub mod body_reader;
 pub mod decode;
 pub mod detect;
 pub mod engine;
+pub mod events;
 pub mod ffi;
+pub mod ffi_events;
 pub mod ffi_geo;
+pub mod forward;
 pub mod ftw;
 pub mod geo;
 pub mod http_file;
+pub mod ingest;
 pub mod parse;
 pub mod request;
 pub mod rules;

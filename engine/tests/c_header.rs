@@ -12,6 +12,7 @@ fn c_header_is_current() {
     cbindgen::Builder::new()
         .with_src(crate_dir.join("src/ffi.rs"))
         .with_src(crate_dir.join("src/ffi_geo.rs"))
+        .with_src(crate_dir.join("src/ffi_events.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header")

@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::mem::size_of;
 use std::ptr::{self, null_mut};
 
+use moat::forward::config::LogConfig;
 use moat::{Engine, Mode, Settings, SettingsPatch};
 use ngx::ffi::{
     ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_conf_ctx_t, ngx_http_core_main_conf_t,
@@ -16,6 +17,7 @@ use ngx::ffi::{
 };
 use ngx::ngx_string;
 
+use crate::clickhouse;
 use crate::geo::{self, GeoConf, GeoRegistry};
 use crate::guard::no_unwind;
 use crate::rules::{self, Registry, RulesConf};
@@ -39,6 +41,8 @@ pub struct MainConf {
     pub registry: *mut Registry,
     /// GeoIP databases and geo policies of this cycle, freed by a pool cleanup.
     pub geo: *mut GeoRegistry,
+    /// `moat_log_clickhouse` settings (null when events are off), freed by a pool cleanup.
+    pub events: *mut LogConfig,
 }
 
 /// Settings of one `http`, `server` or `location` level.
@@ -57,10 +61,10 @@ pub struct LocConf {
 }
 
 /// Number of entries in [`COMMANDS`], including the terminator.
-pub const COMMAND_COUNT: usize = 15;
+pub const COMMAND_COUNT: usize = 16;
 
-/// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`])
-/// and the rules directives.
+/// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`]),
+/// the rules directives and `moat_log_clickhouse`.
 pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     directive(ngx_string!("moat"), set_directive),
     directive(ngx_string!("moat_threshold"), set_directive),
@@ -79,6 +83,7 @@ pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     directive(ngx_string!("moat_client_ip_header"), geo::set_geo_directive),
     directive(ngx_string!("moat_geo_deny"), geo::set_geo_directive),
     directive(ngx_string!("moat_geo_allow"), geo::set_geo_directive),
+    clickhouse::DIRECTIVE,
     ngx_command_t::empty(),
 ];
 
@@ -137,6 +142,7 @@ pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
             used: false,
             registry,
             geo,
+            events: ptr::null_mut(),
         };
         // SAFETY: `pool` is the configuration pool; MainConf's engine and registry are freed by
         // separate pool cleanups, so the struct itself needs no drop.
@@ -279,7 +285,12 @@ unsafe fn init_http(cf: *mut ngx_conf_t) -> Result<(), ()> {
     // SAFETY: valid cf during postconfiguration.
     main.engine = unsafe { create_engine(cf) }?;
     // SAFETY: valid cf during postconfiguration.
-    unsafe { register_handler(cf) }
+    unsafe { register_handler(cf) }?;
+    if main.events.is_null() {
+        return Ok(());
+    }
+    // SAFETY: valid cf during postconfiguration.
+    unsafe { clickhouse::register_log_handler(cf) }
 }
 
 /// Creates the engine and ties its lifetime to the configuration pool, so a reload frees the
@@ -299,7 +310,7 @@ unsafe fn create_engine(cf: *mut ngx_conf_t) -> Result<*const Engine, ()> {
 
 /// Boxes `value` and registers a cleanup on `pool` that drops it when the pool is destroyed
 /// (for the configuration pool: when its cycle ends). `None` when the pool is out of memory.
-unsafe fn pool_box<T>(pool: *mut ngx_pool_t, value: T) -> Option<*mut T> {
+pub unsafe fn pool_box<T>(pool: *mut ngx_pool_t, value: T) -> Option<*mut T> {
     // SAFETY: the caller passes a live pool.
     let cln = unsafe { ngx_pool_cleanup_add(pool, 0) };
     if cln.is_null() {

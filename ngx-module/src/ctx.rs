@@ -9,6 +9,7 @@ use std::ffi::c_void;
 use std::mem::size_of;
 use std::ptr;
 
+use moat::events::Event;
 use moat::Action;
 use ngx::ffi::{ngx_http_request_t, ngx_pool_cleanup_add, ngx_pool_cleanup_t, ngx_str_t};
 
@@ -42,6 +43,8 @@ pub struct RequestCtx {
     pub score: u32,
     /// Matched rule ids, comma-separated, in request pool memory.
     pub rule_ids: ngx_str_t,
+    /// The request's event, waiting for the LOG phase (null when none is recorded).
+    pub event: *mut Option<Event>,
 }
 
 /// Cleanup handler that marks a cleanup entry as a Moat context. The context owns no resources;
@@ -111,6 +114,7 @@ pub unsafe fn create(r: *mut ngx_http_request_t) -> Option<*mut RequestCtx> {
             len: 0,
             data: ptr::null_mut(),
         },
+        event: ptr::null_mut(),
     };
     // SAFETY: the cleanup entry and its data are fresh; the slot is within r->ctx.
     unsafe {

@@ -165,6 +165,8 @@ unsafe fn judge(
     let verdict = engine.check_located(&req, Some(&loc.settings), rules, client, access);
     // SAFETY: r is live; ctx belongs to it.
     unsafe { record(r, ctx, &verdict) };
+    // SAFETY: as above.
+    unsafe { crate::clickhouse::prepare(r, ctx, main, &req, &verdict) };
     // SAFETY: r is live.
     let log = unsafe { (*(*r).connection).log };
     respond(log, &verdict)

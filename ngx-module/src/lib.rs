@@ -20,6 +20,7 @@
 //! | `moat_trusted_proxies` | proxies whose forwarding header gives the client's address |
 //! | `moat_client_ip_header` | that header: `X-Forwarded-For` (default), `X-Real-IP`, a name |
 //! | `moat_geo_deny`, `moat_geo_allow` | country codes, `AS` numbers, `unknown`; or `off` |
+//! | `moat_log_clickhouse` | `http` only: stream every decision to ClickHouse (see `clickhouse`) |
 //!
 //! **Rules.** A level naming its own `moat_rules_file` uses only those files, not the inherited
 //! ones; `moat_rules_remove_by_id` accumulates from `http` to `server` to `location`. Rule files
@@ -36,7 +37,8 @@
 //! `$moat_action` (`allow`, `log` or `block`; empty when the request was not inspected),
 //! `$moat_score` (anomaly score) and `$moat_rule_ids` (matched rule ids, comma-separated), for
 //! `log_format`, `proxy_set_header` and the like; with GeoIP, `$moat_client_ip` and
-//! `$moat_geo_*` (see the `geo_variables` module).
+//! `$moat_geo_*` (see the `geo_variables` module). `$moat_clickhouse` shows this worker's event
+//! forwarder counters.
 //!
 //! # Behaviour
 //!
@@ -46,6 +48,7 @@
 //! inspection (engine panic, time budget, body read error) is logged at `error` and the request
 //! passes. No Rust panic ever unwinds into nginx.
 
+mod clickhouse;
 mod config;
 mod ctx;
 mod geo;
@@ -83,11 +86,27 @@ pub static mut ngx_http_moat_module: ngx_module_t = ngx_module_t {
     ctx: addr_of!(MODULE_CTX) as *mut c_void,
     commands: addr_of_mut!(COMMANDS) as *mut ngx_command_t,
     type_: NGX_HTTP_MODULE as ngx_uint_t,
-    init_module: Some(rules::init_module),
+    init_module: Some(init_module),
+    init_process: Some(clickhouse::init_process),
+    exit_process: Some(clickhouse::exit_process),
     ..ngx_module_t::default()
 };
 
 ngx::ngx_modules!(ngx_http_moat_module);
+
+/// `init_module` hook (master, once the configuration is read): logs the rule set loads and
+/// prepares the ClickHouse spool directory.
+unsafe extern "C" fn init_module(cycle: *mut ngx::ffi::ngx_cycle_t) -> ngx::ffi::ngx_int_t {
+    // SAFETY: nginx passes the cycle being initialised.
+    let rc = unsafe { rules::init_module(cycle) };
+    // SAFETY: as above.
+    let log = unsafe { (*cycle).log };
+    // SAFETY: as above.
+    guard::no_unwind(log, "init_module", (), || unsafe {
+        clickhouse::init_module(cycle)
+    });
+    rc
+}
 
 /// The module's index into the per-module configuration and context arrays.
 fn ctx_index() -> usize {

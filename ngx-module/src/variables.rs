@@ -41,7 +41,10 @@ pub unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             v.data = which as usize;
         }
         // SAFETY: valid cf during preconfiguration.
-        match unsafe { crate::geo_variables::add(cf) } {
+        let added = unsafe { crate::geo_variables::add(cf) }
+            // SAFETY: valid cf.
+            .and_then(|()| unsafe { crate::clickhouse::add_variable(cf) });
+        match added {
             Ok(()) => NGX_OK as ngx_int_t,
             Err(()) => NGX_ERROR as ngx_int_t,
         }

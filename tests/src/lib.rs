@@ -2,6 +2,8 @@
 //! module or the Lua binding, an echo backend that records what reached it, and a small raw
 //! HTTP/1.1 client that can split, chunk and pipeline requests the way clients in the wild do.
 
+pub mod clickhouse;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -400,6 +402,11 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
+    /// The master process's pid.
+    pub fn master_pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The pids of the worker processes.
     pub fn worker_pids(&self) -> Vec<u32> {
         let out = Command::new("pgrep")
@@ -494,14 +501,21 @@ pub fn full_config(
         ),
         Adapter::Lua => (
             "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;".to_string(),
-            format!(
-                "lua_package_path \"{}/lua/?.lua;;\";\n    init_by_lua_block {{ require(\"moat\").init{{ lib = \"{}\" }} }}",
-                root.display(),
-                artifact("libmoat.so").display()
-            ),
+            // A body with its own init_by_lua_block (e.g. with more init options) replaces
+            // the default one; LIBMOAT in the body names libmoat.so.
+            if http_body.contains("init_by_lua") {
+                format!("lua_package_path \"{}/lua/?.lua;;\";", root.display())
+            } else {
+                format!(
+                    "lua_package_path \"{}/lua/?.lua;;\";\n    init_by_lua_block {{ require(\"moat\").init{{ lib = \"{}\" }} }}",
+                    root.display(),
+                    artifact("libmoat.so").display()
+                )
+            },
         ),
     };
     let body = http_body
+        .replace("LIBMOAT", &artifact("libmoat.so").display().to_string())
         .replace("PORT", &port.to_string())
         .replace("BACKEND", &backend_port.to_string());
     format!(

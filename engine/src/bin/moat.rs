@@ -9,18 +9,32 @@
 //! test (`PASS id`, `FAIL id: why`, `SKIP id: why`; only failures with `--show-failures`), then
 //! `N passed, M failed, K skipped`. Exit status: 0 when nothing failed, 2 when a test failed or a
 //! test file could not be loaded, 1 on a usage error.
+//!
+//! `moat schema URL [database=moat] [table=events] [user=NAME] [password_file=PATH]` creates
+//! Moat's ClickHouse tables and views (the options are those of `moat_log_clickhouse`);
+//! `moat schema --print [database=…] [table=…]` prints the SQL instead.
+//!
+//! `moat ingest ACCESS.LOG… URL [options]` loads nginx access logs (the `combined` format or a
+//! JSON `log_format`; `-` reads standard input) into the events table, with a progress bar on
+//! standard error and a summary per file.
 
 use std::process::ExitCode;
 
 use std::path::PathBuf;
 
+use moat::forward::config::LogConfig;
+use moat::forward::schema;
 use moat::ftw::{self, Filter, Outcome, Overrides, RulesJudge};
 use moat::http_file::HttpFile;
+use moat::ingest;
 use moat::settings::{parse_config, SettingsPatch};
 use moat::{Action, Engine};
 
 const USAGE: &str = "usage: moat check [--config FILE] [--json] REQUEST.http
        moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX] [--show-failures]
+       moat schema URL [database=NAME] [table=NAME] [user=NAME] [password_file=PATH]
+       moat schema --print [database=NAME] [table=NAME]
+       moat ingest ACCESS.LOG... URL [database=NAME] [table=NAME] [user=NAME] [password_file=PATH]
        moat version";
 
 fn main() -> ExitCode {
@@ -34,6 +48,20 @@ fn main() -> ExitCode {
             }
         },
         Some("ftw") => match ftw_cmd(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("moat: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("schema") => match schema_cmd(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("moat: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Some("ingest") => match ingest_cmd(&args[1..]) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("moat: {e}");
@@ -180,6 +208,101 @@ fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn schema_cmd(args: &[String]) -> Result<ExitCode, String> {
+    let print = args.first().is_some_and(|a| a == "--print");
+    let mut words: Vec<&str> = args
+        .iter()
+        .skip(usize::from(print))
+        .map(String::as_str)
+        .collect();
+    if print {
+        words.insert(0, "http://127.0.0.1:8123");
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let config = LogConfig::parse(&words, &cwd).map_err(|e| format!("{e}\n{USAGE}"))?;
+    let ch = &config.clickhouse;
+    if print {
+        for statement in schema::statements(&ch.database, &ch.table) {
+            println!("{statement};\n");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = schema::apply(ch)?;
+    println!(
+        "moat: schema applied to {}.{} at {}:{} ({n} statements)",
+        ch.database, ch.table, ch.endpoint.host, ch.endpoint.port
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest_cmd(args: &[String]) -> Result<ExitCode, String> {
+    let (config, files): (Vec<&str>, Vec<&str>) = args
+        .iter()
+        .map(String::as_str)
+        .partition(|a| a.starts_with("http://") || a.starts_with("https://") || a.contains('='));
+    if files.is_empty() || config.is_empty() {
+        return Err(format!(
+            "name access log files and a ClickHouse URL\n{USAGE}"
+        ));
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let config = LogConfig::parse(&config, &cwd).map_err(|e| format!("{e}\n{USAGE}"))?;
+    let ch = &config.clickhouse;
+    for file in files {
+        let start = std::time::Instant::now();
+        let (input, total): (Box<dyn std::io::Read>, Option<u64>) = if file == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            let f = std::fs::File::open(file).map_err(|e| format!("{file}: {e}"))?;
+            let len = f.metadata().map(|m| m.len()).ok();
+            (Box::new(f), len)
+        };
+        let progress = |bytes: u64, s: &ingest::Summary| {
+            let bar = match total {
+                Some(total) if total > 0 => {
+                    let done = (bytes as f64 / total as f64).min(1.0);
+                    let filled = (done * 30.0) as usize;
+                    format!(
+                        "{:3.0}% [{}{}] ",
+                        done * 100.0,
+                        "#".repeat(filled),
+                        ".".repeat(30 - filled)
+                    )
+                }
+                _ => String::new(),
+            };
+            eprint!(
+                "\r{file}: {bar}{} lines, {} events, {:.1} MB",
+                s.lines,
+                s.inserted,
+                bytes as f64 / 1e6
+            );
+        };
+        let summary = ingest::ingest(input, ch, progress).map_err(|e| format!("\n{file}: {e}"))?;
+        eprintln!();
+        let span = summary.span.map_or(String::new(), |(lo, hi)| {
+            format!(
+                ", from {} to {} UTC",
+                moat::forward::utc_timestamp(lo / 1000),
+                moat::forward::utc_timestamp(hi / 1000)
+            )
+        });
+        println!(
+            "moat ingest: {file}: {} lines, {} events inserted into {}.{}, {} lines skipped{span}, {:.1} s",
+            summary.lines,
+            summary.inserted,
+            ch.database,
+            ch.table,
+            summary.skipped,
+            start.elapsed().as_secs_f64()
+        );
+        for (n, line) in &summary.examples {
+            println!("  skipped line {n}: {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn regex_arg(pattern: &str) -> Result<regex::Regex, String> {
