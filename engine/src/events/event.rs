@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::session::{self, Credentials, SessionConfig};
+use crate::geo::info::GeoInfo;
 use crate::request::Request;
 use crate::verdict::{Action, FailOpen, Verdict};
 
@@ -15,7 +16,7 @@ pub const USER_AGENT_MAX: usize = 512;
 /// Longest `Host` kept in an event.
 pub const HOST_MAX: usize = 256;
 
-/// Where the client is. Empty (and zero) until geo data is wired in.
+/// Where the client is; empty (and zero) without GeoIP data.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Geo {
     /// ISO 3166 country code, e.g. `DE`.
@@ -30,6 +31,20 @@ pub struct Geo {
     pub asn: u32,
     /// Autonomous system organisation.
     pub as_org: String,
+}
+
+impl Geo {
+    /// The event's copy of what the GeoIP databases said.
+    pub fn from_info(info: &GeoInfo) -> Geo {
+        Geo {
+            country: info.country_code.clone().unwrap_or_default(),
+            city: info.city.clone().unwrap_or_default(),
+            latitude: info.latitude.unwrap_or(0.0) as f32,
+            longitude: info.longitude.unwrap_or(0.0) as f32,
+            asn: info.asn.unwrap_or(0),
+            as_org: info.asn_org.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// The byte-string fields of an [`Event`], stored together in one buffer.
@@ -142,11 +157,14 @@ impl Event {
             .map_or(0, |d| d.as_millis() as u64);
         let seen = session::scan(req, sessions);
         let credentials = seen.credentials;
+        // Behind trusted proxies, the client is the address the verdict located.
+        let located = verdict.client.as_ref().map(|c| c.ip.to_string());
+        let client_addr = located.as_deref().map_or(req.client_addr, str::as_bytes);
         let mut event = Event::from_texts(
             time_ms,
             [
                 req.request_id,
-                req.client_addr,
+                client_addr,
                 req.method,
                 bounded(seen.host, HOST_MAX),
                 bounded(req.uri, URI_MAX),
@@ -170,6 +188,9 @@ impl Event {
             as u64
             + req.body_len();
         event.inspect_us = u32::try_from(verdict.elapsed.as_micros()).unwrap_or(u32::MAX);
+        if let Some(client) = &verdict.client {
+            event.geo = Geo::from_info(&client.info);
+        }
         event
     }
 
@@ -282,6 +303,35 @@ mod tests {
             sample,
             sessions: SessionConfig::with_key(derive_key(b"k")),
         }
+    }
+
+    #[test]
+    fn a_located_client_gives_its_address_and_place() {
+        let req = Request {
+            client_addr: b"127.0.0.1",
+            ..Request::default()
+        };
+        let verdict = Verdict {
+            client: Some(crate::geo::info::ClientGeo {
+                ip: "203.0.113.7".parse().unwrap(),
+                info: std::sync::Arc::new(GeoInfo {
+                    country_code: Some("AU".into()),
+                    city: Some("Sydney".into()),
+                    latitude: Some(-33.86),
+                    longitude: Some(151.2),
+                    asn: Some(64500),
+                    asn_org: Some("Example Net".into()),
+                    ..GeoInfo::default()
+                }),
+            }),
+            ..Verdict::allow()
+        };
+        let e = Event::new(&req, &verdict, &SessionConfig::with_key(derive_key(b"k")));
+        assert_eq!(e.text(Text::ClientAddr), b"203.0.113.7");
+        assert_eq!(e.geo.country, "AU");
+        assert_eq!(e.geo.city, "Sydney");
+        assert_eq!(e.geo.asn, 64500);
+        assert!((e.geo.latitude + 33.86).abs() < 1e-3);
     }
 
     fn blocked() -> Verdict {
