@@ -8,7 +8,7 @@ use super::prefilter::Trigger;
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
-use super::value_cache::ValueCache;
+use super::value_cache::{FieldGroup, ValueCache};
 use super::variables::{self, Value};
 use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
@@ -150,15 +150,13 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
         }
         if let Some((sources, names)) = variables::field_sources(target) {
             return sources.iter().all(|&source| {
-                !tx.cache.group_may_match(
-                    filter,
-                    &tx.inputs.fields,
+                let group = FieldGroup {
+                    fields: &tx.inputs.fields,
+                    indices: &tx.by_source[source as usize],
                     source,
                     names,
-                    link,
-                    id,
-                    trigger,
-                )
+                };
+                !tx.cache.group_may_match(filter, &group, link, id, trigger)
             });
         }
         let slot = variables::scalar_slot(target.spec.collection, tx.inputs.fields.len());
@@ -185,13 +183,11 @@ fn find_hits(
         .operator_argument
         .as_ref()
         .map(|m| tx.expand(m).into_owned());
-    let filter = match (&rules.prefilter, link.prefilter) {
-        (Some(f), Some(id)) => Some((f, id, &rules.chain_triggers[link.chain_id as usize])),
-        _ => None,
-    };
+    let trigger = &rules.chain_triggers[link.chain_id as usize];
+    let filter = rules.prefilter.as_ref().zip(link.prefilter);
     let mut hits = Vec::new();
     for value in target_values(rule, link, tx) {
-        if let (Some((f, id, trigger)), Some(slot)) = (filter, value.slot) {
+        if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
             if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
                 continue;
             }
@@ -204,7 +200,7 @@ fn find_hits(
             argument.as_deref(),
             captures.as_mut(),
             &tx.cache,
-            &rules.chain_triggers[link.chain_id as usize],
+            trigger,
         ) {
             hits.push(Hit {
                 name: value.name(),
@@ -279,20 +275,20 @@ fn value_matches(
             .matches(&current, argument, captures)
             .then(|| current.to_vec());
     }
+    // multiMatch: the operator sees the value before and after each transformation.
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
-    if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
+    if operator.matches(&current, argument, captures.as_deref_mut()) {
         return Some(current.into_owned());
     }
     for t in &link.transformations {
         if let Some(next) = transformations::apply(*t, &current) {
             current = Cow::Owned(next);
-            if link.multi_match && operator.matches(&current, argument, captures.as_deref_mut()) {
+            if operator.matches(&current, argument, captures.as_deref_mut()) {
                 return Some(current.into_owned());
             }
         }
     }
-    (!link.multi_match && operator.matches(&current, argument, captures))
-        .then(|| current.into_owned())
+    None
 }
 
 /// Records a matched rule (its message and data expanded now, after all links ran).

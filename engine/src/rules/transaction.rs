@@ -89,7 +89,7 @@ pub struct Transaction<'t> {
 impl<'t> Transaction<'t> {
     /// A fresh transaction over parsed inputs.
     pub fn new(req: &'t Request<'t>, inputs: Inputs<'t>, body: &'t [u8], mode: EngineMode) -> Self {
-        Transaction {
+        let mut tx = Transaction {
             req,
             inputs,
             body,
@@ -110,14 +110,9 @@ impl<'t> Transaction<'t> {
             response: None,
             cache: ValueCache::default(),
             by_source: Default::default(),
-        }
-        .with_fields_indexed()
-    }
-
-    /// Rebuilds what depends on `inputs.fields` (after they change).
-    pub fn with_fields_indexed(mut self) -> Self {
-        self.reindex_fields();
-        self
+        };
+        tx.reindex_fields();
+        tx
     }
 
     /// Rebuilds the field index and empties the value cache (its slots are field indices).

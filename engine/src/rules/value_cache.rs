@@ -54,10 +54,10 @@ struct Inner {
     /// `(slot, chain)` → offset in `arena` of the scan of the transformed value, for chains
     /// the value triggers.
     scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
-    /// Per slot: what the untransformed value holds and the offset of its scan.
-    slots: Vec<Option<Scanned>>,
-    /// Per slot: what the untransformed value holds (before any scan).
+    /// Per slot: what the untransformed value holds.
     presences: Vec<Option<Presence>>,
+    /// Per slot: the offset in `arena` of the untransformed value's scan.
+    slot_scans: Vec<Option<u32>>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; SOURCES * 2],
     /// `(group, chain)` → offset in `arena` of the OR of the group's scans after the chain.
@@ -82,8 +82,8 @@ impl ValueCache {
     pub fn new(fields: usize) -> ValueCache {
         let cache = ValueCache::default();
         let mut inner = cache.inner.borrow_mut();
-        inner.slots = vec![None; 2 * fields + SCALAR_SLOTS];
         inner.presences = vec![None; 2 * fields + SCALAR_SLOTS];
+        inner.slot_scans = vec![None; 2 * fields + SCALAR_SLOTS];
         drop(inner);
         cache
     }
@@ -130,13 +130,9 @@ impl ValueCache {
         slot: u32,
         value: &[u8],
     ) -> bool {
-        let own = self.scanned(filter, slot, value);
-        if !own.presence.meets(trigger) {
-            return self.bit(own.scan, id);
-        }
-        if link.multi_match {
-            // The operator also sees every intermediate value, which no scan covers.
-            return true;
+        self.scanned(filter, slot, value);
+        if let Some(answer) = self.known_may_match(link, id, trigger, slot) {
+            return answer;
         }
         let scan = self.transformed_scan(filter, link, trigger, slot, value);
         self.bit(scan, id)
@@ -151,32 +147,34 @@ impl ValueCache {
         trigger: &Trigger,
         slot: u32,
     ) -> Option<bool> {
-        let own = (*self.inner.borrow().slots.get(slot as usize)?)?;
-        if !own.presence.meets(trigger) {
-            return Some(self.bit(own.scan, id));
+        let (presence, own_scan) = {
+            let inner = self.inner.borrow();
+            let at = slot as usize;
+            ((*inner.presences.get(at)?)?, (*inner.slot_scans.get(at)?)?)
+        };
+        if !presence.meets(trigger) {
+            return Some(self.bit(own_scan, id));
         }
         if link.multi_match {
+            // The operator also sees every intermediate value, which no scan covers.
             return Some(true);
         }
         let scan = *self.inner.borrow().scans.get(&key(slot, link.chain_id))?;
         Some(self.bit(scan, id))
     }
 
-    /// False when no field of `source` (their names with `names`) can match the link's
-    /// operator (prefilter id `id`) after its transformations, whose trigger is `trigger`.
-    #[allow(clippy::too_many_arguments)]
+    /// False when no value of `fields` can match the link's operator (prefilter id `id`) after
+    /// its transformations, whose trigger is `trigger`.
     pub fn group_may_match(
         &self,
         filter: &Prefilter,
-        fields: &[Field<'_>],
-        source: Source,
-        names: bool,
+        fields: &FieldGroup<'_, '_>,
         link: &Link,
         id: u32,
         trigger: &Trigger,
     ) -> bool {
-        let g = source as usize * 2 + usize::from(names);
-        let group = self.group(filter, fields, g, source, names);
+        let g = fields.id();
+        let group = self.group(filter, fields);
         if !group.presence.meets(trigger) {
             return self.bit(group.scan, id);
         }
@@ -189,7 +187,7 @@ impl ValueCache {
             Some(scan) => scan,
             None => {
                 let mut bits = vec![0u64; filter.words()];
-                for (slot, value) in group_values(fields, source, names) {
+                for (slot, value) in fields.values() {
                     let own = self.scanned(filter, slot, value);
                     let scan = if own.presence.meets(trigger) {
                         self.transformed_scan(filter, link, trigger, slot, value)
@@ -207,20 +205,14 @@ impl ValueCache {
     }
 
     /// What a group's untransformed values hold together, computed on first use.
-    fn group(
-        &self,
-        filter: &Prefilter,
-        fields: &[Field<'_>],
-        g: usize,
-        source: Source,
-        names: bool,
-    ) -> Scanned {
+    fn group(&self, filter: &Prefilter, fields: &FieldGroup<'_, '_>) -> Scanned {
+        let g = fields.id();
         if let Some(group) = self.inner.borrow().groups[g] {
             return group;
         }
         let mut presence = Presence::default();
         let mut bits = vec![0u64; filter.words()];
-        for (slot, value) in group_values(fields, source, names) {
+        for (slot, value) in fields.values() {
             let s = self.scanned(filter, slot, value);
             presence.add(&s.presence);
             self.or_into(&mut bits, s.scan);
@@ -287,18 +279,16 @@ impl ValueCache {
 
     /// The untransformed value's presence and scan, computed on first use.
     fn scanned(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> Scanned {
-        if let Some(Some(s)) = self.inner.borrow().slots.get(slot as usize) {
-            return *s;
+        let presence = self.presence(slot, value);
+        let known = self.inner.borrow().slot_scans.get(slot as usize).copied();
+        if let Some(Some(scan)) = known {
+            return Scanned { presence, scan };
         }
-        let s = Scanned {
-            presence: self.presence(slot, value),
-            scan: self.scan(filter, value),
-        };
-        let mut inner = self.inner.borrow_mut();
-        if let Some(entry) = inner.slots.get_mut(slot as usize) {
-            *entry = Some(s);
+        let scan = self.scan(filter, value);
+        if let Some(entry) = self.inner.borrow_mut().slot_scans.get_mut(slot as usize) {
+            *entry = Some(scan);
         }
-        s
+        Scanned { presence, scan }
     }
 
     /// Scans `value` into a new arena entry; returns its offset.
@@ -315,24 +305,35 @@ impl ValueCache {
     }
 }
 
-/// The slots and values of a group's fields.
-fn group_values<'f>(
-    fields: &'f [Field<'_>],
-    source: Source,
-    names: bool,
-) -> impl Iterator<Item = (u32, &'f [u8])> {
-    fields
-        .iter()
-        .enumerate()
-        .filter(move |(_, f)| f.source == source)
-        .map(move |(i, f)| {
-            let i = i as u32;
-            if names {
+/// The values (or names) of the fields of one source.
+pub struct FieldGroup<'f, 'a> {
+    /// All the request's fields.
+    pub fields: &'f [Field<'a>],
+    /// The indices of the fields of `source` (the transaction's `by_source` entry).
+    pub indices: &'f [u32],
+    /// Their source.
+    pub source: Source,
+    /// Names instead of values.
+    pub names: bool,
+}
+
+impl FieldGroup<'_, '_> {
+    /// The group's index among the cache's groups.
+    fn id(&self) -> usize {
+        self.source as usize * 2 + usize::from(self.names)
+    }
+
+    /// The slots and values of the group.
+    fn values(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        self.indices.iter().map(|&i| {
+            let f = &self.fields[i as usize];
+            if self.names {
                 (2 * i + 1, &f.name[..])
             } else {
                 (2 * i, &f.value[..])
             }
         })
+    }
 }
 
 /// Slots after the fields' for the request's fixed scalars.
