@@ -23,12 +23,12 @@ use ngx::ffi::{
     ngx_http_handler_pt, ngx_http_module, ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_http_request_t,
     ngx_http_variable_value_t, ngx_int_t, ngx_pnalloc, ngx_pool_cleanup_add, ngx_process,
     ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_ERROR, NGX_HTTP_MAIN_CONF,
-    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_LOG_ERR, NGX_OK,
-    NGX_PROCESS_SINGLE, NGX_PROCESS_WORKER,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_ERR, NGX_OK, NGX_PROCESS_SINGLE,
+    NGX_PROCESS_WORKER,
 };
 use ngx::ngx_string;
 
-use crate::config::{pool_box, MainConf, CONF_ERROR, CONF_OK};
+use crate::config::{pool_box, run_directive, MainConf};
 use crate::ctx::{self, RequestCtx};
 use crate::ctx_index;
 use crate::guard::{no_unwind, write_log};
@@ -51,20 +51,13 @@ unsafe extern "C" fn set_log_clickhouse(
     _cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes a valid configuration context.
-    let log = unsafe { (*cf).log };
-    no_unwind(log, "directive handler", CONF_ERROR, || {
-        // SAFETY: conf is this module's main configuration (NGX_HTTP_MAIN_CONF_OFFSET).
-        let main = unsafe { &mut *conf.cast::<MainConf>() };
-        // SAFETY: cf is live while the directive is parsed.
-        match unsafe { parse(cf, main) } {
-            Ok(()) => CONF_OK,
-            Err(msg) => {
-                ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
-                CONF_ERROR
-            }
-        }
-    })
+    let work = || {
+        // SAFETY: conf is this module's main configuration (NGX_HTTP_MAIN_CONF_OFFSET) and cf is
+        // live while the directive is parsed.
+        unsafe { parse(cf, &mut *conf.cast::<MainConf>()) }
+    };
+    // SAFETY: cf is nginx's live configuration context.
+    unsafe { run_directive(cf, work) }
 }
 
 unsafe fn parse(cf: *mut ngx_conf_t, main: &mut MainConf) -> Result<(), String> {

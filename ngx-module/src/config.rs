@@ -203,24 +203,36 @@ unsafe extern "C" fn set_directive(
     cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes a valid configuration context.
+    let work = || {
+        // SAFETY: nginx passes its own command entry, the current arguments and this
+        // module's location configuration (conf offset NGX_HTTP_LOC_CONF_OFFSET).
+        unsafe { apply_directive(cf, &*cmd, &mut *conf.cast::<LocConf>()) }?;
+        // SAFETY: directives of this module are only accepted inside `http`.
+        if let Some(main) = unsafe { main_conf_of(cf) } {
+            main.used = true;
+        }
+        Ok(())
+    };
+    // SAFETY: cf is nginx's live configuration context.
+    unsafe { run_directive(cf, work) }
+}
+
+/// Runs the work of a directive handler: a panic cannot unwind into nginx, and an error is
+/// logged at `emerg` with nginx's `in FILE:LINE`, failing the configuration.
+///
+/// # Safety
+/// `cf` is the live configuration context nginx passed to the handler.
+pub unsafe fn run_directive(
+    cf: *mut ngx_conf_t,
+    apply: impl FnOnce() -> Result<(), String>,
+) -> *mut c_char {
+    // SAFETY: the caller passes nginx's valid configuration context.
     let log = unsafe { (*cf).log };
-    no_unwind(log, "directive handler", CONF_ERROR, || {
-        // SAFETY: nginx passes its own command entry, the current arguments and this module's
-        // location configuration (conf offset NGX_HTTP_LOC_CONF_OFFSET).
-        let result = unsafe { apply_directive(cf, &*cmd, &mut *conf.cast::<LocConf>()) };
-        match result {
-            Ok(()) => {
-                // SAFETY: directives of this module are only accepted inside `http`.
-                if let Some(main) = unsafe { main_conf_of(cf) } {
-                    main.used = true;
-                }
-                CONF_OK
-            }
-            Err(msg) => {
-                ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
-                CONF_ERROR
-            }
+    no_unwind(log, "directive handler", CONF_ERROR, || match apply() {
+        Ok(()) => CONF_OK,
+        Err(msg) => {
+            ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
+            CONF_ERROR
         }
     })
 }

@@ -15,11 +15,10 @@ use moat::geo::{ClientGeo, Geo, GeoDatabase, GeoPolicy, GeoPolicyPatch};
 use moat::Engine;
 use ngx::ffi::{
     ngx_command_t, ngx_conf_t, ngx_http_request_t, ngx_pool_cleanup_add, ngx_pool_cleanup_t,
-    ngx_str_t, NGX_LOG_EMERG,
+    ngx_str_t,
 };
 
-use crate::config::{main_conf_of, LocConf, MainConf, CONF_ERROR, CONF_OK};
-use crate::guard::no_unwind;
+use crate::config::{main_conf_of, run_directive, LocConf, MainConf};
 use crate::request_view;
 use crate::rules::full_paths;
 
@@ -105,20 +104,13 @@ pub unsafe extern "C" fn set_geo_directive(
     cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes a valid configuration context.
-    let log = unsafe { (*cf).log };
-    no_unwind(log, "directive handler", CONF_ERROR, || {
+    let work = || {
         // SAFETY: nginx passes its own command entry and this module's location configuration
         // (conf offset NGX_HTTP_LOC_CONF_OFFSET) while parsing inside `http`.
-        let result = unsafe { apply(cf, &*cmd, &mut *conf.cast::<LocConf>()) };
-        match result {
-            Ok(()) => CONF_OK,
-            Err(msg) => {
-                ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
-                CONF_ERROR
-            }
-        }
-    })
+        unsafe { apply(cf, &*cmd, &mut *conf.cast::<LocConf>()) }
+    };
+    // SAFETY: cf is nginx's live configuration context.
+    unsafe { run_directive(cf, work) }
 }
 
 unsafe fn apply(

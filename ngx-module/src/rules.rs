@@ -18,10 +18,10 @@ use moat::seclang::ast::IdRange;
 use moat::seclang::error::SecLangError;
 use ngx::ffi::{
     ngx_command_t, ngx_conf_full_name, ngx_conf_t, ngx_cycle_t, ngx_http_conf_ctx_t,
-    ngx_http_module, ngx_int_t, ngx_str_t, NGX_LOG_EMERG, NGX_LOG_NOTICE, NGX_OK,
+    ngx_http_module, ngx_int_t, ngx_str_t, NGX_LOG_NOTICE, NGX_OK,
 };
 
-use crate::config::{main_conf_of, LocConf, MainConf, CONF_ERROR, CONF_OK};
+use crate::config::{main_conf_of, run_directive, LocConf, MainConf};
 use crate::ctx_index;
 use crate::guard::{no_unwind, write_log};
 
@@ -170,20 +170,13 @@ pub unsafe extern "C" fn set_rules_directive(
     cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes a valid configuration context.
-    let log = unsafe { (*cf).log };
-    no_unwind(log, "directive handler", CONF_ERROR, || {
+    let work = || {
         // SAFETY: nginx passes its own command entry and this module's location configuration
         // (conf offset NGX_HTTP_LOC_CONF_OFFSET) while parsing inside `http`.
-        let result = unsafe { apply_rules_directive(cf, &*cmd, &mut *conf.cast::<LocConf>()) };
-        match result {
-            Ok(()) => CONF_OK,
-            Err(msg) => {
-                ngx::ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{msg}");
-                CONF_ERROR
-            }
-        }
-    })
+        unsafe { apply_rules_directive(cf, &*cmd, &mut *conf.cast::<LocConf>()) }
+    };
+    // SAFETY: cf is nginx's live configuration context.
+    unsafe { run_directive(cf, work) }
 }
 
 unsafe fn apply_rules_directive(
