@@ -3,9 +3,10 @@
 //! `SecRuleEngine DetectionOnly`.
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use super::prefilter::Trigger;
-use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
+use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
 use super::value_cache::{FieldGroup, ValueCache};
@@ -94,46 +95,60 @@ fn link_matches(
     tx: &mut Transaction<'_>,
 ) -> bool {
     let hits = match &link.operator {
-        None => vec![Hit {
-            name: String::new(),
-            value: Vec::new(),
-            captures: None,
-        }],
-        Some(_) if ruled_out(rules, link, tx) => Vec::new(),
+        None => {
+            run_link_actions(link, tx);
+            return true;
+        }
+        Some(_) if ruled_out(rules, link, tx) => return false,
         Some(operator) => find_hits(rules, rule, link, operator, tx),
     };
     if hits.is_empty() {
         return false;
     }
-    if link.operator.is_some() {
-        tx.matched_vars = hits
-            .iter()
-            .map(|h| (h.name.clone(), h.value.clone()))
-            .collect();
-    }
+    let mut captures = Vec::with_capacity(hits.len());
+    tx.matched_vars.clear();
     for hit in hits {
-        if link.operator.is_some() {
-            tx.matched_var_name = hit.name;
-            tx.matched_var = hit.value;
-            super::operators::geo_lookup::fill_collection(
-                link.operator.as_ref(),
-                &mut tx.collections,
-                &tx.matched_var,
-            );
+        tx.matched_vars.push((hit.name, hit.value));
+        captures.push(hit.captures);
+    }
+    for (i, caps) in captures.into_iter().enumerate() {
+        let (name, value) = &tx.matched_vars[i];
+        tx.matched_var_name.clone_from(name);
+        tx.matched_var.clone_from(value);
+        super::operators::geo_lookup::fill_collection(
+            link.operator.as_ref(),
+            &mut tx.collections,
+            &tx.matched_var,
+        );
+        if let Some(caps) = caps {
+            set_captures(tx, caps);
         }
-        if let Some(caps) = hit.captures {
-            for (i, c) in caps.into_iter().enumerate().take(10) {
-                tx.tx.insert(i.to_string(), c);
-            }
-        }
-        for s in &link.setvars {
-            setvar(tx, s);
-        }
-        for c in &link.ctls {
-            ctl(tx, c);
-        }
+        run_link_actions(link, tx);
     }
     true
+}
+
+/// The link's `setvar`s and `ctl`s, in order.
+fn run_link_actions(link: &Link, tx: &mut Transaction<'_>) {
+    for s in &link.setvars {
+        setvar(tx, s);
+    }
+    for c in &link.ctls {
+        ctl(tx, c);
+    }
+}
+
+/// Stores captures in `TX:0`–`TX:9`, reusing the entries' buffers.
+fn set_captures(tx: &mut Transaction<'_>, caps: Vec<Vec<u8>>) {
+    const NAMES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    for (name, c) in NAMES.iter().zip(caps) {
+        match tx.tx.get_mut(*name) {
+            Some(v) => *v = c,
+            None => {
+                tx.tx.insert((*name).to_string(), c);
+            }
+        }
+    }
 }
 
 /// True when the prefilter shows that no value of the link's targets can match: each target
@@ -150,6 +165,9 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
         }
         if let Some((sources, names)) = variables::field_sources(target) {
             return sources.iter().all(|&source| {
+                if tx.by_source[source as usize].is_empty() {
+                    return true;
+                }
                 let group = FieldGroup {
                     fields: &tx.inputs.fields,
                     indices: &tx.by_source[source as usize],
@@ -179,10 +197,7 @@ fn find_hits(
     operator: &super::operators::Operator,
     tx: &Transaction<'_>,
 ) -> Vec<Hit> {
-    let argument = link
-        .operator_argument
-        .as_ref()
-        .map(|m| tx.expand(m).into_owned());
+    let argument = link.operator_argument.as_ref().map(|m| tx.expand(m));
     let trigger = &rules.chain_triggers[link.chain_id as usize];
     let filter = rules.prefilter.as_ref().zip(link.prefilter);
     let mut hits = Vec::new();
@@ -216,22 +231,10 @@ fn find_hits(
 fn target_values<'a>(rule: &CompiledRule, link: &Link, tx: &'a Transaction<'a>) -> Vec<Value<'a>> {
     let mut out = Vec::new();
     for target in &link.targets {
-        let mut values = variables::resolve(tx, target);
-        for ex in &link.exclusions {
-            variables::exclude(&mut values, ex);
-        }
-        for ex in runtime_exclusions(tx, rule) {
-            for spec in &ex.targets {
-                let t = super::ruleset::Target {
-                    spec: spec.clone(),
-                    key_regex: super::ruleset::selector_regex(&spec.selector)
-                        .ok()
-                        .flatten(),
-                };
-                variables::exclude(&mut values, &t);
-            }
-        }
         if target.spec.count {
+            let mut values = Vec::new();
+            variables::resolve_into(tx, target, &mut values);
+            apply_exclusions(&mut values, rule, link, tx);
             out.push(Value {
                 collection: target.spec.collection.name(),
                 key: None,
@@ -239,10 +242,31 @@ fn target_values<'a>(rule: &CompiledRule, link: &Link, tx: &'a Transaction<'a>) 
                 slot: None,
             });
         } else {
-            out.extend(values);
+            variables::resolve_into(tx, target, &mut out);
         }
     }
+    apply_exclusions(&mut out, rule, link, tx);
     out
+}
+
+/// Removes the values the link excludes (`!ARGS:x`) and those `ctl` removed for the rule.
+fn apply_exclusions(
+    values: &mut Vec<Value<'_>>,
+    rule: &CompiledRule,
+    link: &Link,
+    tx: &Transaction<'_>,
+) {
+    if values.is_empty() {
+        return;
+    }
+    for ex in &link.exclusions {
+        variables::exclude(values, ex);
+    }
+    for ex in runtime_exclusions(tx, rule) {
+        for t in &ex.targets {
+            variables::exclude(values, t);
+        }
+    }
 }
 
 fn runtime_exclusions<'t>(
@@ -316,31 +340,54 @@ fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
 }
 
 fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
-    let name = tx.expand_text(&s.name).to_ascii_lowercase();
-    let value = tx.expand(&s.value).into_owned();
-    let collection = s.collection.to_ascii_uppercase();
-    let map = if collection == "TX" {
+    let name = lowercase(tx.expand(&s.name));
+    let value = tx.expand(&s.value);
+    let map = if s.collection.eq_ignore_ascii_case("tx") {
         &mut tx.tx
     } else {
-        tx.collections.entry(collection).or_default()
+        tx.collections
+            .entry(s.collection.to_ascii_uppercase())
+            .or_default()
     };
+    let name = String::from_utf8_lossy(&name);
     match s.op {
-        SetVarOp::Set => {
-            map.insert(name, value);
-        }
+        SetVarOp::Set => match map.get_mut(name.as_ref()) {
+            Some(v) => {
+                v.clear();
+                v.extend_from_slice(&value);
+            }
+            None => {
+                map.insert(name.into_owned(), value.into_owned());
+            }
+        },
         SetVarOp::Delete => {
-            map.remove(&name);
+            map.remove(name.as_ref());
         }
         SetVarOp::Add | SetVarOp::Sub => {
-            let current = map.get(&name).map_or(0, |v| parse_int(v));
             let delta = parse_int(&value);
+            let entry = match map.get_mut(name.as_ref()) {
+                Some(v) => v,
+                None => map.entry(name.into_owned()).or_default(),
+            };
+            let current = parse_int(entry);
             let next = if s.op == SetVarOp::Add {
                 current.saturating_add(delta)
             } else {
                 current.saturating_sub(delta)
             };
-            map.insert(name, next.to_string().into_bytes());
+            entry.clear();
+            // Writing into a Vec cannot fail.
+            let _ = write!(entry, "{next}");
         }
+    }
+}
+
+/// `v` with ASCII letters lower-cased, copied only when it has upper-case ones.
+fn lowercase(v: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    if v.iter().any(u8::is_ascii_uppercase) {
+        Cow::Owned(v.to_ascii_lowercase())
+    } else {
+        v
     }
 }
 
@@ -363,6 +410,12 @@ pub fn parse_int(v: &[u8]) -> i64 {
     }
 }
 
+/// The targets of a `ctl:ruleRemoveTarget…`, compiled once when the `ctl` runs (a selector
+/// regex that does not compile removes nothing, as before).
+fn compile_exclusions(specs: &[crate::seclang::variables::VariableSpec]) -> Vec<Target> {
+    specs.iter().filter_map(|s| Target::new(s).ok()).collect()
+}
+
 fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
     match c {
         Ctl::RuleRemoveById(ranges) => tx.removed_ids.extend_from_slice(ranges),
@@ -370,12 +423,12 @@ fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
         Ctl::RuleRemoveTargetById { ids, targets } => tx.removed_targets.push(TargetExclusion {
             ids: ids.clone(),
             tag: None,
-            targets: targets.clone(),
+            targets: compile_exclusions(targets),
         }),
         Ctl::RuleRemoveTargetByTag { tag, targets } => tx.removed_targets.push(TargetExclusion {
             ids: Vec::new(),
             tag: Some(tag.clone()),
-            targets: targets.clone(),
+            targets: compile_exclusions(targets),
         }),
         Ctl::RuleEngine(mode) => tx.engine_mode = *mode,
         Ctl::RequestBodyProcessor(p) => {

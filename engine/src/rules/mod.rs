@@ -2,6 +2,8 @@
 //! operators, and the evaluator that runs them over a request.
 
 pub mod eval;
+pub mod fast_hash;
+pub mod key_pattern;
 pub mod operators;
 pub mod prefilter;
 pub mod ruleset;

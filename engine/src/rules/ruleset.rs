@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use regex::bytes::Regex;
 
+use super::key_pattern::KeyPattern;
 use super::operators::{self, Operator};
 use super::prefilter::{self, Prefilter, Trigger};
 use crate::geo::Geo;
@@ -17,7 +18,7 @@ use crate::seclang::ctl::Ctl;
 use crate::seclang::error::{Location, SecLangError};
 use crate::seclang::macros::MacroString;
 use crate::seclang::transformations::Transformation;
-use crate::seclang::variables::{Selector, VariableSpec};
+use crate::seclang::variables::{Collection, Selector, VariableSpec};
 
 /// What a matching rule does to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +32,27 @@ pub enum Disruptive {
 }
 
 /// One rule target with its selector regex compiled.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Target {
-    /// The target as written.
+    /// The target as written (a `TX` key lower-cased, as `TX` keys are stored).
     pub spec: VariableSpec,
     /// The compiled `/regex/` selector, if any.
-    pub key_regex: Option<Regex>,
+    pub key_pattern: Option<KeyPattern>,
+}
+
+impl Target {
+    /// Compiles a target's selector.
+    pub fn new(spec: &VariableSpec) -> Result<Target, String> {
+        let mut spec = spec.clone();
+        if let (Collection::Tx, Selector::Key(k)) = (spec.collection, &mut spec.selector) {
+            k.make_ascii_lowercase();
+        }
+        let key_pattern = match &spec.selector {
+            Selector::Regex(re) => Some(KeyPattern::new(re)?),
+            _ => None,
+        };
+        Ok(Target { spec, key_pattern })
+    }
 }
 
 /// One link of a (possibly chained) rule, ready to run.
@@ -283,13 +299,10 @@ pub fn in_ranges(ranges: &[IdRange], id: u32) -> bool {
     ranges.iter().any(|r| r.start <= id && id <= r.end)
 }
 
-fn add_targets(link: &mut Link, targets: &[(VariableSpec, Option<Regex>)]) -> Result<(), String> {
-    for (spec, re) in targets {
-        let t = Target {
-            spec: spec.clone(),
-            key_regex: re.clone(),
-        };
-        if spec.exclude {
+fn add_targets(link: &mut Link, targets: &[Target]) -> Result<(), String> {
+    for t in targets {
+        let t = t.clone();
+        if t.spec.exclude {
             link.exclusions.push(t);
         } else {
             link.targets.push(t);
@@ -298,25 +311,8 @@ fn add_targets(link: &mut Link, targets: &[(VariableSpec, Option<Regex>)]) -> Re
     Ok(())
 }
 
-fn compile_targets(specs: &[VariableSpec]) -> Result<Vec<(VariableSpec, Option<Regex>)>, String> {
-    specs
-        .iter()
-        .map(|s| Ok((s.clone(), selector_regex(&s.selector)?)))
-        .collect()
-}
-
-/// Compiles a `/regex/` key selector (case-insensitive, like ModSecurity's key matching).
-pub fn selector_regex(selector: &Selector) -> Result<Option<Regex>, String> {
-    match selector {
-        Selector::Regex(re) => regex::bytes::RegexBuilder::new(re)
-            .case_insensitive(true)
-            .unicode(false)
-            .build()
-            .or_else(|_| Regex::new(&format!("(?i){re}")))
-            .map(Some)
-            .map_err(|e| format!("invalid selector regex /{re}/: {e}")),
-        _ => Ok(None),
-    }
+fn compile_targets(specs: &[VariableSpec]) -> Result<Vec<Target>, String> {
+    specs.iter().map(Target::new).collect()
 }
 
 /// The database of `SecGeoLookupDb`, opened once for every `@geoLookup` of the set.
@@ -420,10 +416,7 @@ fn compile_link(
     let mut targets = Vec::new();
     let mut exclusions = Vec::new();
     for spec in &link.variables {
-        let t = Target {
-            spec: spec.clone(),
-            key_regex: selector_regex(&spec.selector)?,
-        };
+        let t = Target::new(spec)?;
         if spec.exclude {
             exclusions.push(t);
         } else {

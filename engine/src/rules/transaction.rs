@@ -3,14 +3,14 @@
 //! and what matched.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
+use super::fast_hash::FastMap;
+use super::ruleset::Target;
 use super::value_cache::{ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
 use crate::request::{Request, Response};
 use crate::seclang::ast::{EngineMode, IdRange};
 use crate::seclang::macros::{MacroPart, MacroString};
-use crate::seclang::variables::VariableSpec;
 
 /// One rule that matched (and logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub struct TargetExclusion {
     /// Or by tag (exact).
     pub tag: Option<String>,
     /// Targets removed.
-    pub targets: Vec<VariableSpec>,
+    pub targets: Vec<Target>,
 }
 
 /// The state of one request going through the rules.
@@ -51,9 +51,9 @@ pub struct Transaction<'t> {
     /// The body bytes inspected.
     pub body: &'t [u8],
     /// `TX` (keys lower-cased; captures live at `0`–`9`).
-    pub tx: HashMap<String, Vec<u8>>,
+    pub tx: FastMap<String, Vec<u8>>,
     /// `IP`, `SESSION`, `GLOBAL`, `USER`, `RESOURCE`, `ENV` (transaction-local).
-    pub collections: HashMap<String, HashMap<String, Vec<u8>>>,
+    pub collections: FastMap<String, FastMap<String, Vec<u8>>>,
     /// `MATCHED_VAR`.
     pub matched_var: Vec<u8>,
     /// `MATCHED_VAR_NAME`.
@@ -93,8 +93,8 @@ impl<'t> Transaction<'t> {
             req,
             inputs,
             body,
-            tx: HashMap::new(),
-            collections: HashMap::new(),
+            tx: FastMap::default(),
+            collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
             matched_vars: Vec::new(),

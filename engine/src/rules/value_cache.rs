@@ -10,10 +10,9 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
+use super::fast_hash::FastMap;
 use super::prefilter::{self, Prefilter, Presence, Trigger};
 use super::ruleset::Link;
 use super::transformations;
@@ -50,10 +49,10 @@ pub struct ValueCache {
 #[derive(Default)]
 struct Inner {
     /// `(slot, chain)` → transformed bytes (`None`: unchanged).
-    transformed: HashMap<u64, Option<Rc<[u8]>>, BuildHasherDefault<WordHasher>>,
+    transformed: FastMap<u64, Option<Rc<[u8]>>>,
     /// `(slot, chain)` → offset in `arena` of the scan of the transformed value, for chains
     /// the value triggers.
-    scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
+    scans: FastMap<u64, u32>,
     /// Per slot: what the untransformed value holds.
     presences: Vec<Option<Presence>>,
     /// Per slot: the offset in `arena` of the untransformed value's scan.
@@ -61,7 +60,7 @@ struct Inner {
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; SOURCES * 2],
     /// `(group, chain)` → offset in `arena` of the OR of the group's scans after the chain.
-    group_scans: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
+    group_scans: FastMap<u64, u32>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
 }
@@ -350,26 +349,5 @@ fn transform<'v>(link: &Link, value: &'v [u8]) -> Transformed<'v> {
     match current {
         Cow::Borrowed(v) => Transformed::Same(v),
         Cow::Owned(v) => Transformed::Changed(Rc::from(v)),
-    }
-}
-
-/// A fast hasher for keys made of one machine word (multiply and fold).
-#[derive(Default)]
-pub struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        let h = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = h ^ (h >> 29);
     }
 }

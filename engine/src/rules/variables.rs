@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::fast_hash::FastMap;
 use super::ruleset::Target;
 use super::transaction::Transaction;
 use crate::parse::{BodyProcessor, Field, ParseFlags, Source};
@@ -118,60 +119,73 @@ fn selects(target: &Target, key: &[u8]) -> bool {
     match &target.spec.selector {
         Selector::None => true,
         Selector::Key(k) => key.eq_ignore_ascii_case(k.as_bytes()),
-        Selector::Regex(_) => target.key_regex.as_ref().is_some_and(|re| re.is_match(key)),
+        Selector::Regex(_) => target.key_pattern.as_ref().is_some_and(|p| p.is_match(key)),
         Selector::XPath(_) => true,
     }
 }
 
 /// The values of `target` (without its exclusions applied).
 pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
+    let mut out = Vec::new();
+    resolve_into(tx, target, &mut out);
+    out
+}
+
+/// Appends the values of `target` (without its exclusions applied) to `out`.
+pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<Value<'a>>) {
     let c = target.spec.collection;
     let name = c.name();
     if let Some((sources, names)) = field_sources(target) {
-        let mut indices: Vec<u32> = Vec::new();
-        for s in sources {
-            indices.extend_from_slice(&tx.by_source[*s as usize]);
-        }
-        if sources.len() > 1 {
-            indices.sort_unstable();
-        }
         let xml_key = (c == Collection::Xml).then(|| Cow::Owned(target_key(target).to_vec()));
-        return indices
-            .into_iter()
-            .filter_map(|i| {
-                let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
-                if xml_key.is_none() && !selects(target, &f.name) {
-                    return None;
-                }
-                let (value, slot): (&'a [u8], u32) = if names {
-                    (&f.name, 2 * i + 1)
-                } else {
-                    (&f.value, 2 * i)
-                };
-                Some(Value {
-                    collection: name,
-                    key: Some(xml_key.clone().unwrap_or(Cow::Borrowed(&f.name))),
-                    value: Cow::Borrowed(value),
-                    slot: Some(slot),
-                })
+        let field = |i: u32| {
+            let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
+            if xml_key.is_none() && !selects(target, &f.name) {
+                return None;
+            }
+            let (value, slot): (&'a [u8], u32) = if names {
+                (&f.name, 2 * i + 1)
+            } else {
+                (&f.value, 2 * i)
+            };
+            Some(Value {
+                collection: name,
+                key: Some(xml_key.clone().unwrap_or(Cow::Borrowed(&f.name))),
+                value: Cow::Borrowed(value),
+                slot: Some(slot),
             })
-            .collect();
+        };
+        match sources {
+            [one] => out.extend(tx.by_source[*one as usize].iter().filter_map(|&i| field(i))),
+            _ => {
+                let mut indices: Vec<u32> = Vec::new();
+                for s in sources {
+                    indices.extend_from_slice(&tx.by_source[*s as usize]);
+                }
+                if !indices.windows(2).all(|w| w[0] <= w[1]) {
+                    indices.sort_unstable();
+                }
+                out.extend(indices.into_iter().filter_map(field));
+            }
+        }
+        return;
     }
-    let values = match c {
-        Collection::Tx => match &target.spec.selector {
-            // Keys are stored lower-cased: look a named key up instead of scanning them all.
-            Selector::Key(k) => tx
-                .tx
-                .get_key_value(k.to_ascii_lowercase().as_str())
-                .map(|(k, v)| keyed(name, k.as_bytes(), v))
-                .into_iter()
-                .collect(),
-            _ => tx
-                .tx
-                .iter()
+    let keyed_in = |m: &'a FastMap<String, Vec<u8>>, out: &mut Vec<Value<'a>>| {
+        out.extend(
+            m.iter()
                 .filter(|(k, _)| selects(target, k.as_bytes()))
-                .map(|(k, v)| keyed(name, k.as_bytes(), v))
-                .collect(),
+                .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+        );
+    };
+    match c {
+        Collection::Tx => match &target.spec.selector {
+            // Keys are stored lower-cased, and so is the target's key (see `Target::new`): look
+            // it up instead of scanning them all.
+            Selector::Key(k) => {
+                if let Some((k, v)) = tx.tx.get_key_value(k.as_str()) {
+                    out.push(keyed(name, k.as_bytes(), v));
+                }
+            }
+            _ => keyed_in(&tx.tx, out),
         },
         Collection::Ip
         | Collection::Session
@@ -179,47 +193,43 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
         | Collection::User
         | Collection::Resource
         | Collection::Env
-        | Collection::Geo => match tx.collections.get(name) {
-            Some(m) => m
-                .iter()
-                .filter(|(k, _)| selects(target, k.as_bytes()))
-                .map(|(k, v)| keyed(name, k.as_bytes(), v))
-                .collect(),
-            None => Vec::new(),
-        },
+        | Collection::Geo => {
+            if let Some(m) = tx.collections.get(name) {
+                out.extend(
+                    m.iter()
+                        .filter(|(k, _)| selects(target, k.as_bytes()))
+                        .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+                );
+            }
+        }
         Collection::ResponseHeaders | Collection::ResponseHeadersNames => {
             let names = c == Collection::ResponseHeadersNames;
-            tx.response
-                .map(|r| {
+            if let Some(r) = tx.response {
+                out.extend(
                     r.headers
                         .iter()
                         .filter(|h| selects(target, h.name))
-                        .map(|h| keyed(name, h.name, if names { h.name } else { h.value }))
-                        .collect()
-                })
-                .unwrap_or_default()
+                        .map(|h| keyed(name, h.name, if names { h.name } else { h.value })),
+                );
+            }
         }
-        Collection::MatchedVars => tx
-            .matched_vars
-            .iter()
-            .filter(|(k, _)| selects(target, k.as_bytes()))
-            .map(|(k, v)| keyed(name, k.as_bytes(), v))
-            .collect(),
-        Collection::MatchedVarsNames => tx
-            .matched_vars
-            .iter()
-            .filter(|(k, _)| selects(target, k.as_bytes()))
-            .map(|(k, _)| keyed(name, k.as_bytes(), k.as_bytes()))
-            .collect(),
-        _ => scalar_value(tx, c)
-            .map(|v| Value {
-                slot: scalar_slot(c, tx.inputs.fields.len()),
-                ..v
-            })
-            .into_iter()
-            .collect(),
-    };
-    values
+        Collection::MatchedVars => out.extend(
+            tx.matched_vars
+                .iter()
+                .filter(|(k, _)| selects(target, k.as_bytes()))
+                .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+        ),
+        Collection::MatchedVarsNames => out.extend(
+            tx.matched_vars
+                .iter()
+                .filter(|(k, _)| selects(target, k.as_bytes()))
+                .map(|(k, _)| keyed(name, k.as_bytes(), k.as_bytes())),
+        ),
+        _ => out.extend(scalar_value(tx, c).map(|v| Value {
+            slot: scalar_slot(c, tx.inputs.fields.len()),
+            ..v
+        })),
+    }
 }
 
 /// The value of a scalar variable, `None` when it has none in this transaction.
@@ -373,7 +383,7 @@ pub fn macro_value<'a>(
                     count: false,
                     exclude: false,
                 },
-                key_regex: None,
+                key_pattern: None,
             };
             resolve(tx, &target).into_iter().next().map(|v| v.value)
         }

@@ -5,7 +5,7 @@
 //! them); fields the database does not hold are absent. An address that is not in the
 //! database (or is not an address) does not match and leaves `GEO` unchanged.
 
-use std::collections::HashMap;
+use crate::rules::fast_hash::FastMap;
 use std::sync::Arc;
 
 use crate::geo::client_ip::parse_addr;
@@ -35,9 +35,9 @@ impl GeoLookup {
     }
 
     /// The `GEO` collection for `input`, when it matches.
-    pub fn collection(&self, input: &[u8]) -> Option<HashMap<String, Vec<u8>>> {
+    pub fn collection(&self, input: &[u8]) -> Option<FastMap<String, Vec<u8>>> {
         let info = self.find(input)?;
-        let mut geo = HashMap::new();
+        let mut geo = FastMap::default();
         let mut put = |key: &str, value: Option<String>| {
             if let Some(v) = value {
                 geo.insert(key.to_string(), v.into_bytes());
@@ -62,7 +62,7 @@ impl GeoLookup {
 /// transaction's `GEO` collection with the lookup's fields.
 pub fn fill_collection(
     operator: Option<&super::Operator>,
-    collections: &mut HashMap<String, HashMap<String, Vec<u8>>>,
+    collections: &mut FastMap<String, FastMap<String, Vec<u8>>>,
     value: &[u8],
 ) {
     if let Some(geo) = operator.and_then(|op| op.geo_collection(value)) {

@@ -198,7 +198,7 @@ impl Operator {
     pub fn geo_collection(
         &self,
         input: &[u8],
-    ) -> Option<std::collections::HashMap<String, Vec<u8>>> {
+    ) -> Option<crate::rules::fast_hash::FastMap<String, Vec<u8>>> {
         match &self.kind {
             Kind::GeoLookup(g) => g.collection(input),
             _ => None,

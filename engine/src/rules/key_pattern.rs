@@ -1,0 +1,74 @@
+//! Matching collection keys against a `/regex/` selector (`TX:/^header_name_920450_/`,
+//! `ARGS:/^id_/`). Keys match case-insensitively, as in ModSecurity. A selector that is only an
+//! anchored literal prefix, the common case, is compared directly instead of running a regex.
+
+use regex::bytes::Regex;
+
+/// A compiled `/regex/` key selector.
+#[derive(Debug, Clone)]
+pub enum KeyPattern {
+    /// `^literal`: keys starting with the literal (ASCII case ignored).
+    Prefix(Vec<u8>),
+    /// Any other pattern.
+    Regex(Regex),
+}
+
+impl KeyPattern {
+    /// Compiles a selector regex (case-insensitive).
+    pub fn new(re: &str) -> Result<KeyPattern, String> {
+        if let Some(prefix) = literal_prefix(re) {
+            return Ok(KeyPattern::Prefix(prefix.as_bytes().to_vec()));
+        }
+        regex::bytes::RegexBuilder::new(re)
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .or_else(|_| Regex::new(&format!("(?i){re}")))
+            .map(KeyPattern::Regex)
+            .map_err(|e| format!("invalid selector regex /{re}/: {e}"))
+    }
+
+    /// True when `key` matches.
+    pub fn is_match(&self, key: &[u8]) -> bool {
+        match self {
+            KeyPattern::Prefix(p) => key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p),
+            KeyPattern::Regex(re) => re.is_match(key),
+        }
+    }
+}
+
+/// The literal of `^literal` when the rest has no regex syntax at all.
+fn literal_prefix(re: &str) -> Option<&str> {
+    let rest = re.strip_prefix('^')?;
+    (!rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'/' | b'@')))
+    .then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_literal_selectors_match_key_prefixes_ignoring_case() {
+        let p = KeyPattern::new("^header_name_920450_").unwrap();
+        assert!(matches!(p, KeyPattern::Prefix(_)));
+        assert!(p.is_match(b"header_name_920450_x-forwarded"));
+        assert!(p.is_match(b"HEADER_NAME_920450_"));
+        assert!(!p.is_match(b"xheader_name_920450_"));
+        assert!(!p.is_match(b"header_name_920450"));
+    }
+
+    #[test]
+    fn other_selectors_run_as_case_insensitive_regexes() {
+        let p = KeyPattern::new("^(id|x)_").unwrap();
+        assert!(matches!(p, KeyPattern::Regex(_)));
+        assert!(p.is_match(b"ID_1"));
+        assert!(!p.is_match(b"y_1"));
+        let dot = KeyPattern::new("^a.b").unwrap();
+        assert!(dot.is_match(b"aXb"), "a dot stays a regex wildcard");
+        assert!(KeyPattern::new("(").is_err());
+    }
+}
