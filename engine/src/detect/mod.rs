@@ -131,7 +131,7 @@ pub struct Deadline {
 
 impl Deadline {
     /// How many checks share one reading of the clock.
-    pub const CLOCK_EVERY: u32 = 4;
+    pub const CLOCK_EVERY: u32 = 16;
 
     /// A deadline at the given instant.
     pub fn at(instant: Instant) -> Deadline {

@@ -163,7 +163,7 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
         if target.spec.count {
             return false;
         }
-        if let Some((sources, names)) = variables::field_sources(target) {
+        if let Some((sources, names)) = target.fields {
             return sources.iter().all(|&source| {
                 if tx.by_source[source as usize].is_empty() {
                     return true;

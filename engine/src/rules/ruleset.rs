@@ -11,6 +11,7 @@ use super::key_pattern::KeyPattern;
 use super::operators::{self, Operator};
 use super::prefilter::{self, Prefilter, Trigger};
 use crate::geo::Geo;
+use crate::parse::Source;
 use crate::seclang::actions::{Action, Phase, SetVar};
 use crate::seclang::ast::{Directive, EngineMode, IdRange};
 use crate::seclang::config::{Config, EngineSettings, Rule, RuleEntry, RuleLink};
@@ -38,6 +39,9 @@ pub struct Target {
     pub spec: VariableSpec,
     /// The compiled `/regex/` selector, if any.
     pub key_pattern: Option<KeyPattern>,
+    /// The parsed-field sources the target reads and whether it reads their names (see
+    /// [`super::variables::field_sources`]).
+    pub fields: Option<(&'static [Source], bool)>,
 }
 
 impl Target {
@@ -51,7 +55,12 @@ impl Target {
             Selector::Regex(re) => Some(KeyPattern::new(re)?),
             _ => None,
         };
-        Ok(Target { spec, key_pattern })
+        let fields = super::variables::field_sources(&spec);
+        Ok(Target {
+            spec,
+            key_pattern,
+            fields,
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use super::fast_hash::FastMap;
 use super::ruleset::Target;
 use super::transaction::Transaction;
 use crate::parse::{BodyProcessor, Field, ParseFlags, Source};
-use crate::seclang::variables::{Collection, Selector};
+use crate::seclang::variables::{Collection, Selector, VariableSpec};
 
 /// One value a target resolved to.
 #[derive(Debug, Clone)]
@@ -53,10 +53,10 @@ fn scalar<'a>(collection: &'static str, value: Cow<'a, [u8]>) -> Value<'a> {
 
 /// The field sources a collection reads, and whether it reads their names; `None` for
 /// collections that are not made of parsed fields.
-pub fn field_sources(target: &Target) -> Option<(&'static [Source], bool)> {
+pub fn field_sources(spec: &VariableSpec) -> Option<(&'static [Source], bool)> {
     use Source as S;
     const ARGS: &[Source] = &[S::QueryArg, S::BodyArg];
-    Some(match target.spec.collection {
+    Some(match spec.collection {
         Collection::Args => (ARGS, false),
         Collection::ArgsNames => (ARGS, true),
         Collection::ArgsGet => (&[S::QueryArg], false),
@@ -70,7 +70,7 @@ pub fn field_sources(target: &Target) -> Option<(&'static [Source], bool)> {
         Collection::Files | Collection::MultipartFilename => (&[S::Filename], false),
         Collection::FilesNames | Collection::MultipartName => (&[S::Filename], true),
         Collection::MultipartPartHeaders => (&[S::PartHeader], false),
-        Collection::Xml => match &target.spec.selector {
+        Collection::Xml => match &spec.selector {
             Selector::XPath(x) if x.contains('@') => (&[S::XmlAttr], false),
             _ => (&[S::XmlText], false),
         },
@@ -135,7 +135,7 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
 pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<Value<'a>>) {
     let c = target.spec.collection;
     let name = c.name();
-    if let Some((sources, names)) = field_sources(target) {
+    if let Some((sources, names)) = target.fields {
         let xml_key = (c == Collection::Xml).then(|| Cow::Owned(target_key(target).to_vec()));
         let field = |i: u32| {
             let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
@@ -376,15 +376,13 @@ pub fn macro_value<'a>(
         (Collection::Rule, _) => None,
         (_, None) => scalar_value(tx, c).map(|v| v.value),
         (_, Some(k)) => {
-            let target = Target {
-                spec: crate::seclang::variables::VariableSpec {
-                    collection: c,
-                    selector: Selector::Key(k.to_string()),
-                    count: false,
-                    exclude: false,
-                },
-                key_pattern: None,
-            };
+            let target = Target::new(&VariableSpec {
+                collection: c,
+                selector: Selector::Key(k.to_string()),
+                count: false,
+                exclude: false,
+            })
+            .ok()?;
             resolve(tx, &target).into_iter().next().map(|v| v.value)
         }
     }

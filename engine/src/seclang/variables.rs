@@ -24,12 +24,19 @@ macro_rules! collections {
                 }
             }
 
-            /// Looks a name up, case-insensitively.
+            /// Looks a name up, case-insensitively (rule macros look names up per request:
+            /// a table keyed by the upper-case name answers them).
             pub fn from_name(name: &str) -> Option<Collection> {
-                Collection::ALL
-                    .iter()
-                    .copied()
-                    .find(|c| c.name().eq_ignore_ascii_case(name))
+                static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static str, Collection>> =
+                    std::sync::OnceLock::new();
+                let table = BY_NAME.get_or_init(|| Collection::ALL.iter().map(|c| (c.name(), *c)).collect());
+                match table.get(name) {
+                    Some(c) => Some(*c),
+                    None if name.bytes().any(|b| b.is_ascii_lowercase()) => {
+                        table.get(name.to_ascii_uppercase().as_str()).copied()
+                    }
+                    None => None,
+                }
             }
         }
     };

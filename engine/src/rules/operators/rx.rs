@@ -62,6 +62,11 @@ fn search(regex: &Regex, input: &[u8], captures: Option<&mut Captures>) -> bool 
     let Some(found) = regex.find(input) else {
         return false;
     };
+    if regex.captures_len() == 1 {
+        // No groups: the match is all `TX:0` needs.
+        set_captures(captures, std::iter::once(&input[found.range()]));
+        return true;
+    }
     // Group positions need the slower engines: run them from the match start only.
     let mut locs = regex.capture_locations();
     if regex
