@@ -201,17 +201,12 @@ fn find_hits(
     let trigger = &rules.chain_triggers[link.chain_id as usize];
     let filter = rules.prefilter.as_ref().zip(link.prefilter);
     let mut hits = Vec::new();
-    for value in target_values(rule, link, tx) {
-        if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
-            if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
-                continue;
-            }
-        }
+    let mut check = |value: &Value<'_>| {
         let mut captures = link.capture.then(Vec::new);
         if let Some(hit) = value_matches(
             link,
             operator,
-            &value,
+            value,
             argument.as_deref(),
             captures.as_mut(),
             &tx.cache,
@@ -223,50 +218,78 @@ fn find_hits(
                 captures,
             });
         }
+    };
+    for target in &link.targets {
+        match (filter, target.fields) {
+            (Some((f, id)), Some((sources, names))) if !target.spec.count && !link.multi_match => {
+                // Only the values whose scan holds one of the operator's literals.
+                let mut slots = Vec::new();
+                for &source in sources {
+                    let group = FieldGroup {
+                        fields: &tx.inputs.fields,
+                        indices: &tx.by_source[source as usize],
+                        source,
+                        names,
+                    };
+                    if !group.indices.is_empty() {
+                        slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
+                    }
+                }
+                if sources.len() > 1 {
+                    slots.sort_unstable();
+                }
+                for slot in slots {
+                    if let Some(value) = variables::field_value(tx, target, slot / 2) {
+                        if !is_excluded(&value, rule, link, tx) {
+                            check(&value);
+                        }
+                    }
+                }
+            }
+            _ => {
+                for value in target_values(rule, link, target, tx) {
+                    if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
+                        if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
+                            continue;
+                        }
+                    }
+                    check(&value);
+                }
+            }
+        }
     }
     hits
 }
 
-/// The link's targets, counted where `&` asks, with its exclusions and runtime exclusions removed.
-fn target_values<'a>(rule: &CompiledRule, link: &Link, tx: &'a Transaction<'a>) -> Vec<Value<'a>> {
-    let mut out = Vec::new();
-    for target in &link.targets {
-        if target.spec.count {
-            let mut values = Vec::new();
-            variables::resolve_into(tx, target, &mut values);
-            apply_exclusions(&mut values, rule, link, tx);
-            out.push(Value {
-                collection: target.spec.collection.name(),
-                key: None,
-                value: Cow::Owned(values.len().to_string().into_bytes()),
-                slot: None,
-            });
-        } else {
-            variables::resolve_into(tx, target, &mut out);
-        }
-    }
-    apply_exclusions(&mut out, rule, link, tx);
-    out
-}
-
-/// Removes the values the link excludes (`!ARGS:x`) and those `ctl` removed for the rule.
-fn apply_exclusions(
-    values: &mut Vec<Value<'_>>,
+/// The values of one of the link's targets (its count where `&` asks), without the link's
+/// exclusions and the runtime exclusions.
+fn target_values<'a>(
     rule: &CompiledRule,
     link: &Link,
-    tx: &Transaction<'_>,
-) {
-    if values.is_empty() {
-        return;
+    target: &super::ruleset::Target,
+    tx: &'a Transaction<'a>,
+) -> Vec<Value<'a>> {
+    let mut values = Vec::new();
+    variables::resolve_into(tx, target, &mut values);
+    values.retain(|v| !is_excluded(v, rule, link, tx));
+    if target.spec.count {
+        return vec![Value {
+            collection: target.spec.collection.name(),
+            key: None,
+            value: Cow::Owned(values.len().to_string().into_bytes()),
+            slot: None,
+        }];
     }
-    for ex in &link.exclusions {
-        variables::exclude(values, ex);
-    }
-    for ex in runtime_exclusions(tx, rule) {
-        for t in &ex.targets {
-            variables::exclude(values, t);
-        }
-    }
+    values
+}
+
+/// True when the link excludes the value (`!ARGS:x`) or a `ctl` removed it for the rule.
+fn is_excluded(value: &Value<'_>, rule: &CompiledRule, link: &Link, tx: &Transaction<'_>) -> bool {
+    link.exclusions
+        .iter()
+        .any(|ex| variables::excludes(ex, value))
+        || runtime_exclusions(tx, rule)
+            .any(|ex| ex.targets.iter().any(|t| variables::excludes(t, value)))
 }
 
 fn runtime_exclusions<'t>(

@@ -59,10 +59,20 @@ struct Inner {
     slot_scans: Vec<Option<u32>>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; SOURCES * 2],
-    /// `(group, chain)` → offset in `arena` of the OR of the group's scans after the chain.
-    group_scans: FastMap<u64, u32>,
+    /// Per group: its untransformed values' scans.
+    group_own: [Option<Rc<GroupScans>>; SOURCES * 2],
+    /// `(group, chain)` → the group's values' scans after the chain.
+    group_scans: FastMap<u64, Rc<GroupScans>>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
+}
+
+/// The scans of a group's values (after one chain): each value's and their OR.
+struct GroupScans {
+    /// Offset in `arena` of the OR of the members' scans.
+    or: u32,
+    /// `(slot, offset in arena of its scan)` per value, in field order.
+    members: Vec<(u32, u32)>,
 }
 
 /// What a value (or a group of values) holds, and where its scan is.
@@ -172,35 +182,74 @@ impl ValueCache {
         id: u32,
         trigger: &Trigger,
     ) -> bool {
-        let g = fields.id();
-        let group = self.group(filter, fields);
-        if !group.presence.meets(trigger) {
-            return self.bit(group.scan, id);
-        }
-        if link.multi_match {
+        if link.multi_match && self.group(filter, fields).presence.meets(trigger) {
             return true;
         }
-        let k = key(g as u32, link.chain_id);
-        let known = self.inner.borrow().group_scans.get(&k).copied();
-        let scan = match known {
-            Some(scan) => scan,
-            None => {
-                let mut bits = vec![0u64; filter.words()];
-                for (slot, value) in fields.values() {
-                    let own = self.scanned(filter, slot, value);
-                    let scan = if own.presence.meets(trigger) {
-                        self.transformed_scan(filter, link, trigger, slot, value)
-                    } else {
-                        own.scan
-                    };
-                    self.or_into(&mut bits, scan);
-                }
-                let scan = self.store(&bits);
-                self.inner.borrow_mut().group_scans.insert(k, scan);
-                scan
+        let scans = self.group_scans(filter, fields, link, trigger);
+        self.bit(scans.or, id)
+    }
+
+    /// The slots of the group's values that may match the link's operator (prefilter id `id`)
+    /// after its transformations, in field order. Not for `multiMatch` links.
+    pub fn candidates(
+        &self,
+        filter: &Prefilter,
+        fields: &FieldGroup<'_, '_>,
+        link: &Link,
+        id: u32,
+        trigger: &Trigger,
+    ) -> Vec<u32> {
+        let scans = self.group_scans(filter, fields, link, trigger);
+        let inner = self.inner.borrow();
+        scans
+            .members
+            .iter()
+            .filter(|(_, scan)| prefilter::has(&inner.arena[*scan as usize..], id))
+            .map(|(slot, _)| *slot)
+            .collect()
+    }
+
+    /// The scans of the group's values after the link's chain, computed on first use.
+    fn group_scans(
+        &self,
+        filter: &Prefilter,
+        fields: &FieldGroup<'_, '_>,
+        link: &Link,
+        trigger: &Trigger,
+    ) -> Rc<GroupScans> {
+        let group = self.group(filter, fields);
+        let g = fields.id();
+        if !group.presence.meets(trigger) {
+            // The chain changes none of the group's values: their own scans stand.
+            if let Some(own) = &self.inner.borrow().group_own[g] {
+                return Rc::clone(own);
             }
-        };
-        self.bit(scan, id)
+        }
+        let k = key(g as u32, link.chain_id);
+        if let Some(known) = self.inner.borrow().group_scans.get(&k) {
+            return Rc::clone(known);
+        }
+        let mut bits = vec![0u64; filter.words()];
+        let mut members = Vec::with_capacity(fields.indices.len());
+        for (slot, value) in fields.values() {
+            let own = self.scanned(filter, slot, value);
+            let scan = if own.presence.meets(trigger) {
+                self.transformed_scan(filter, link, trigger, slot, value)
+            } else {
+                own.scan
+            };
+            self.or_into(&mut bits, scan);
+            members.push((slot, scan));
+        }
+        let scans = Rc::new(GroupScans {
+            or: self.store(&bits),
+            members,
+        });
+        self.inner
+            .borrow_mut()
+            .group_scans
+            .insert(k, Rc::clone(&scans));
+        scans
     }
 
     /// What a group's untransformed values hold together, computed on first use.
@@ -211,16 +260,18 @@ impl ValueCache {
         }
         let mut presence = Presence::default();
         let mut bits = vec![0u64; filter.words()];
+        let mut members = Vec::with_capacity(fields.indices.len());
         for (slot, value) in fields.values() {
             let s = self.scanned(filter, slot, value);
             presence.add(&s.presence);
             self.or_into(&mut bits, s.scan);
+            members.push((slot, s.scan));
         }
-        let group = Scanned {
-            presence,
-            scan: self.store(&bits),
-        };
-        self.inner.borrow_mut().groups[g] = Some(group);
+        let or = self.store(&bits);
+        let group = Scanned { presence, scan: or };
+        let mut inner = self.inner.borrow_mut();
+        inner.groups[g] = Some(group);
+        inner.group_own[g] = Some(Rc::new(GroupScans { or, members }));
         group
     }
 

@@ -131,29 +131,46 @@ pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
     out
 }
 
+/// The value (or name) of field `index` for a field-group `target`, `None` when the target's
+/// selector does not select it.
+pub fn field_value<'a>(tx: &'a Transaction<'a>, target: &Target, index: u32) -> Option<Value<'a>> {
+    let (_, names) = target.fields?;
+    let xml_key = (target.spec.collection == Collection::Xml)
+        .then(|| Cow::Owned(target_key(target).to_vec()));
+    field_value_as(tx, target, index, names, xml_key.as_ref())
+}
+
+fn field_value_as<'a>(
+    tx: &'a Transaction<'a>,
+    target: &Target,
+    i: u32,
+    names: bool,
+    xml_key: Option<&Cow<'a, [u8]>>,
+) -> Option<Value<'a>> {
+    let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
+    if xml_key.is_none() && !selects(target, &f.name) {
+        return None;
+    }
+    let (value, slot): (&'a [u8], u32) = if names {
+        (&f.name, 2 * i + 1)
+    } else {
+        (&f.value, 2 * i)
+    };
+    Some(Value {
+        collection: target.spec.collection.name(),
+        key: Some(xml_key.cloned().unwrap_or(Cow::Borrowed(&f.name))),
+        value: Cow::Borrowed(value),
+        slot: Some(slot),
+    })
+}
+
 /// Appends the values of `target` (without its exclusions applied) to `out`.
 pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<Value<'a>>) {
     let c = target.spec.collection;
     let name = c.name();
     if let Some((sources, names)) = target.fields {
         let xml_key = (c == Collection::Xml).then(|| Cow::Owned(target_key(target).to_vec()));
-        let field = |i: u32| {
-            let f: &'a Field<'a> = &tx.inputs.fields[i as usize];
-            if xml_key.is_none() && !selects(target, &f.name) {
-                return None;
-            }
-            let (value, slot): (&'a [u8], u32) = if names {
-                (&f.name, 2 * i + 1)
-            } else {
-                (&f.value, 2 * i)
-            };
-            Some(Value {
-                collection: name,
-                key: Some(xml_key.clone().unwrap_or(Cow::Borrowed(&f.name))),
-                value: Cow::Borrowed(value),
-                slot: Some(slot),
-            })
-        };
+        let field = |i: u32| field_value_as(tx, target, i, names, xml_key.as_ref());
         match sources {
             [one] => out.extend(tx.by_source[*one as usize].iter().filter_map(|&i| field(i))),
             _ => {
@@ -388,10 +405,8 @@ pub fn macro_value<'a>(
     }
 }
 
-/// Removes values selected by `exclusion` (same collection, matching key).
-pub fn exclude(values: &mut Vec<Value<'_>>, exclusion: &Target) {
-    let name = exclusion.spec.collection.name();
-    values.retain(|v| {
-        !(v.collection == name && v.key.as_deref().is_some_and(|k| selects(exclusion, k)))
-    });
+/// True when `exclusion` selects `value` (same collection, matching key).
+pub fn excludes(exclusion: &Target, value: &Value<'_>) -> bool {
+    value.collection == exclusion.spec.collection.name()
+        && value.key.as_deref().is_some_and(|k| selects(exclusion, k))
 }
