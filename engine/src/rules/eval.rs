@@ -220,42 +220,55 @@ fn find_hits(
         }
     };
     for target in &link.targets {
-        match (filter, target.fields) {
-            (Some((f, id)), Some((sources, names))) if !target.spec.count && !link.multi_match => {
-                // Only the values whose scan holds one of the operator's literals.
-                let mut slots = Vec::new();
-                for &source in sources {
-                    let group = FieldGroup {
-                        fields: &tx.inputs.fields,
-                        indices: &tx.by_source[source as usize],
-                        source,
-                        names,
-                    };
-                    if !group.indices.is_empty() {
-                        slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
+        let Some((sources, names)) = target.fields.filter(|_| !target.spec.count) else {
+            for value in target_values(rule, link, target, tx) {
+                if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
+                    if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
+                        continue;
                     }
                 }
-                if sources.len() > 1 {
-                    slots.sort_unstable();
+                check(&value);
+            }
+            continue;
+        };
+        // Parsed fields: walk their slots instead of collecting values; with a prefilter,
+        // only the values whose scan holds one of the operator's literals.
+        let mut slots = Vec::new();
+        for &source in sources {
+            let group = FieldGroup {
+                fields: &tx.inputs.fields,
+                indices: &tx.by_source[source as usize],
+                source,
+                names,
+            };
+            match filter {
+                Some((f, id)) if !link.multi_match && !group.indices.is_empty() => {
+                    slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
                 }
-                for slot in slots {
-                    if let Some(value) = variables::field_value(tx, target, slot / 2) {
-                        if !is_excluded(&value, rule, link, tx) {
-                            check(&value);
-                        }
-                    }
+                _ => slots.extend(group.indices.iter().map(|&i| 2 * i + u32::from(names))),
+            }
+        }
+        if sources.len() > 1 {
+            slots.sort_unstable();
+        }
+        let may_exclude = !tx.removed_targets.is_empty()
+            || link
+                .exclusions
+                .iter()
+                .any(|ex| ex.spec.collection == target.spec.collection);
+        for slot in slots {
+            let Some(value) = variables::field_value(tx, target, slot / 2) else {
+                continue;
+            };
+            if may_exclude && is_excluded(&value, rule, link, tx) {
+                continue;
+            }
+            if let (Some((f, id)), true) = (filter, link.multi_match) {
+                if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
+                    continue;
                 }
             }
-            _ => {
-                for value in target_values(rule, link, target, tx) {
-                    if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
-                        if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
-                            continue;
-                        }
-                    }
-                    check(&value);
-                }
-            }
+            check(&value);
         }
     }
     hits
@@ -274,7 +287,7 @@ fn target_values<'a>(
     values.retain(|v| !is_excluded(v, rule, link, tx));
     if target.spec.count {
         return vec![Value {
-            collection: target.spec.collection.name(),
+            collection: target.spec.collection,
             key: None,
             value: Cow::Owned(values.len().to_string().into_bytes()),
             slot: None,

@@ -12,8 +12,8 @@ use crate::seclang::variables::{Collection, Selector, VariableSpec};
 /// One value a target resolved to.
 #[derive(Debug, Clone)]
 pub struct Value<'a> {
-    /// Collection name, e.g. `ARGS`.
-    pub collection: &'static str,
+    /// Collection, e.g. `ARGS`.
+    pub collection: Collection,
     /// Key within the collection, when it has keys.
     pub key: Option<Cow<'a, [u8]>>,
     /// The value.
@@ -27,13 +27,13 @@ impl Value<'_> {
     /// `COLLECTION:key` or `COLLECTION`.
     pub fn name(&self) -> String {
         match &self.key {
-            Some(k) => format!("{}:{}", self.collection, String::from_utf8_lossy(k)),
-            None => self.collection.to_string(),
+            Some(k) => format!("{}:{}", self.collection.name(), String::from_utf8_lossy(k)),
+            None => self.collection.name().to_string(),
         }
     }
 }
 
-fn keyed<'a>(collection: &'static str, key: &'a [u8], value: &'a [u8]) -> Value<'a> {
+fn keyed<'a>(collection: Collection, key: &'a [u8], value: &'a [u8]) -> Value<'a> {
     Value {
         collection,
         key: Some(Cow::Borrowed(key)),
@@ -42,7 +42,7 @@ fn keyed<'a>(collection: &'static str, key: &'a [u8], value: &'a [u8]) -> Value<
     }
 }
 
-fn scalar<'a>(collection: &'static str, value: Cow<'a, [u8]>) -> Value<'a> {
+fn scalar<'a>(collection: Collection, value: Cow<'a, [u8]>) -> Value<'a> {
     Value {
         collection,
         key: None,
@@ -102,7 +102,7 @@ pub fn scalar_slot(c: Collection, fields: usize) -> Option<u32> {
     u32::try_from(2 * fields + i).ok()
 }
 
-fn owned(collection: &'static str, value: impl Into<Vec<u8>>) -> Value<'static> {
+fn owned(collection: Collection, value: impl Into<Vec<u8>>) -> Value<'static> {
     scalar(collection, Cow::Owned(value.into()))
 }
 
@@ -157,7 +157,7 @@ fn field_value_as<'a>(
         (&f.value, 2 * i)
     };
     Some(Value {
-        collection: target.spec.collection.name(),
+        collection: target.spec.collection,
         key: Some(xml_key.cloned().unwrap_or(Cow::Borrowed(&f.name))),
         value: Cow::Borrowed(value),
         slot: Some(slot),
@@ -167,7 +167,7 @@ fn field_value_as<'a>(
 /// Appends the values of `target` (without its exclusions applied) to `out`.
 pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<Value<'a>>) {
     let c = target.spec.collection;
-    let name = c.name();
+    let name = c;
     if let Some((sources, names)) = target.fields {
         let xml_key = (c == Collection::Xml).then(|| Cow::Owned(target_key(target).to_vec()));
         let field = |i: u32| field_value_as(tx, target, i, names, xml_key.as_ref());
@@ -211,7 +211,7 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
         | Collection::Resource
         | Collection::Env
         | Collection::Geo => {
-            if let Some(m) = tx.collections.get(name) {
+            if let Some(m) = tx.collections.get(c.name()) {
                 out.extend(
                     m.iter()
                         .filter(|(k, _)| selects(target, k.as_bytes()))
@@ -252,7 +252,7 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
 /// The value of a scalar variable, `None` when it has none in this transaction.
 fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>> {
     let req = tx.req;
-    let name = c.name();
+    let name = c;
     let flag = |bit| owned(name, if tx.flag(bit) { "1" } else { "0" });
     Some(match c {
         Collection::RequestMethod => scalar(name, Cow::Borrowed(req.method)),
@@ -407,6 +407,6 @@ pub fn macro_value<'a>(
 
 /// True when `exclusion` selects `value` (same collection, matching key).
 pub fn excludes(exclusion: &Target, value: &Value<'_>) -> bool {
-    value.collection == exclusion.spec.collection.name()
+    value.collection == exclusion.spec.collection
         && value.key.as_deref().is_some_and(|k| selects(exclusion, k))
 }
