@@ -20,6 +20,7 @@ pub mod ftw;
 pub mod geo;
 pub mod http_file;
 pub mod ingest;
+pub mod metrics;
 pub mod parse;
 pub mod request;
 pub mod rules;
