@@ -11,6 +11,7 @@ PACKAGES=(
   curl wrk python3 pkg-config build-essential ca-certificates procps
   dpkg-dev lintian                                     # scripts/package-deb.sh: the .deb files and their check
   clickhouse-server clickhouse-client                  # events store (tests and demo run private instances)
+  python3-prometheus-client                            # tests parse the metrics with the reference Prometheus parser
 )
 
 sudo_cmd=()

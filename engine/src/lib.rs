@@ -15,6 +15,7 @@ pub mod events;
 pub mod ffi;
 pub mod ffi_events;
 pub mod ffi_geo;
+pub mod ffi_metrics;
 pub mod forward;
 pub mod ftw;
 pub mod geo;

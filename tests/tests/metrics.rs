@@ -28,6 +28,29 @@ const CONFIG: &str = "
         }
     }";
 
+/// The same with the Lua binding: `moat.metrics()` serves the counters of every worker.
+const LUA_CONFIG: &str = "
+    server {
+        listen 127.0.0.1:PORT;
+        set $moat_action '';
+        set $moat_score '';
+        set $moat_rule_ids '';
+        location / {
+            access_by_lua_block { require(\"moat\").protect() }
+            add_header X-Worker $pid always;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
+        location = /metrics {
+            allow 127.0.0.1;
+            deny all;
+            content_by_lua_block {
+                local body, content_type = require(\"moat\").metrics()
+                ngx.header.content_type = content_type
+                ngx.print(body)
+            }
+        }
+    }";
+
 fn scrape(port: u16) -> Vec<Family> {
     let r = request(port, "GET", "/metrics", &[], b"");
     assert_eq!(r.status, 200);
@@ -106,8 +129,17 @@ fn check_histogram(m: &[Family], name: &str) -> f64 {
 
 #[test]
 fn one_scrape_sums_all_workers_exactly() {
+    scrape_sums_all_workers(Adapter::Native, CONFIG);
+}
+
+#[test]
+fn one_lua_scrape_sums_all_workers_exactly() {
+    scrape_sums_all_workers(Adapter::Lua, LUA_CONFIG);
+}
+
+fn scrape_sums_all_workers(adapter: Adapter, config: &str) {
     let backend = Backend::start();
-    let nginx = Nginx::start_with_workers(Adapter::Native, CONFIG, &backend, 4);
+    let nginx = Nginx::start_with_workers(adapter, config, &backend, 4);
     let rounds = 12;
     let (pids, body_bytes) = send_traffic(nginx.port, rounds);
     assert!(
@@ -248,5 +280,74 @@ fn moat_metrics_outside_a_location_fails_the_configuration() {
     assert!(
         out.contains("\"moat_metrics\" directive is not allowed here"),
         "{out}"
+    );
+}
+
+/// Waits until `name` reaches `want` in a scrape (the forwarder works in the background).
+fn wait_value(port: u16, name: &str, labels: &[(&str, &str)], want: f64) -> Vec<Family> {
+    let start = Instant::now();
+    loop {
+        let m = scrape(port);
+        if prometheus::value(&m, name, labels) >= want || start.elapsed() > Duration::from_secs(15)
+        {
+            return m;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn forwarder_counts_of_all_workers_match_clickhouse() {
+    let ch = moat_e2e::clickhouse::ClickHouse::start();
+    ch.apply_schema("metrics");
+    let backend = Backend::start();
+    let spool = moat_e2e::temp_dir("metrics-spool");
+    let config = format!(
+        "moat_log_clickhouse {} database=metrics interval=200ms spool={};
+    {CONFIG}",
+        ch.url(),
+        spool.display()
+    );
+    let nginx = Nginx::start_with_workers(Adapter::Native, &config, &backend, 3);
+    let (pids, _) = send_traffic(nginx.port, 4);
+    assert!(pids.len() >= 2, "one worker answered everything: {pids:?}");
+    let sent = 4.0 * (benign_cases().len() + attack_cases().len()) as f64;
+    let m = wait_value(nginx.port, "moat_clickhouse_rows_sent_total", &[], sent);
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
+        sent
+    );
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_queue_events", &[]),
+        0.0
+    );
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_events_dropped_total", &[]),
+        0.0
+    );
+    assert_eq!(
+        ch.number("SELECT count() FROM metrics.events") as f64,
+        sent,
+        "the metric agrees with what ClickHouse holds"
+    );
+
+    // ClickHouse down: rows go to the spool, and the scrape says so.
+    drop(ch);
+    send_traffic(nginx.port, 1);
+    let spooled = (benign_cases().len() + attack_cases().len()) as f64;
+    let m = wait_value(
+        nginx.port,
+        "moat_clickhouse_rows_spooled_total",
+        &[],
+        spooled,
+    );
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_rows_spooled_total", &[]),
+        spooled
+    );
+    assert!(prometheus::value(&m, "moat_clickhouse_retries_total", &[]) >= 1.0);
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
+        sent
     );
 }
