@@ -351,3 +351,53 @@ fn forwarder_counts_of_all_workers_match_clickhouse() {
         sent
     );
 }
+
+#[test]
+fn fail_open_causes_and_geoip_lookups_are_counted() {
+    let csv =
+        std::fs::read_to_string(moat_e2e::repo_root().join("geoip/data/test-places.csv")).unwrap();
+    let db = moat_e2e::temp_dir("metrics-geo").join("places.mmdb");
+    moat_e2e::write_mmdb(&csv, &db);
+    let config = format!(
+        "moat_geoip {};
+    moat_trusted_proxies 127.0.0.1;
+    {CONFIG}",
+        db.display()
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start_with_env(
+        Adapter::Native,
+        &config,
+        &backend,
+        &[("MOAT_TEST_FAULTS", "1")],
+    );
+    let attack = "/p?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    for fault in ["panic", "panic", "slow"] {
+        let r = request(
+            nginx.port,
+            "GET",
+            attack,
+            &[("X-Moat-Test-Fault", fault)],
+            b"",
+        );
+        assert_eq!(r.status, 200, "fail open on {fault}");
+    }
+    // 127.0.0.1 is in the database; 10.1.2.3 (forwarded by the trusted proxy) is not.
+    assert_eq!(request(nginx.port, "GET", "/", &[], b"").status, 200);
+    let forwarded = [("X-Forwarded-For", "10.1.2.3")];
+    assert_eq!(request(nginx.port, "GET", "/", &forwarded, b"").status, 200);
+    let m = scrape(nginx.port);
+    let fail_open = |cause| prometheus::value(&m, "moat_fail_open_total", &[("cause", cause)]);
+    assert_eq!(
+        (
+            fail_open("panic"),
+            fail_open("time_budget"),
+            fail_open("body_read")
+        ),
+        (2.0, 1.0, 0.0)
+    );
+    assert_eq!(requests(&m, "allow", "fail_open"), 3.0);
+    assert_eq!(requests(&m, "allow", "clean"), 2.0);
+    assert_eq!(prometheus::value(&m, "moat_geoip_lookups_total", &[]), 5.0);
+    assert_eq!(prometheus::value(&m, "moat_geoip_misses_total", &[]), 1.0);
+}
