@@ -15,7 +15,7 @@ use moat_e2e::{
 /// Moat on for the application only; the metrics location is not inspected.
 const CONFIG: &str = "
     server {
-        listen 127.0.0.1:PORT;
+        listen 127.0.0.1:PORT reuseport;
         location / {
             moat on;
             add_header X-Worker $pid always;
@@ -31,7 +31,7 @@ const CONFIG: &str = "
 /// The same with the Lua binding: `moat.metrics()` serves the counters of every worker.
 const LUA_CONFIG: &str = "
     server {
-        listen 127.0.0.1:PORT;
+        listen 127.0.0.1:PORT reuseport;
         set $moat_action '';
         set $moat_score '';
         set $moat_rule_ids '';
@@ -245,7 +245,7 @@ fn metrics_are_served_only_where_configured_and_allowed() {
     let config = "
     moat on;
     server {
-        listen 127.0.0.1:PORT;
+        listen 127.0.0.1:PORT reuseport;
         location / { proxy_pass http://127.0.0.1:BACKEND; }
         location = /open { moat off; moat_metrics; }
         location = /denied { moat_metrics; deny 127.0.0.1; allow all; }
