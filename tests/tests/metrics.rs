@@ -401,3 +401,37 @@ fn fail_open_causes_and_geoip_lookups_are_counted() {
     assert_eq!(prometheus::value(&m, "moat_geoip_lookups_total", &[]), 5.0);
     assert_eq!(prometheus::value(&m, "moat_geoip_misses_total", &[]), 1.0);
 }
+
+#[test]
+fn lua_forwarders_of_all_workers_count_into_the_shared_metrics() {
+    let ch = moat_e2e::clickhouse::ClickHouse::start();
+    ch.apply_schema("lua_metrics");
+    let backend = Backend::start();
+    let config = format!(
+        "init_by_lua_block {{
+        require(\"moat\").init{{ lib = \"LIBMOAT\", clickhouse = \"{} database=lua_metrics interval=200ms\" }}
+    }}
+    init_worker_by_lua_block {{ require(\"moat\").init_worker() }}
+    exit_worker_by_lua_block {{ require(\"moat\").exit_worker() }}
+    log_by_lua_block {{ require(\"moat\").log() }}
+    {LUA_CONFIG}",
+        ch.url()
+    );
+    let nginx = Nginx::start_with_workers(Adapter::Lua, &config, &backend, 3);
+    let (pids, _) = send_traffic(nginx.port, 2);
+    assert!(pids.len() >= 2, "one worker answered everything: {pids:?}");
+    let sent = 2.0 * (benign_cases().len() + attack_cases().len()) as f64;
+    let m = wait_value(nginx.port, "moat_clickhouse_rows_sent_total", &[], sent);
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
+        sent
+    );
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_queue_events", &[]),
+        0.0
+    );
+    assert_eq!(
+        ch.number("SELECT count() FROM lua_metrics.events") as f64,
+        sent
+    );
+}
