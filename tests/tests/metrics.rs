@@ -2,7 +2,7 @@
 //! parses with the reference parser, survives a reload, and is served only where
 //! `moat_metrics` is configured, with `allow`/`deny` applying as to `stub_status`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ const CONFIG: &str = "
         listen 127.0.0.1:PORT reuseport;
         location / {
             moat on;
+            access_log access.log moat;
             add_header X-Worker $pid always;
             proxy_pass http://127.0.0.1:BACKEND;
         }
@@ -37,6 +38,7 @@ const LUA_CONFIG: &str = "
         set $moat_rule_ids '';
         location / {
             access_by_lua_block { require(\"moat\").protect() }
+            access_log access.log moat;
             add_header X-Worker $pid always;
             proxy_pass http://127.0.0.1:BACKEND;
         }
@@ -175,6 +177,28 @@ fn scrape_sums_all_workers(adapter: Adapter, config: &str) {
         );
         assert_eq!(prometheus::value(&m, "moat_fail_open_total", &[]), 0.0);
     }
+    // Hits per rule equal the rule ids nginx logged for each request ($moat_rule_ids).
+    let lines = nginx.wait_access_lines((benign + attacks) as usize);
+    assert_eq!(lines.len(), (benign + attacks) as usize);
+    let mut logged: BTreeMap<String, f64> = BTreeMap::new();
+    for line in &lines {
+        let ids = line.rsplit_once("ids=").map_or("", |(_, ids)| ids.trim());
+        for id in ids.split(',').filter(|id| !id.is_empty() && *id != "-") {
+            *logged.entry(id.to_string()).or_default() += 1.0;
+        }
+    }
+    let m = scrape(nginx.port);
+    let hits: BTreeMap<String, f64> = prometheus::samples(&m)
+        .into_iter()
+        .filter(|s| s.name == "moat_rule_hits_total" && s.labels["rule_id"] != "other")
+        .map(|s| (s.labels["rule_id"].clone(), s.value))
+        .collect();
+    assert!(!logged.is_empty());
+    assert_eq!(hits, logged);
+    assert_eq!(
+        prometheus::value(&m, "moat_rule_hits_total", &[("rule_id", "other")]),
+        0.0
+    );
 }
 
 #[test]
