@@ -6,6 +6,8 @@
 //! API directly.
 //!
 //! Events continue the flow: verdict → [`events::Event`] → [`forward::Forwarder`] → ClickHouse.
+//! Every verdict is also counted in [`metrics`] (Prometheus), in memory that all processes of
+//! one server can share.
 
 pub mod body_reader;
 pub mod decode;

@@ -288,12 +288,15 @@ fn every_dashboard_query_runs_against_real_prometheus_and_clickhouse() {
         .wait_for("moat_build_info", Duration::from_secs(20))
         .is_empty());
     let sent = send_traffic(nginx.port, 3);
-    let before = Instant::now();
-    prom.wait_for(
-        &format!("moat_requests_total{{action=\"block\"}} > 0 and moat_clickhouse_rows_sent_total >= {sent}"),
+    let ready = prom.wait_for(
+        &format!(
+            "sum(moat_requests_total{{action=\"block\"}}) > 0 and on() sum(moat_clickhouse_rows_sent_total) >= {sent}"
+        ),
         Duration::from_secs(20),
     );
-    thread::sleep(Duration::from_secs(2).saturating_sub(before.elapsed()));
+    assert!(!ready.is_empty(), "Prometheus never saw the traffic");
+    // A few more scrapes, so that rate() has points on both sides of the traffic.
+    thread::sleep(Duration::from_secs(2));
     for expr in &queries {
         if expr.starts_with("label_values(") {
             continue;
