@@ -14,6 +14,13 @@
 --   init_worker_by_lua_block { require("moat").init_worker() }   -- starts this worker's forwarder
 --   log_by_lua_block         { require("moat").log() }           -- queues the event with its status
 --   exit_worker_by_lua_block { require("moat").exit_worker() }   -- flushes or spools on exit
+--
+-- Prometheus metrics: init (in init_by_lua, i.e. in the master) puts the engine's counters in
+-- memory shared with the workers it forks, so one scrape answers for every worker:
+--   location = /metrics { allow 127.0.0.1; deny all; content_by_lua_block {
+--       local body, content_type = require("moat").metrics()
+--       ngx.header.content_type = content_type
+--       ngx.print(body) } }
 
 local ffi = require("ffi")
 local clear_table = require("table.clear")
@@ -158,6 +165,9 @@ void moat_event_submit(const MoatEvents *events,
                        uint64_t bytes_in);
 void moat_event_free(MoatEvent *event);
 void moat_events_stats(const MoatEvents *events, MoatForwarderStats *out);
+int32_t moat_engine_share_metrics(MoatEngine *engine, char *err, size_t err_len);
+void moat_events_set_metrics(MoatEvents *events, const MoatEngine *engine);
+size_t moat_engine_metrics(const MoatEngine *engine, uint8_t *buf, size_t buf_len);
 ]]
 -- END moat.h
 
@@ -264,6 +274,10 @@ function _M.init(opts)
             error("moat: " .. ffi_string(err), 2)
         end
     end
+    if lib.moat_engine_share_metrics(e, err, 8192) ~= 0 then
+        lib.moat_engine_free(e)
+        error("moat: metrics: " .. ffi_string(err), 2)
+    end
     engine = ffi_gc(e, lib.moat_engine_free)
     init_geo_opts = {}
     for name in pairs(GEO_DIRECTIVE) do
@@ -276,6 +290,7 @@ function _M.init(opts)
         if events == nil then
             error("moat: clickhouse: " .. ffi_string(err), 2)
         end
+        lib.moat_events_set_metrics(events, engine)
     end
     return true
 end
@@ -531,6 +546,24 @@ function _M.stats()
         body_bytes = tonumber(s.body_bytes),
         clickhouse = events ~= nil and clickhouse_stats() or nil,
     }
+end
+
+local METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+local metrics_buf, metrics_buf_len = nil, 0
+
+--- Prometheus metrics of every worker (when init ran in init_by_lua) in the text exposition
+-- format, and its content type: body, content_type.
+function _M.metrics()
+    if not engine then
+        error("moat: call require(\"moat\").init{...} in init_by_lua first", 2)
+    end
+    local len = tonumber(lib.moat_engine_metrics(engine, metrics_buf, metrics_buf_len))
+    if len > metrics_buf_len then
+        metrics_buf_len = len * 2
+        metrics_buf = ffi_new("uint8_t[?]", metrics_buf_len)
+        len = tonumber(lib.moat_engine_metrics(engine, metrics_buf, metrics_buf_len))
+    end
+    return ffi_string(metrics_buf, len), METRICS_CONTENT_TYPE
 end
 
 --- The library version.

@@ -11,6 +11,8 @@ PACKAGES=(
   curl wrk python3 pkg-config build-essential ca-certificates procps
   dpkg-dev lintian                                     # scripts/package-deb.sh: the .deb files and their check
   clickhouse-server clickhouse-client                  # events store (tests and demo run private instances)
+  python3-prometheus-client                            # tests parse the metrics with the reference Prometheus parser
+  prometheus                                           # the dashboard test evaluates its PromQL in a real Prometheus
 )
 
 sudo_cmd=()
@@ -34,6 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     "${sudo_cmd[@]}" systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+    "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
 fi
 

@@ -666,6 +666,37 @@ void moat_event_free(MoatEvent *event);
  */
 void moat_events_stats(const MoatEvents *events, MoatForwarderStats *out);
 
+/*
+ Gives the engine a metrics block in an anonymous shared mapping: processes forked after
+ this call (nginx workers, when called from `init_by_lua`) all count into it, and any of
+ them renders the totals. Counters recorded before the call are not carried over. Returns
+ 0, or -1 with the reason in `err`.
+
+ # Safety
+ `engine` must be NULL or from `moat_engine_new*`, not used by another thread during the
+ call; `err` NULL or `err_len` writable bytes.
+ */
+int32_t moat_engine_share_metrics(MoatEngine *engine, char *err, size_t err_len);
+
+/*
+ Makes the events forwarder (started later by `moat_events_start`) count into the engine's
+ metrics. Call after `moat_engine_share_metrics`.
+
+ # Safety
+ `events` NULL or from `moat_events_new`, not yet started; `engine` NULL or live.
+ */
+void moat_events_set_metrics(MoatEvents *events, const MoatEngine *engine);
+
+/*
+ Renders the engine's metrics in the Prometheus text format (content type
+ `text/plain; version=0.0.4; charset=utf-8`) into `buf`, up to `buf_len` bytes. Returns the
+ full length: when it exceeds `buf_len`, call again with a larger buffer. 0 for a NULL engine.
+
+ # Safety
+ `engine` NULL or live; `buf` NULL or `buf_len` writable bytes.
+ */
+size_t moat_engine_metrics(const MoatEngine *engine, uint8_t *buf, size_t buf_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::body_reader;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
 use crate::geo::{ClientGeo, ClientIpPolicy, Geo, GeoAccess, GeoInfo};
+use crate::metrics::Metrics;
 use crate::parse::{self, Limits, ParseFlags};
 use crate::request::{Request, Response};
 use crate::rules::transaction::RuleMatch;
@@ -31,6 +32,7 @@ pub struct Engine {
     stats: Stats,
     test_faults: bool,
     geo: Option<Arc<Geo>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -53,6 +55,7 @@ impl Engine {
             stats: Stats::default(),
             test_faults: std::env::var(TEST_FAULT_ENV).is_ok_and(|v| v == "1"),
             geo: None,
+            metrics: Arc::new(Metrics::heap()),
         }
     }
 
@@ -65,6 +68,17 @@ impl Engine {
     /// Gives the engine GeoIP databases (before it is shared).
     pub fn set_geo(&mut self, geo: Arc<Geo>) {
         self.geo = Some(geo);
+    }
+
+    /// Records into `metrics` from now on (a shared block: an nginx zone, or a mapping the
+    /// OpenResty master creates before forking), instead of the engine's private one.
+    pub fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.metrics = metrics;
+    }
+
+    /// The Prometheus metrics this engine records into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The GeoIP databases, if configured.
@@ -85,7 +99,11 @@ impl Engine {
             .unwrap_or(&direct)
             .client_ip(req.client_addr, &req.headers)?;
         let info = match &self.geo {
-            Some(geo) => geo.lookup(ip),
+            Some(geo) => {
+                let info = geo.lookup(ip);
+                self.metrics.block().record_geo_lookup(!info.is_empty());
+                info
+            }
             None => Arc::new(GeoInfo::default()),
         };
         Some(ClientGeo { ip, info })
@@ -189,6 +207,7 @@ impl Engine {
             verdict.set_request_info(req.uri, req.request_id);
         }
         self.stats.record(&verdict);
+        self.metrics.block().record(&verdict);
         verdict
     }
 
@@ -208,6 +227,9 @@ impl Engine {
             Err(e) => return Verdict::fail_open(FailOpen::BodyRead, Some(e.to_string())),
         };
         self.stats.add_body_bytes(body.bytes.len() as u64);
+        self.metrics
+            .block()
+            .record_body_bytes(body.bytes.len() as u64);
         if body.truncated() && settings.body_limit_action == BodyLimitAction::Reject {
             let finding = Finding::new(
                 body_rules::BODY_TOO_LARGE,

@@ -8,17 +8,20 @@
 use std::ffi::{c_char, CStr};
 use std::path::Path;
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::events::Event;
 use crate::ffi::{guard, request_from_c, write_err, MoatRequest, MoatVerdict};
 use crate::forward::config::LogConfig;
 use crate::forward::{stderr_logger, Forwarder};
+use crate::metrics::Metrics;
 
 /// Events configuration and, once started in a worker, its forwarder (opaque).
 pub struct MoatEvents {
     config: LogConfig,
     forwarder: OnceLock<Forwarder>,
+    /// Shared metrics the forwarder also counts into (`moat_events_set_metrics`).
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// One request's event waiting for its response status (opaque).
@@ -69,6 +72,7 @@ pub unsafe extern "C" fn moat_events_new(
         Ok(Box::into_raw(Box::new(MoatEvents {
             config,
             forwarder: OnceLock::new(),
+            metrics: None,
         })))
     });
     match result {
@@ -98,11 +102,12 @@ pub unsafe extern "C" fn moat_events_start(
             return Ok(());
         }
         let c = &events.config;
-        let forwarder = Forwarder::start(
+        let forwarder = Forwarder::start_with_metrics(
             c.clickhouse.clone(),
             c.pipeline.clone(),
             c.recorder.sessions.key,
             stderr_logger(),
+            events.metrics.clone(),
         )
         .map_err(|e| e.to_string())?;
         let _ = events.forwarder.set(forwarder);

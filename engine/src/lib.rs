@@ -6,6 +6,8 @@
 //! API directly.
 //!
 //! Events continue the flow: verdict → [`events::Event`] → [`forward::Forwarder`] → ClickHouse.
+//! Every verdict is also counted in [`metrics`] (Prometheus), in memory that all processes of
+//! one server can share.
 
 pub mod body_reader;
 pub mod decode;
@@ -15,11 +17,13 @@ pub mod events;
 pub mod ffi;
 pub mod ffi_events;
 pub mod ffi_geo;
+pub mod ffi_metrics;
 pub mod forward;
 pub mod ftw;
 pub mod geo;
 pub mod http_file;
 pub mod ingest;
+pub mod metrics;
 pub mod parse;
 pub mod request;
 pub mod rules;

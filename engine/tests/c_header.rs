@@ -1,4 +1,4 @@
-//! The C header `include/moat.h` matches the C ABI in `src/ffi.rs` and `src/ffi_geo.rs`.
+//! The C header `include/moat.h` matches the C ABI in `src/ffi*.rs`.
 //! Regenerate with `MOAT_UPDATE_HEADER=1 cargo test -p moat --test c_header`.
 
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ fn c_header_is_current() {
         .with_src(crate_dir.join("src/ffi.rs"))
         .with_src(crate_dir.join("src/ffi_geo.rs"))
         .with_src(crate_dir.join("src/ffi_events.rs"))
+        .with_src(crate_dir.join("src/ffi_metrics.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header")

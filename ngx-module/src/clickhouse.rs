@@ -178,11 +178,13 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         let Some(config) = (unsafe { config_of(cycle) }) else {
             return NGX_OK as ngx_int_t;
         };
-        let started = Forwarder::start(
+        let started = Forwarder::start_with_metrics(
             config.clickhouse.clone(),
             config.pipeline.clone(),
             config.recorder.sessions.key,
             stderr_logger(),
+            // SAFETY: as above.
+            unsafe { crate::metrics::of_cycle(cycle) },
         );
         match started {
             Ok(forwarder) => {

@@ -20,6 +20,7 @@ use ngx::ngx_string;
 use crate::clickhouse;
 use crate::geo::{self, GeoConf, GeoRegistry};
 use crate::guard::no_unwind;
+use crate::metrics;
 use crate::rules::{self, Registry, RulesConf};
 use crate::{ctx_index, handler};
 
@@ -61,10 +62,10 @@ pub struct LocConf {
 }
 
 /// Number of entries in [`COMMANDS`], including the terminator.
-pub const COMMAND_COUNT: usize = 16;
+pub const COMMAND_COUNT: usize = 17;
 
 /// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`]),
-/// the rules directives and `moat_log_clickhouse`.
+/// the rules directives, `moat_log_clickhouse` and `moat_metrics`.
 pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     directive(ngx_string!("moat"), set_directive),
     directive(ngx_string!("moat_threshold"), set_directive),
@@ -84,6 +85,7 @@ pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     directive(ngx_string!("moat_geo_deny"), geo::set_geo_directive),
     directive(ngx_string!("moat_geo_allow"), geo::set_geo_directive),
     clickhouse::DIRECTIVE,
+    metrics::DIRECTIVE,
     ngx_command_t::empty(),
 ];
 
@@ -296,6 +298,8 @@ unsafe fn init_http(cf: *mut ngx_conf_t) -> Result<(), ()> {
     main.request_id_index = unsafe { ngx_http_get_variable_index(cf, &mut name) };
     // SAFETY: valid cf during postconfiguration.
     main.engine = unsafe { create_engine(cf) }?;
+    // SAFETY: valid cf during postconfiguration; main lives in the configuration pool.
+    unsafe { metrics::add_zone(cf, main) }?;
     // SAFETY: valid cf during postconfiguration.
     unsafe { register_handler(cf) }?;
     if main.events.is_null() {

@@ -21,6 +21,7 @@
 //! | `moat_client_ip_header` | that header: `X-Forwarded-For` (default), `X-Real-IP`, a name |
 //! | `moat_geo_deny`, `moat_geo_allow` | country codes, `AS` numbers, `unknown`; or `off` |
 //! | `moat_log_clickhouse` | `http` only: stream every decision to ClickHouse (see `clickhouse`) |
+//! | `moat_metrics` | `location` only: serve Prometheus metrics of all workers (see `metrics`) |
 //!
 //! **Rules.** A level naming its own `moat_rules_file` uses only those files, not the inherited
 //! ones; `moat_rules_remove_by_id` accumulates from `http` to `server` to `location`. Rule files
@@ -55,6 +56,7 @@ mod geo;
 mod geo_variables;
 mod guard;
 mod handler;
+mod metrics;
 mod request_view;
 mod rules;
 mod variables;

@@ -3,6 +3,7 @@
 //! HTTP/1.1 client that can split, chunk and pipeline requests the way clients in the wild do.
 
 pub mod clickhouse;
+pub mod prometheus;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -341,9 +342,32 @@ impl Nginx {
         backend: &Backend,
         env: &[(&str, &str)],
     ) -> Nginx {
+        Nginx::launch(adapter, http_body, backend, env, 1)
+    }
+
+    /// Like [`Nginx::start`], with `workers` worker processes.
+    pub fn start_with_workers(
+        adapter: Adapter,
+        http_body: &str,
+        backend: &Backend,
+        workers: usize,
+    ) -> Nginx {
+        Nginx::launch(adapter, http_body, backend, &[], workers)
+    }
+
+    fn launch(
+        adapter: Adapter,
+        http_body: &str,
+        backend: &Backend,
+        env: &[(&str, &str)],
+        workers: usize,
+    ) -> Nginx {
         let port = free_port();
         let dir = temp_dir("nginx");
-        let conf = full_config(adapter, http_body, port, backend.port, &dir);
+        let conf = full_config(adapter, http_body, port, backend.port, &dir).replace(
+            "\nworker_processes 1;\n",
+            &format!("\nworker_processes {workers};\n"),
+        );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
         let mut cmd = Command::new("/usr/sbin/nginx");
         cmd.arg("-p")

@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::events::event::Event;
 use crate::events::siphash::Key;
+use crate::metrics::{ForwarderCounter, Metrics, WorkerSlot};
 use clickhouse::ClickHouse;
 use config::PipelineConfig;
 use pipeline::Pipeline;
@@ -115,9 +116,32 @@ impl Forwarder {
         key: Key,
         log: LogFn,
     ) -> std::io::Result<Forwarder> {
+        Forwarder::start_with_metrics(clickhouse, config, key, log, None)
+    }
+
+    /// Like [`Forwarder::start`], also counting into a shared metrics block (counters, and
+    /// this process's queue depth in a gauge slot it claims; without a free slot only the
+    /// gauge is missing, and that is logged).
+    pub fn start_with_metrics(
+        clickhouse: ClickHouse,
+        config: PipelineConfig,
+        key: Key,
+        log: LogFn,
+        metrics: Option<Arc<Metrics>>,
+    ) -> std::io::Result<Forwarder> {
         let wake_at = config.batch_rows.min(config.queue.div_ceil(2));
         let queue = Arc::new(Queue::new(config.queue, wake_at));
-        let stats = Arc::new(ForwarderStats::default());
+        let slot = metrics.and_then(|m| {
+            let slot = WorkerSlot::claim(m);
+            if slot.is_none() {
+                log(
+                    LogLevel::Error,
+                    "no free metrics slot: forwarder not counted in metrics",
+                );
+            }
+            slot
+        });
+        let stats = Arc::new(ForwarderStats::with_metrics(slot));
         let stop = Arc::new(AtomicBool::new(false));
         let spool = config.spool_dir.as_ref().and_then(|dir| {
             Spool::open(dir, config.spool_max)
@@ -152,8 +176,10 @@ impl Forwarder {
     /// Queues an event without waiting; false (and counted as dropped) when the queue is full
     /// or the forwarder is stopping.
     pub fn submit(&self, event: Event) -> bool {
+        self.stats.queued(1);
         if self.stop.load(Ordering::Relaxed) || self.queue.push(event).is_err() {
-            ForwarderStats::add(&self.stats.dropped_queue_full, 1);
+            self.stats.dequeued(1);
+            self.stats.count(ForwarderCounter::DroppedQueueFull, 1);
             return false;
         }
         true

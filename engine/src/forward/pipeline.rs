@@ -15,6 +15,7 @@ use crate::events::encode;
 use crate::events::event::Event;
 use crate::events::session;
 use crate::events::siphash::Key;
+use crate::metrics::ForwarderCounter;
 
 /// First wait after an insert failed; doubled per failed probe up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(250);
@@ -85,7 +86,8 @@ impl Pipeline {
             };
             let limit = self.config.batch_rows * BACKLOG_GROWTH;
             let room = limit - batch.rows as usize;
-            self.queue.pop_batch(room, &mut events, wake_at);
+            let taken = self.queue.pop_batch(room, &mut events, wake_at);
+            self.stats.dequeued(taken as u64);
             for event in events.drain(..) {
                 let derived = session::derive(&event.credentials(), &self.key);
                 encode::encode(&event, &derived, self.config.format, &mut batch.body);
@@ -130,13 +132,13 @@ impl Pipeline {
         for attempt in 0..attempts {
             match self.clickhouse.insert(self.config.format, body) {
                 Ok(()) => {
-                    ForwarderStats::add(&self.stats.sent, rows);
+                    self.stats.count(ForwarderCounter::Sent, rows);
                     return;
                 }
                 Err(e) => last_error = Some(e),
             }
             if attempt + 1 < attempts {
-                ForwarderStats::add(&self.stats.retried, 1);
+                self.stats.count(ForwarderCounter::Retried, 1);
                 if !self.pause(BACKOFF_START * 2u32.pow(attempt)) {
                     break;
                 }
@@ -178,13 +180,13 @@ impl Pipeline {
     /// Writes a batch to the spool, or counts it as dropped.
     fn store(&mut self, body: &[u8], rows: u64, outage: &mut Option<Outage>) {
         let Some(spool) = self.spool.as_mut() else {
-            ForwarderStats::add(&self.stats.dropped_unsent, rows);
+            self.stats.count(ForwarderCounter::DroppedUnsent, rows);
             return;
         };
         match spool.write(self.config.format, rows, body) {
-            Ok(Written::Stored) => ForwarderStats::add(&self.stats.spooled, rows),
+            Ok(Written::Stored) => self.stats.count(ForwarderCounter::Spooled, rows),
             Ok(Written::Full) => {
-                ForwarderStats::add(&self.stats.dropped_unsent, rows);
+                self.stats.count(ForwarderCounter::DroppedUnsent, rows);
                 if let Some(o) = outage.as_mut().filter(|o| !o.spool_full_logged) {
                     o.spool_full_logged = true;
                     (self.log)(
@@ -197,7 +199,7 @@ impl Pipeline {
                 }
             }
             Err(e) => {
-                ForwarderStats::add(&self.stats.dropped_unsent, rows);
+                self.stats.count(ForwarderCounter::DroppedUnsent, rows);
                 (self.log)(LogLevel::Error, &format!("cannot write to the spool: {e}"));
             }
         }
@@ -233,8 +235,8 @@ impl Pipeline {
             };
             match self.clickhouse.insert(claimed.format, &claimed.body) {
                 Ok(()) => {
-                    ForwarderStats::add(&self.stats.sent, claimed.rows);
-                    ForwarderStats::add(&self.stats.replayed, claimed.rows);
+                    self.stats.count(ForwarderCounter::Sent, claimed.rows);
+                    self.stats.count(ForwarderCounter::Replayed, claimed.rows);
                     replayed += claimed.rows;
                     if let Err(e) = claimed.remove() {
                         (self.log)(LogLevel::Error, &format!("cannot remove a spool file: {e}"));

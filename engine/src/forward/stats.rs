@@ -3,8 +3,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters of one forwarder (one nginx worker), all relaxed atomics.
-#[derive(Debug, Default)]
+use crate::metrics::{ForwarderCounter, WorkerSlot};
+
+/// Counters of one forwarder (one nginx worker), all relaxed atomics; with a metrics slot, every
+/// count also goes to the shared Prometheus block and the queue depth to the worker's gauge.
+#[derive(Default)]
 pub struct ForwarderStats {
     /// Rows ClickHouse accepted (sent directly or replayed from the spool).
     pub sent: AtomicU64,
@@ -18,6 +21,8 @@ pub struct ForwarderStats {
     pub dropped_queue_full: AtomicU64,
     /// Rows dropped because they could neither be sent nor spooled (no spool, spool full).
     pub dropped_unsent: AtomicU64,
+    /// This process's slot in the shared metrics block, if any.
+    shared: Option<WorkerSlot>,
 }
 
 /// A copy of the counters.
@@ -63,9 +68,43 @@ impl fmt::Display for ForwarderSnapshot {
 }
 
 impl ForwarderStats {
+    /// Counters that also feed a shared metrics block through this process's slot.
+    pub fn with_metrics(slot: Option<WorkerSlot>) -> ForwarderStats {
+        ForwarderStats {
+            shared: slot,
+            ..ForwarderStats::default()
+        }
+    }
+
     /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    pub fn count(&self, counter: ForwarderCounter, n: u64) {
+        let local = match counter {
+            ForwarderCounter::Sent => &self.sent,
+            ForwarderCounter::Retried => &self.retried,
+            ForwarderCounter::Spooled => &self.spooled,
+            ForwarderCounter::Replayed => &self.replayed,
+            ForwarderCounter::DroppedQueueFull => &self.dropped_queue_full,
+            ForwarderCounter::DroppedUnsent => &self.dropped_unsent,
+        };
+        local.fetch_add(n, Ordering::Relaxed);
+        if let Some(slot) = &self.shared {
+            slot.metrics().block().forwarder_add(counter, n);
+        }
+    }
+
+    /// `n` events entered the queue (counted before they are pushed, so the gauge never goes
+    /// below zero).
+    pub fn queued(&self, n: u64) {
+        if let Some(slot) = &self.shared {
+            slot.queued_add(n);
+        }
+    }
+
+    /// `n` events left the queue (taken by the pipeline, or refused by a full queue).
+    pub fn dequeued(&self, n: u64) {
+        if let Some(slot) = &self.shared {
+            slot.queued_sub(n);
+        }
     }
 
     /// Reads the counters; `queued` is the queue's current length.
@@ -80,5 +119,11 @@ impl ForwarderStats {
             dropped_unsent: r(&self.dropped_unsent),
             queued: queued as u64,
         }
+    }
+}
+
+impl fmt::Debug for ForwarderStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ForwarderStats({})", self.snapshot(0))
     }
 }
