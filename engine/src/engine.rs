@@ -263,6 +263,9 @@ impl Engine {
                 return out_of_time();
             }
         }
+        if deadline.check_now().is_err() {
+            return out_of_time();
+        }
         let builtin_score = findings.iter().map(|f| f.severity.score()).sum();
         let Some(rules) = rules else {
             return decide(findings, builtin_score, None, settings);

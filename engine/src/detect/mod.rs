@@ -141,6 +141,15 @@ impl Deadline {
         }
     }
 
+    /// `Err(OutOfTime)` when the deadline has passed, reading the clock now (between stages).
+    pub fn check_now(&self) -> Result<(), OutOfTime> {
+        if Instant::now() >= self.at {
+            Err(OutOfTime)
+        } else {
+            Ok(())
+        }
+    }
+
     /// `Err(OutOfTime)` once the deadline has passed (noticed within a few checks).
     pub fn check(&self) -> Result<(), OutOfTime> {
         let n = self.checks.get().wrapping_add(1);

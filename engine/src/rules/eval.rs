@@ -164,6 +164,21 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
             return false;
         }
         if let Some((sources, names)) = target.fields {
+            if let Some(key) = field_key(target) {
+                // One named field (`REQUEST_HEADERS:User-Agent`): only its values count.
+                return sources.iter().all(|&source| {
+                    tx.by_source[source as usize].iter().all(|&i| {
+                        let f = &tx.inputs.fields[i as usize];
+                        let (slot, value) = if names {
+                            (2 * i + 1, &f.name[..])
+                        } else {
+                            (2 * i, &f.value[..])
+                        };
+                        !f.name.eq_ignore_ascii_case(key)
+                            || !tx.cache.may_match(filter, link, id, trigger, slot, value)
+                    })
+                });
+            }
             return sources.iter().all(|&source| {
                 if tx.by_source[source as usize].is_empty() {
                     return true;
@@ -241,6 +256,14 @@ fn find_hits(
                 source,
                 names,
             };
+            if let Some(key) = field_key(target) {
+                let named = group
+                    .indices
+                    .iter()
+                    .filter(|&&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key));
+                slots.extend(named.map(|&i| 2 * i + u32::from(names)));
+                continue;
+            }
             match filter {
                 Some((f, id)) if !link.multi_match && !group.indices.is_empty() => {
                     slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
@@ -263,7 +286,8 @@ fn find_hits(
             if may_exclude && is_excluded(&value, rule, link, tx) {
                 continue;
             }
-            if let (Some((f, id)), true) = (filter, link.multi_match) {
+            if let (Some((f, id)), true) = (filter, link.multi_match || field_key(target).is_some())
+            {
                 if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
                     continue;
                 }
@@ -272,6 +296,18 @@ fn find_hits(
         }
     }
     hits
+}
+
+/// The field name a field-group target selects (`REQUEST_HEADERS:User-Agent`), if it names one.
+fn field_key(target: &super::ruleset::Target) -> Option<&[u8]> {
+    match &target.spec.selector {
+        crate::seclang::variables::Selector::Key(k)
+            if target.spec.collection != crate::seclang::variables::Collection::Xml =>
+        {
+            Some(k.as_bytes())
+        }
+        _ => None,
+    }
 }
 
 /// The values of one of the link's targets (its count where `&` asks), without the link's
