@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use super::matched_vars::MatchedVars;
 use super::prefilter::Trigger;
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
@@ -81,40 +82,35 @@ fn rule_matches(rules: &RuleSet, rule: &CompiledRule, tx: &mut Transaction<'_>) 
         .all(|link| link_matches(rules, rule, link, tx))
 }
 
-/// One value that matched a link's operator.
-struct Hit {
-    name: String,
-    value: Vec<u8>,
-    captures: Option<Vec<Vec<u8>>>,
-}
-
 fn link_matches(
     rules: &RuleSet,
     rule: &CompiledRule,
     link: &Link,
     tx: &mut Transaction<'_>,
 ) -> bool {
-    let hits = match &link.operator {
+    let operator = match &link.operator {
         None => {
             run_link_actions(link, tx);
             return true;
         }
         Some(_) if ruled_out(rules, link, tx) => return false,
-        Some(operator) => find_hits(rules, rule, link, operator, tx),
+        Some(operator) => operator,
     };
-    if hits.is_empty() {
+    let mut found = std::mem::take(&mut tx.spare_vars);
+    found.clear();
+    find_hits(rules, rule, link, operator, tx, &mut found);
+    if found.is_empty() {
+        tx.spare_vars = found;
         return false;
     }
-    let mut captures = Vec::with_capacity(hits.len());
-    tx.matched_vars.clear();
-    for hit in hits {
-        tx.matched_vars.push((hit.name, hit.value));
-        captures.push(hit.captures);
-    }
-    for (i, caps) in captures.into_iter().enumerate() {
-        let (name, value) = &tx.matched_vars[i];
-        tx.matched_var_name.clone_from(name);
-        tx.matched_var.clone_from(value);
+    tx.spare_vars = std::mem::replace(&mut tx.matched_vars, found);
+    for i in 0..tx.matched_vars.len() {
+        let Some(m) = tx.matched_vars.get_mut(i) else {
+            break;
+        };
+        let caps = m.captures.take();
+        tx.matched_var_name.clone_from(&m.name);
+        tx.matched_var.clone_from(&m.value);
         super::operators::geo_lookup::fill_collection(
             link.operator.as_ref(),
             &mut tx.collections,
@@ -205,17 +201,18 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
     })
 }
 
+/// Fills `found` with the values that match the link's operator.
 fn find_hits(
     rules: &RuleSet,
     rule: &CompiledRule,
     link: &Link,
     operator: &super::operators::Operator,
     tx: &Transaction<'_>,
-) -> Vec<Hit> {
+    found: &mut MatchedVars,
+) {
     let argument = link.operator_argument.as_ref().map(|m| tx.expand(m));
     let trigger = &rules.chain_triggers[link.chain_id as usize];
     let filter = rules.prefilter.as_ref().zip(link.prefilter);
-    let mut hits = Vec::new();
     let mut check = |value: &Value<'_>| {
         let mut captures = link.capture.then(Vec::new);
         if let Some(hit) = value_matches(
@@ -227,11 +224,10 @@ fn find_hits(
             &tx.cache,
             trigger,
         ) {
-            hits.push(Hit {
-                name: value.name(),
-                value: hit,
-                captures,
-            });
+            let m = found.push();
+            value.write_name(&mut m.name);
+            m.value.extend_from_slice(&hit);
+            m.captures = captures;
         }
     };
     for target in &link.targets {
@@ -295,7 +291,6 @@ fn find_hits(
             check(&value);
         }
     }
-    hits
 }
 
 /// The field name a field-group target selects (`REQUEST_HEADERS:User-Agent`), if it names one.
@@ -355,32 +350,36 @@ fn runtime_exclusions<'t>(
 
 /// The transformed value when the operator matches it (`MATCHED_VAR` holds transformed
 /// values, as in ModSecurity), trying every intermediate value with `multiMatch`.
-fn value_matches(
+fn value_matches<'v>(
     link: &Link,
     operator: &super::operators::Operator,
-    target: &Value<'_>,
+    target: &'v Value<'_>,
     argument: Option<&[u8]>,
     mut captures: Option<&mut Vec<Vec<u8>>>,
     cache: &ValueCache,
     trigger: &Trigger,
-) -> Option<Vec<u8>> {
+) -> Option<Cow<'v, [u8]>> {
     let value: &[u8] = &target.value;
     if !link.multi_match {
         let current = cache.transformed(link, trigger, target.slot, value);
-        return operator
-            .matches(&current, argument, captures)
-            .then(|| current.to_vec());
+        if !operator.matches(&current, argument, captures) {
+            return None;
+        }
+        return Some(match current {
+            super::value_cache::Transformed::Same(v) => Cow::Borrowed(v),
+            super::value_cache::Transformed::Changed(v) => Cow::Owned(v.to_vec()),
+        });
     }
     // multiMatch: the operator sees the value before and after each transformation.
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
     if operator.matches(&current, argument, captures.as_deref_mut()) {
-        return Some(current.into_owned());
+        return Some(current);
     }
     for t in &link.transformations {
         if let Some(next) = transformations::apply(*t, &current) {
             current = Cow::Owned(next);
             if operator.matches(&current, argument, captures.as_deref_mut()) {
-                return Some(current.into_owned());
+                return Some(current);
             }
         }
     }

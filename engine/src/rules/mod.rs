@@ -4,6 +4,7 @@
 pub mod eval;
 pub mod fast_hash;
 pub mod key_pattern;
+pub mod matched_vars;
 pub mod operators;
 pub mod prefilter;
 pub mod ruleset;

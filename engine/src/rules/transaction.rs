@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::fast_hash::FastMap;
+use super::matched_vars::MatchedVars;
 use super::ruleset::Target;
 use super::value_cache::{ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
@@ -59,7 +60,9 @@ pub struct Transaction<'t> {
     /// `MATCHED_VAR_NAME`.
     pub matched_var_name: String,
     /// `MATCHED_VARS` (name, value) of the rule being evaluated.
-    pub matched_vars: Vec<(String, Vec<u8>)>,
+    pub matched_vars: MatchedVars,
+    /// The buffers a link's search fills before they become `matched_vars`.
+    pub spare_vars: MatchedVars,
     /// Rules removed at runtime by id.
     pub removed_ids: Vec<IdRange>,
     /// Rules removed at runtime by tag.
@@ -93,11 +96,12 @@ impl<'t> Transaction<'t> {
             req,
             inputs,
             body,
-            tx: FastMap::default(),
+            tx: FastMap::with_capacity_and_hasher(128, Default::default()),
             collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
-            matched_vars: Vec::new(),
+            matched_vars: MatchedVars::default(),
+            spare_vars: MatchedVars::default(),
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets: Vec::new(),

@@ -26,9 +26,17 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `COLLECTION:key` or `COLLECTION`.
     pub fn name(&self) -> String {
-        match &self.key {
-            Some(k) => format!("{}:{}", self.collection.name(), String::from_utf8_lossy(k)),
-            None => self.collection.name().to_string(),
+        let mut name = String::new();
+        self.write_name(&mut name);
+        name
+    }
+
+    /// Appends `COLLECTION:key` or `COLLECTION` to `out`.
+    pub fn write_name(&self, out: &mut String) {
+        out.push_str(self.collection.name());
+        if let Some(k) = &self.key {
+            out.push(':');
+            out.push_str(&String::from_utf8_lossy(k));
         }
     }
 }
@@ -233,14 +241,14 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
         Collection::MatchedVars => out.extend(
             tx.matched_vars
                 .iter()
-                .filter(|(k, _)| selects(target, k.as_bytes()))
-                .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+                .filter(|m| selects(target, m.name.as_bytes()))
+                .map(|m| keyed(name, m.name.as_bytes(), &m.value)),
         ),
         Collection::MatchedVarsNames => out.extend(
             tx.matched_vars
                 .iter()
-                .filter(|(k, _)| selects(target, k.as_bytes()))
-                .map(|(k, _)| keyed(name, k.as_bytes(), k.as_bytes())),
+                .filter(|m| selects(target, m.name.as_bytes()))
+                .map(|m| keyed(name, m.name.as_bytes(), m.name.as_bytes())),
         ),
         _ => out.extend(scalar_value(tx, c).map(|v| Value {
             slot: scalar_slot(c, tx.inputs.fields.len()),
