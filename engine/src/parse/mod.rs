@@ -146,6 +146,8 @@ pub struct Inputs<'a> {
     pub body_processor: BodyProcessor,
     /// Arguments collected so far (query and body).
     pub arg_count: usize,
+    /// Uploaded files: the part's name and the size of its content (`FILES_SIZES`).
+    pub file_sizes: Vec<(Cow<'a, [u8]>, usize)>,
 }
 
 impl<'a> Inputs<'a> {
@@ -241,6 +243,7 @@ pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
         )
     });
     inputs.arg_count = inputs.arg_count.saturating_sub(body_args);
+    inputs.file_sizes.clear();
     inputs.flags.0 &= !(ParseFlags::BODY_PARSE_ERROR
         | ParseFlags::MULTIPART_STRICT_ERROR
         | ParseFlags::JSON_TOO_DEEP);

@@ -280,6 +280,7 @@ fn read_part<'a>(part: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) -> bo
     }
     let file_names = [&disposition.filename, &disposition.filename_ext];
     if file_names.iter().any(|f| f.is_some()) {
+        inputs.file_sizes.push((name.clone(), layout.data.len()));
         for file_name in file_names.into_iter().flatten() {
             inputs.fields.push(Field {
                 source: Source::Filename,
@@ -653,6 +654,8 @@ mod tests {
             vec![pair("title", "hello\r\nworld")]
         );
         assert_eq!(of(&inputs, Source::Filename), vec![pair("upload", "a.php")]);
+        let sizes: Vec<(&[u8], usize)> = inputs.file_sizes.iter().map(|(n, s)| (&n[..], *s)).collect();
+        assert_eq!(sizes, vec![(&b"upload"[..], "<?php system($_GET['c']); ?>".len())]);
         assert_eq!(
             of(&inputs, Source::PartHeader),
             vec![

@@ -238,6 +238,18 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
                 );
             }
         }
+        Collection::FilesSizes => out.extend(
+            tx.inputs
+                .file_sizes
+                .iter()
+                .filter(|(part, _)| selects(target, part))
+                .map(|(part, size)| Value {
+                    collection: name,
+                    key: Some(Cow::Borrowed(&part[..])),
+                    value: Cow::Owned(size.to_string().into_bytes()),
+                    slot: None,
+                }),
+        ),
         Collection::MatchedVars => out.extend(
             tx.matched_vars
                 .iter()
@@ -350,7 +362,15 @@ fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>>
                 .sum();
             owned(name, n.to_string())
         }
-        Collection::FilesCombinedSize => owned(name, "0"),
+        Collection::FilesCombinedSize => owned(
+            name,
+            tx.inputs
+                .file_sizes
+                .iter()
+                .map(|(_, size)| size)
+                .sum::<usize>()
+                .to_string(),
+        ),
         Collection::FullRequestLength => {
             let n: usize = req.method.len()
                 + req.uri.len()
