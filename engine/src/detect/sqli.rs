@@ -65,9 +65,13 @@ fn basename(path: &[u8]) -> &[u8] {
 /// unchanged). Most argument and cookie values are such runs, and skipping them saves the
 /// tokenizer's cost; a test checks every SQL keyword and 200,000 random runs.
 fn may_hold_sqli(value: &[u8]) -> bool {
-    !value
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+    value.iter().any(|&b| breaks_sqli_word(b))
+}
+
+/// True for the bytes a value needs one of before libinjection can call it SQL injection
+/// (see [`may_hold_sqli`]); the rule engine's prefilter uses them for `@detectSQLi`.
+pub(crate) fn breaks_sqli_word(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// libinjection's fingerprint (NUL-padded) when it calls `value` (used as is, no

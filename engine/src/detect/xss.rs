@@ -74,9 +74,13 @@ impl Detector for Xss {
 /// unchanged and libinjection never flags them; a test checks random mixes of XSS keywords
 /// and these bytes.
 fn may_hold_xss(value: &[u8]) -> bool {
-    value
-        .iter()
-        .any(|&b| !(b.is_ascii_alphanumeric() || b" _.,-@/".contains(&b)))
+    value.iter().any(|&b| may_start_xss(b))
+}
+
+/// True for the bytes a value needs one of before libinjection can call it XSS (see
+/// [`may_hold_xss`]); the rule engine's prefilter uses them for `@detectXSS`.
+pub(crate) fn may_start_xss(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || b" _.,-@/".contains(&b))
 }
 
 /// True when libinjection calls `value` (used as is, no transformation) XSS; memoized per

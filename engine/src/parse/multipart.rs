@@ -654,8 +654,15 @@ mod tests {
             vec![pair("title", "hello\r\nworld")]
         );
         assert_eq!(of(&inputs, Source::Filename), vec![pair("upload", "a.php")]);
-        let sizes: Vec<(&[u8], usize)> = inputs.file_sizes.iter().map(|(n, s)| (&n[..], *s)).collect();
-        assert_eq!(sizes, vec![(&b"upload"[..], "<?php system($_GET['c']); ?>".len())]);
+        let sizes: Vec<(&[u8], usize)> = inputs
+            .file_sizes
+            .iter()
+            .map(|(n, s)| (&n[..], *s))
+            .collect();
+        assert_eq!(
+            sizes,
+            vec![(&b"upload"[..], "<?php system($_GET['c']); ?>".len())]
+        );
         assert_eq!(
             of(&inputs, Source::PartHeader),
             vec![

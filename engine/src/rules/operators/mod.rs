@@ -184,12 +184,27 @@ impl Operator {
     }
 
     /// Literals one of which every value the operator matches contains (ASCII case ignored),
-    /// for the prefilter; `None` when there are none or the operator is negated.
+    /// for the prefilter; `None` when there are none or the operator is negated. The checks
+    /// that look at bytes rather than words need one byte of a set: a byte outside the range
+    /// (`@validateByteRange`), `%` (`@validateUrlEncoding`), a non-ASCII byte
+    /// (`@validateUtf8Encoding`), a byte that breaks a word (`@detectSQLi`, `@detectXSS`).
     pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        let bytes = |needed: &dyn Fn(u8) -> bool| {
+            let set: Vec<Vec<u8>> = (0..=255u8)
+                .filter(|&b| needed(b))
+                .map(|b| vec![b])
+                .collect();
+            (!set.is_empty()).then_some(set)
+        };
         match &self.kind {
             _ if self.negated => None,
             Kind::Rx(rx) => rx.required_literals(),
             Kind::Pm(pm) => pm.required_literals(),
+            Kind::ByteRange(r) => bytes(&|b| !r.allows(b)),
+            Kind::UrlEncoding => Some(vec![b"%".to_vec()]),
+            Kind::Utf8Encoding => bytes(&|b| b >= 0x80),
+            Kind::Sqli => bytes(&crate::detect::sqli::breaks_sqli_word),
+            Kind::Xss => bytes(&crate::detect::xss::may_start_xss),
             _ => None,
         }
     }

@@ -21,6 +21,11 @@ impl ByteRange {
         Ok(ByteRange { allowed })
     }
 
+    /// True when `b` is allowed.
+    pub fn allows(&self, b: u8) -> bool {
+        self.allowed[usize::from(b)]
+    }
+
     /// True when some byte of `input` is not allowed.
     pub fn matches(&self, input: &[u8]) -> bool {
         input.iter().any(|&b| !self.allowed[usize::from(b)])

@@ -31,9 +31,11 @@ pub struct Prefilter {
     automaton: Option<AhoCorasick>,
     /// For each automaton pattern, the prefilter ids of the links that need it.
     owners: Vec<Vec<u32>>,
-    /// Bytes that are literals of their own, with the ids of the links that need them (a
-    /// letter is listed in both cases).
-    single: Vec<(u8, Vec<u32>)>,
+    /// For each byte, the ids of the links that need that byte alone (a letter in both cases),
+    /// as [`words`](Self::words) words of bits; empty when no link needs single bytes.
+    single: Vec<u64>,
+    /// Which bytes have a row in `single` with any bit set.
+    single_used: [bool; 256],
     /// Number of prefilter ids.
     ids: usize,
 }
@@ -88,14 +90,21 @@ impl Prefilter {
                     .ok()?,
             )
         };
-        let single = (0..=255u8)
-            .zip(single)
-            .filter(|(_, ids)| !ids.is_empty())
-            .collect();
+        let words = sets.len().div_ceil(64);
+        let mut single_used = [false; 256];
+        let mut rows = Vec::new();
+        if single.iter().any(|ids| !ids.is_empty()) {
+            rows = vec![0u64; 256 * words];
+            for (b, ids) in single.iter().enumerate() {
+                single_used[b] = !ids.is_empty();
+                set_all(&mut rows[b * words..(b + 1) * words], ids);
+            }
+        }
         Some(Prefilter {
             automaton,
             owners,
-            single,
+            single: rows,
+            single_used,
             ids: sets.len(),
         })
     }
@@ -108,13 +117,17 @@ impl Prefilter {
     /// Sets in `out` (of [`words`](Self::words) words) the id of every link one of whose
     /// literals (cut to [`MAX_LITERAL`] bytes) occurs in `value`.
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
-        let mut seen = [false; 256];
-        for &b in value {
-            seen[usize::from(b)] = true;
-        }
-        for (b, ids) in &self.single {
-            if seen[usize::from(*b)] {
-                set_all(out, ids);
+        if !self.single.is_empty() {
+            let words = self.words();
+            let mut seen = [false; 256];
+            for &b in value {
+                let b = usize::from(b);
+                if self.single_used[b] && !seen[b] {
+                    seen[b] = true;
+                    for (o, w) in out.iter_mut().zip(&self.single[b * words..(b + 1) * words]) {
+                        *o |= w;
+                    }
+                }
             }
         }
         if let Some(automaton) = &self.automaton {
@@ -129,7 +142,7 @@ impl Prefilter {
         let list = |l: &Vec<u32>| l.capacity() * 4 + 24;
         self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
             + self.owners.iter().map(list).sum::<usize>()
-            + self.single.iter().map(|(_, l)| list(l) + 8).sum::<usize>()
+            + self.single.capacity() * 8
     }
 }
 
