@@ -55,7 +55,7 @@ impl Pm {
 
     /// The phrases, when they make a selective prefilter (see [`crate::rules::prefilter`]).
     pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
-        crate::rules::prefilter::selective(self.phrases.clone())
+        crate::rules::prefilter::selective_phrases(self.phrases.clone())
     }
 
     /// True when any phrase occurs in `input`; with `captures`, stores the phrase.

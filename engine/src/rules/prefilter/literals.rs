@@ -68,8 +68,18 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
 /// bytes holds a byte that is not a letter or digit (`'`, `<`, `(`), rare in ordinary text.
 /// Strings are lower-cased, sorted and deduplicated.
 pub fn selective(set: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    selective_up_to(set, MAX_SET)
+}
+
+/// [`selective`] for a phrase list (`@pmFromFile`), which may hold thousands of phrases: the
+/// list is the operator's exact condition, so its size does not make it less selective.
+pub fn selective_phrases(set: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    selective_up_to(set, usize::MAX)
+}
+
+fn selective_up_to(set: Vec<Vec<u8>>, max: usize) -> Option<Vec<Vec<u8>>> {
     let mut set: Vec<Vec<u8>> = set.into_iter().map(|s| s.to_ascii_lowercase()).collect();
-    if set.is_empty() || set.len() > MAX_SET || !set.iter().all(|s| selective_string(s)) {
+    if set.is_empty() || set.len() > max || !set.iter().all(|s| selective_string(s)) {
         return None;
     }
     set.sort();

@@ -15,7 +15,7 @@ mod triggers;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-pub use literals::{required_literals, selective};
+pub use literals::{required_literals, selective, selective_phrases};
 pub use triggers::{chain_trigger, Presence, Trigger};
 
 /// Literals are cut to this many bytes before they go into the automaton. A prefix of a
