@@ -16,8 +16,9 @@ pub enum Classifier {
 /// A classifier's answer: `Some(fingerprint)` for an injection (zeros for XSS), `None` otherwise.
 pub type Answer = Option<[u8; 8]>;
 
-/// Number of entries per thread (direct-mapped): room for the names and common values of a
-/// few hundred JSON fields, which repeat from request to request of the same API.
+/// Number of entries per thread: room for the names and common values of a few hundred JSON
+/// fields, which repeat from request to request of the same API. Two entries per hash (the
+/// newer first), so two values that share a hash do not keep evicting each other.
 const SLOTS: usize = 4096;
 /// Shorter values are not memoized (even a 5-byte value costs libinjection ~0.5 µs, a lookup
 /// here ~0.05 µs).
@@ -44,30 +45,36 @@ pub fn classify(
     if !(MIN_LEN..=MAX_LEN).contains(&value.len()) {
         return classify(value);
     }
-    let slot = slot_of(classifier, value);
+    let set = slot_of(classifier, value) & !1;
     let known = MEMO.with(|m| {
-        m.borrow()[slot]
-            .as_ref()
-            .filter(|e| e.classifier == classifier && e.value == value)
+        m.borrow()[set..set + 2]
+            .iter()
+            .flatten()
+            .find(|e| e.classifier == classifier && e.value == value)
             .map(|e| e.answer)
     });
     if let Some(answer) = known {
         return answer;
     }
     let answer = classify(value);
-    MEMO.with(|m| match &mut m.borrow_mut()[slot] {
-        Some(e) => {
-            e.classifier = classifier;
-            e.value.clear();
-            e.value.extend_from_slice(value);
-            e.answer = answer;
-        }
-        empty => {
-            *empty = Some(Entry {
-                classifier,
-                value: value.to_vec(),
-                answer,
-            })
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        // The older entry makes room: it moves out, its buffer is reused for the new one.
+        m.swap(set, set + 1);
+        match &mut m[set] {
+            Some(e) => {
+                e.classifier = classifier;
+                e.value.clear();
+                e.value.extend_from_slice(value);
+                e.answer = answer;
+            }
+            empty => {
+                *empty = Some(Entry {
+                    classifier,
+                    value: value.to_vec(),
+                    answer,
+                })
+            }
         }
     });
     answer
@@ -99,6 +106,28 @@ mod tests {
             assert_eq!(a, None);
         }
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn two_values_sharing_a_hash_both_stay_memoized() {
+        let mut seen = std::collections::HashMap::new();
+        let (a, b) = (0..)
+            .map(|i| format!("memo-pair-{i}").into_bytes())
+            .find_map(|v| {
+                let set = slot_of(Classifier::Sqli, &v) & !1;
+                seen.insert(set, v.clone()).map(|earlier| (earlier, v))
+            })
+            .unwrap();
+        let mut calls = 0;
+        for _ in 0..3 {
+            for v in [&a, &b] {
+                classify(Classifier::Sqli, v, |_| {
+                    calls += 1;
+                    None
+                });
+            }
+        }
+        assert_eq!(calls, 2, "each value classified once");
     }
 
     #[test]
