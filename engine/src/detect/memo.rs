@@ -17,9 +17,11 @@ pub enum Classifier {
 pub type Answer = Option<[u8; 8]>;
 
 /// Number of entries per thread: room for the names and common values of a few hundred JSON
-/// fields, which repeat from request to request of the same API. Two entries per hash (the
-/// newer first), so two values that share a hash do not keep evicting each other.
+/// fields, which repeat from request to request of the same API. Entries go in sets of
+/// [`WAYS`] per hash (newest first), so values that share a hash do not keep evicting each other.
 const SLOTS: usize = 4096;
+/// Entries per set.
+const WAYS: usize = 4;
 /// Shorter values are not memoized (even a 5-byte value costs libinjection ~0.5 µs, a lookup
 /// here ~0.05 µs).
 const MIN_LEN: usize = 4;
@@ -45,9 +47,9 @@ pub fn classify(
     if !(MIN_LEN..=MAX_LEN).contains(&value.len()) {
         return classify(value);
     }
-    let set = slot_of(classifier, value) & !1;
+    let set = slot_of(classifier, value) / WAYS * WAYS;
     let known = MEMO.with(|m| {
-        m.borrow()[set..set + 2]
+        m.borrow()[set..set + WAYS]
             .iter()
             .flatten()
             .find(|e| e.classifier == classifier && e.value == value)
@@ -59,8 +61,8 @@ pub fn classify(
     let answer = classify(value);
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
-        // The older entry makes room: it moves out, its buffer is reused for the new one.
-        m.swap(set, set + 1);
+        // The oldest entry makes room: it moves out, its buffer is reused for the new one.
+        m[set..set + WAYS].rotate_right(1);
         match &mut m[set] {
             Some(e) => {
                 e.classifier = classifier;
@@ -109,12 +111,12 @@ mod tests {
     }
 
     #[test]
-    fn two_values_sharing_a_hash_both_stay_memoized() {
+    fn values_sharing_a_hash_stay_memoized() {
         let mut seen = std::collections::HashMap::new();
         let (a, b) = (0..)
             .map(|i| format!("memo-pair-{i}").into_bytes())
             .find_map(|v| {
-                let set = slot_of(Classifier::Sqli, &v) & !1;
+                let set = slot_of(Classifier::Sqli, &v) / WAYS;
                 seen.insert(set, v.clone()).map(|earlier| (earlier, v))
             })
             .unwrap();
