@@ -242,34 +242,7 @@ fn find_hits(
             }
             continue;
         };
-        // Parsed fields: walk their slots instead of collecting values; with a prefilter,
-        // only the values whose scan holds one of the operator's literals.
-        let mut slots = Vec::new();
-        for &source in sources {
-            let group = FieldGroup {
-                fields: &tx.inputs.fields,
-                indices: &tx.by_source[source as usize],
-                source,
-                names,
-            };
-            if let Some(key) = field_key(target) {
-                let named = group
-                    .indices
-                    .iter()
-                    .filter(|&&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key));
-                slots.extend(named.map(|&i| 2 * i + u32::from(names)));
-                continue;
-            }
-            match filter {
-                Some((f, id)) if !link.multi_match && !group.indices.is_empty() => {
-                    slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
-                }
-                _ => slots.extend(group.indices.iter().map(|&i| 2 * i + u32::from(names))),
-            }
-        }
-        if sources.len() > 1 {
-            slots.sort_unstable();
-        }
+        let slots = field_slots(tx, target, link, sources, names, filter, trigger);
         let may_exclude = !tx.removed_targets.is_empty()
             || link
                 .exclusions
@@ -291,6 +264,45 @@ fn find_hits(
             check(&value);
         }
     }
+}
+
+/// The cache slots of the parsed fields a field-group target reads, in field order: for a named
+/// field (`REQUEST_HEADERS:User-Agent`) the fields of that name; with a prefilter (and no
+/// `multiMatch`), only the values whose scan holds one of the operator's literals; else all.
+fn field_slots(
+    tx: &Transaction<'_>,
+    target: &super::ruleset::Target,
+    link: &Link,
+    sources: &[crate::parse::Source],
+    names: bool,
+    filter: Option<(&super::prefilter::Prefilter, u32)>,
+    trigger: &Trigger,
+) -> Vec<u32> {
+    let mut slots = Vec::new();
+    for &source in sources {
+        let group = FieldGroup {
+            fields: &tx.inputs.fields,
+            indices: &tx.by_source[source as usize],
+            source,
+            names,
+        };
+        let all = group.indices.iter().map(|&i| 2 * i + u32::from(names));
+        match (field_key(target), filter) {
+            (Some(key), _) => slots.extend(all.filter(|&slot| {
+                tx.inputs.fields[slot as usize / 2]
+                    .name
+                    .eq_ignore_ascii_case(key)
+            })),
+            (None, Some((f, id))) if !link.multi_match && !group.indices.is_empty() => {
+                slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
+            }
+            _ => slots.extend(all),
+        }
+    }
+    if sources.len() > 1 {
+        slots.sort_unstable();
+    }
+    slots
 }
 
 /// The field name a field-group target selects (`REQUEST_HEADERS:User-Agent`), if it names one.
