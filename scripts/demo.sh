@@ -80,6 +80,7 @@ Try:
   curl -i -H 'X-Forwarded-For: 192.0.2.1' http://127.0.0.1:$PORT/nl-only/   # moat_geo_allow NL: 200 (others 403)
   tail -n 3 $DEMO/logs/access.log                                          # client=... geo=AU/"Sydney"/...
   tail -n 3 $DEMO/logs/error.log
+  curl -s http://127.0.0.1:$PORT/metrics | grep '^moat_requests_total'      # Prometheus metrics
 
 Every decision is in ClickHouse (sent within a second):
   curl 'http://127.0.0.1:$CH_PORT/?query=SELECT+time,action,status,uri,rule_ids+FROM+moat.events+ORDER+BY+time+DESC+LIMIT+5'
