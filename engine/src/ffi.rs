@@ -297,16 +297,12 @@ pub unsafe extern "C" fn moat_settings_set(
     err: *mut c_char,
     err_len: usize,
 ) -> i32 {
-    let result = guard(Err("internal error".to_string()), || {
-        if settings.is_null() || name.is_null() || value.is_null() {
+    status(err, err_len, || {
+        if settings.is_null() {
             return Err("NULL argument".to_string());
         }
-        // SAFETY: non-null NUL-terminated strings per the contract above.
-        let (name, value) = unsafe { (CStr::from_ptr(name), CStr::from_ptr(value)) };
-        let name = name.to_str().map_err(|_| "name is not UTF-8".to_string())?;
-        let value = value
-            .to_str()
-            .map_err(|_| "value is not UTF-8".to_string())?;
+        // SAFETY: NUL-terminated strings per the contract above.
+        let (name, value) = unsafe { name_value(name, value) }?;
         let mut patch = SettingsPatch::default();
         patch.apply(name, &[value])?;
         // SAFETY: settings is non-null and valid per the contract above.
@@ -328,14 +324,43 @@ pub unsafe extern "C" fn moat_settings_set(
         take!(time_budget);
         *current = MoatSettings::from_settings(&merged);
         Ok(())
-    });
-    match result {
+    })
+}
+
+/// Runs the body of a C entry point that answers 0 on success and -1 on failure, with the
+/// reason (or "internal error" after a panic) written to `err`.
+pub(crate) fn status(
+    err: *mut c_char,
+    err_len: usize,
+    f: impl FnOnce() -> Result<(), String>,
+) -> i32 {
+    match guard(Err("internal error".to_string()), f) {
         Ok(()) => 0,
         Err(msg) => {
             write_err(err, err_len, &msg);
             -1
         }
     }
+}
+
+/// The `name` and `value` arguments of a `*_set` entry point as text.
+///
+/// # Safety
+/// Both must be NULL or NUL-terminated strings readable for `'a`.
+pub(crate) unsafe fn name_value<'a>(
+    name: *const c_char,
+    value: *const c_char,
+) -> Result<(&'a str, &'a str), String> {
+    if name.is_null() || value.is_null() {
+        return Err("NULL argument".to_string());
+    }
+    // SAFETY: non-null NUL-terminated strings per this function's contract.
+    let (name, value) = unsafe { (CStr::from_ptr(name), CStr::from_ptr(value)) };
+    let name = name.to_str().map_err(|_| "name is not UTF-8".to_string())?;
+    let value = value
+        .to_str()
+        .map_err(|_| "value is not UTF-8".to_string())?;
+    Ok((name, value))
 }
 
 pub(crate) fn write_err(err: *mut c_char, err_len: usize, msg: &str) {
@@ -450,25 +475,44 @@ pub unsafe extern "C" fn moat_check(
     settings: *const MoatSettings,
     req: *const MoatRequest,
 ) -> *mut MoatVerdict {
-    let verdict = guard(
-        Verdict::fail_open(FailOpen::Panic, Some("panic in moat_check".into())),
-        || {
-            if engine.is_null() || req.is_null() {
-                return Verdict::fail_open(FailOpen::Panic, Some("NULL engine or request".into()));
-            }
-            // SAFETY: engine and req are valid per the contract above.
-            let (engine, req) = unsafe { (&(*engine).engine, &*req) };
-            let settings = if settings.is_null() {
-                None
-            } else {
-                // SAFETY: non-null and valid per the contract above.
-                Some(unsafe { *settings }.to_settings())
-            };
-            // SAFETY: every pointer in req is readable for this call per the contract above.
-            let request = unsafe { request_from_c(req) };
-            engine.check(&request, settings.as_ref())
-        },
-    );
+    // SAFETY: the pointers are valid per the contract above.
+    unsafe {
+        check_from_c(
+            engine,
+            settings,
+            req,
+            "moat_check",
+            |engine, request, settings| engine.check(request, settings),
+        )
+    }
+}
+
+/// The body `moat_check` and `moat_check_located` share: checks the pointers, reads the
+/// settings and the request, lets `judge` decide, and answers a fail-open verdict (built only
+/// then) if anything panics.
+///
+/// # Safety
+/// As `moat_check`.
+pub(crate) unsafe fn check_from_c(
+    engine: *const MoatEngine,
+    settings: *const MoatSettings,
+    req: *const MoatRequest,
+    entry: &str,
+    judge: impl FnOnce(&Engine, &Request<'_>, Option<&Settings>) -> Verdict,
+) -> *mut MoatVerdict {
+    let verdict = panic::catch_unwind(AssertUnwindSafe(|| {
+        if engine.is_null() || req.is_null() {
+            return Verdict::fail_open(FailOpen::Panic, Some("NULL engine or request".into()));
+        }
+        // SAFETY: engine and req are valid per the caller's contract.
+        let (engine, req) = unsafe { (&(*engine).engine, &*req) };
+        // SAFETY: settings is NULL or valid per the caller's contract.
+        let settings = unsafe { settings.as_ref() }.map(|s| s.to_settings());
+        // SAFETY: every pointer in req is readable for this call per the caller's contract.
+        let request = unsafe { request_from_c(req) };
+        judge(engine, &request, settings.as_ref())
+    }))
+    .unwrap_or_else(|_| Verdict::fail_open(FailOpen::Panic, Some(format!("panic in {entry}"))));
     into_c_verdict(verdict)
 }
 

@@ -11,7 +11,7 @@ use std::ptr;
 use std::sync::{Arc, OnceLock};
 
 use crate::events::Event;
-use crate::ffi::{guard, request_from_c, write_err, MoatRequest, MoatVerdict};
+use crate::ffi::{guard, request_from_c, status, write_err, MoatRequest, MoatVerdict};
 use crate::forward::config::LogConfig;
 use crate::forward::{stderr_logger, Forwarder};
 use crate::metrics::Metrics;
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn moat_events_start(
     err: *mut c_char,
     err_len: usize,
 ) -> i32 {
-    let result = guard(Err("internal error".to_string()), || {
+    status(err, err_len, || {
         // SAFETY: NULL or live per the contract above.
         let events = unsafe { events.as_ref() }.ok_or("NULL events")?;
         if events.forwarder.get().is_some() {
@@ -112,14 +112,7 @@ pub unsafe extern "C" fn moat_events_start(
         .map_err(|e| e.to_string())?;
         let _ = events.forwarder.set(forwarder);
         Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            write_err(err, err_len, &msg);
-            -1
-        }
-    }
+    })
 }
 
 /// Sends or spools whatever is queued and stops the forwarder (call on worker exit).

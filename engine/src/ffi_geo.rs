@@ -10,11 +10,10 @@ use std::ptr;
 use std::sync::Arc;
 
 use crate::ffi::{
-    bytes_of, guard, into_c_verdict, request_from_c, with_verdict, write_err, MoatBytes,
-    MoatEngine, MoatRequest, MoatSettings, MoatVerdict,
+    bytes_of, check_from_c, guard, name_value, status, with_verdict, MoatBytes, MoatEngine,
+    MoatRequest, MoatSettings, MoatVerdict,
 };
 use crate::geo::{Geo, GeoPolicy, GeoPolicyPatch};
-use crate::verdict::{FailOpen, Verdict};
 
 /// Where the client of a verdict is. Strings stay valid until the verdict is freed; an empty
 /// string, `has_location == false` or `asn == 0` means unknown.
@@ -82,7 +81,7 @@ pub unsafe extern "C" fn moat_engine_open_geoip(
     err: *mut c_char,
     err_len: usize,
 ) -> i32 {
-    let result = guard(Err("internal error".to_string()), || {
+    status(err, err_len, || {
         // SAFETY: engine is NULL or live and unshared per the contract above.
         let engine = unsafe { engine.as_mut() }.ok_or("NULL engine")?;
         // SAFETY: per the contract above.
@@ -93,14 +92,7 @@ pub unsafe extern "C" fn moat_engine_open_geoip(
         let geo = Geo::open(location, asn)?;
         engine.engine.set_geo(Arc::new(geo));
         Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            write_err(err, err_len, &msg);
-            -1
-        }
-    }
+    })
 }
 
 /// A new policy: no trusted proxies (the peer address is the client), no lists.
@@ -130,32 +122,18 @@ pub unsafe extern "C" fn moat_geo_policy_set(
     err: *mut c_char,
     err_len: usize,
 ) -> i32 {
-    let result = guard(Err("internal error".to_string()), || {
-        if name.is_null() || value.is_null() {
-            return Err("NULL argument".to_string());
-        }
+    status(err, err_len, || {
+        // SAFETY: NUL-terminated strings per the contract above.
+        let (name, value) = unsafe { name_value(name, value) }?;
         // SAFETY: policy is NULL or live per the contract above.
         let policy = unsafe { policy.as_mut() }.ok_or("NULL policy")?;
-        // SAFETY: NUL-terminated strings per the contract above.
-        let (name, value) = unsafe { (CStr::from_ptr(name), CStr::from_ptr(value)) };
-        let name = name.to_str().map_err(|_| "name is not UTF-8".to_string())?;
-        let value = value
-            .to_str()
-            .map_err(|_| "value is not UTF-8".to_string())?;
         let args: Vec<&str> = value.split_ascii_whitespace().collect();
         let mut patch = policy.patch.clone();
         patch.apply(name, &args)?;
         policy.policy = patch.resolve();
         policy.patch = patch;
         Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            write_err(err, err_len, &msg);
-            -1
-        }
-    }
+    })
 }
 
 /// Frees a policy. NULL is ignored.
@@ -185,27 +163,23 @@ pub unsafe extern "C" fn moat_check_located(
     policy: *const MoatGeoPolicy,
     req: *const MoatRequest,
 ) -> *mut MoatVerdict {
-    let verdict = guard(
-        Verdict::fail_open(FailOpen::Panic, Some("panic in moat_check_located".into())),
-        || {
-            if engine.is_null() || req.is_null() {
-                return Verdict::fail_open(FailOpen::Panic, Some("NULL engine or request".into()));
-            }
-            // SAFETY: engine and req are valid per the contract above.
-            let (engine, req) = unsafe { (&(*engine).engine, &*req) };
-            // SAFETY: settings is NULL or valid per the contract above.
-            let settings = unsafe { settings.as_ref() }.map(|s| s.to_settings());
-            // SAFETY: policy is NULL or live per the contract above.
-            let policy = unsafe { policy.as_ref() }.map(|p| &p.policy);
-            // SAFETY: every pointer in req is readable for this call.
-            let request = unsafe { request_from_c(req) };
-            let client = engine.locate(&request, policy.map(|p| &p.client_ip));
-            let rules = engine.default_rules();
-            let access = policy.map(|p| &p.access);
-            engine.check_located(&request, settings.as_ref(), rules, client, access)
-        },
-    );
-    into_c_verdict(verdict)
+    // SAFETY: policy is NULL or live per the contract above.
+    let policy = unsafe { policy.as_ref() }.map(|p| &p.policy);
+    // SAFETY: the other pointers are valid per the contract above.
+    unsafe {
+        check_from_c(
+            engine,
+            settings,
+            req,
+            "moat_check_located",
+            |engine, request, settings| {
+                let client = engine.locate(request, policy.map(|p| &p.client_ip));
+                let rules = engine.default_rules();
+                let access = policy.map(|p| &p.access);
+                engine.check_located(request, settings, rules, client, access)
+            },
+        )
+    }
 }
 
 /// Writes where the verdict's client is into `out`; false when the verdict has no client

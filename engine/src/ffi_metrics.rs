@@ -7,7 +7,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use crate::ffi::{guard, write_err, MoatEngine};
+use crate::ffi::{guard, status, MoatEngine};
 use crate::ffi_events::MoatEvents;
 use crate::metrics::{render, Metrics};
 
@@ -25,20 +25,13 @@ pub unsafe extern "C" fn moat_engine_share_metrics(
     err: *mut c_char,
     err_len: usize,
 ) -> i32 {
-    let result = guard(Err("internal error".to_string()), || {
+    status(err, err_len, || {
         // SAFETY: NULL or live and exclusively ours per the contract above.
         let engine = unsafe { engine.as_mut() }.ok_or("NULL engine")?;
         let metrics = Metrics::shared_anonymous().map_err(|e| format!("mmap: {e}"))?;
         engine.engine.set_metrics(Arc::new(metrics));
         Ok(())
-    });
-    match result {
-        Ok(()) => 0,
-        Err(msg) => {
-            write_err(err, err_len, &msg);
-            -1
-        }
-    }
+    })
 }
 
 /// Makes the events forwarder (started later by `moat_events_start`) count into the engine's

@@ -308,6 +308,24 @@ fn moat_metrics_outside_a_location_fails_the_configuration() {
 }
 
 /// Waits until `name` reaches `want` in a scrape (the forwarder works in the background).
+/// Sends `rounds` of the traffic over several workers, waits until the forwarders report every
+/// row sent, and checks that the queues are empty; returns that scrape and the row count.
+fn all_rows_sent(port: u16, rounds: usize) -> (Vec<Family>, f64) {
+    let (pids, _) = send_traffic(port, rounds);
+    assert!(pids.len() >= 2, "one worker answered everything: {pids:?}");
+    let sent = rounds as f64 * (benign_cases().len() + attack_cases().len()) as f64;
+    let m = wait_value(port, "moat_clickhouse_rows_sent_total", &[], sent);
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
+        sent
+    );
+    assert_eq!(
+        prometheus::value(&m, "moat_clickhouse_queue_events", &[]),
+        0.0
+    );
+    (m, sent)
+}
+
 fn wait_value(port: u16, name: &str, labels: &[(&str, &str)], want: f64) -> Vec<Family> {
     let start = Instant::now();
     loop {
@@ -333,18 +351,7 @@ fn forwarder_counts_of_all_workers_match_clickhouse() {
         spool.display()
     );
     let nginx = Nginx::start_with_workers(Adapter::Native, &config, &backend, 3);
-    let (pids, _) = send_traffic(nginx.port, 4);
-    assert!(pids.len() >= 2, "one worker answered everything: {pids:?}");
-    let sent = 4.0 * (benign_cases().len() + attack_cases().len()) as f64;
-    let m = wait_value(nginx.port, "moat_clickhouse_rows_sent_total", &[], sent);
-    assert_eq!(
-        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
-        sent
-    );
-    assert_eq!(
-        prometheus::value(&m, "moat_clickhouse_queue_events", &[]),
-        0.0
-    );
+    let (m, sent) = all_rows_sent(nginx.port, 4);
     assert_eq!(
         prometheus::value(&m, "moat_clickhouse_events_dropped_total", &[]),
         0.0
@@ -442,18 +449,7 @@ fn lua_forwarders_of_all_workers_count_into_the_shared_metrics() {
         ch.url()
     );
     let nginx = Nginx::start_with_workers(Adapter::Lua, &config, &backend, 3);
-    let (pids, _) = send_traffic(nginx.port, 2);
-    assert!(pids.len() >= 2, "one worker answered everything: {pids:?}");
-    let sent = 2.0 * (benign_cases().len() + attack_cases().len()) as f64;
-    let m = wait_value(nginx.port, "moat_clickhouse_rows_sent_total", &[], sent);
-    assert_eq!(
-        prometheus::value(&m, "moat_clickhouse_rows_sent_total", &[]),
-        sent
-    );
-    assert_eq!(
-        prometheus::value(&m, "moat_clickhouse_queue_events", &[]),
-        0.0
-    );
+    let (_, sent) = all_rows_sent(nginx.port, 2);
     assert_eq!(
         ch.number("SELECT count() FROM lua_metrics.events") as f64,
         sent

@@ -243,6 +243,8 @@ fn find_hits(
             continue;
         };
         let slots = field_slots(tx, target, link, sources, names, filter, trigger);
+        // Candidates were not prefiltered per value for a named field or `multiMatch`.
+        let check_each = link.multi_match || field_key(target).is_some();
         let may_exclude = !tx.removed_targets.is_empty()
             || link
                 .exclusions
@@ -255,8 +257,7 @@ fn find_hits(
             if may_exclude && is_excluded(&value, rule, link, tx) {
                 continue;
             }
-            if let (Some((f, id)), true) = (filter, link.multi_match || field_key(target).is_some())
-            {
+            if let (Some((f, id)), true) = (filter, check_each) {
                 if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
                     continue;
                 }
