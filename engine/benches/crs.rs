@@ -1,7 +1,9 @@
 //! In-process cost of judging requests with OWASP CRS v4 at paranoia level 1 (the default of
 //! `crs-setup.conf.example`) and with the built-in detectors alone. Prints the median and p99
 //! CPU time per request (thread CPU time, robust on a shared machine) per request type. Run: `cargo bench -p moat --bench crs` (CRS from `$MOAT_CRS_DIR` or
-//! `../shared/crs`); `-- JSON built-in` times only the request/engine pairs whose names contain every word.
+//! `../shared/crs`); `-- JSON built-in` times only the request/engine pairs whose names contain every word;
+//! `MOAT_BENCH_N` sets the number of requests, `MOAT_BENCH_EVICT=BYTES` evicts the CPU caches
+//! between requests (closer to a request's cost inside a busy nginx worker).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,7 +78,18 @@ fn time(engine: &Engine, req: &Request<'_>, n: usize) -> (Duration, Duration, St
         .max(1);
     let action = engine.check(req, None);
     let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
+    // `MOAT_BENCH_EVICT=BYTES` writes over that many bytes between requests, evicting the
+    // engine's data from the CPU caches as nginx's own work between requests does.
+    let evict = std::env::var("MOAT_BENCH_EVICT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut junk = vec![0u8; evict];
+    for k in 0..n {
+        for b in junk.iter_mut().step_by(64) {
+            *b = b.wrapping_add(k as u8);
+        }
+        std::hint::black_box(&junk);
         let t = thread_cpu_time();
         std::hint::black_box(engine.check(req, None));
         samples.push(thread_cpu_time() - t);

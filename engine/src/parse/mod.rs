@@ -17,7 +17,7 @@ pub mod urlencoded;
 pub mod xml;
 
 /// Where a field came from; decides its ModSecurity-style variable name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     /// A query-string argument (`ARGS_GET`, shown as `ARGS:name`).
     QueryArg,

@@ -31,8 +31,12 @@ pub fn run_phase(
     let mut i = 0;
     let mut skip = 0u32;
     while i < order.len() {
-        let rule = &rules.rules[order[i]];
+        let index = order[i];
         i += 1;
+        if skip == 0 && !super::gate::may_match(rules, index, tx) {
+            continue;
+        }
+        let rule = &rules.rules[index];
         if is_removed(tx, rule) {
             continue;
         }
@@ -160,7 +164,7 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
             return false;
         }
         if let Some((sources, names)) = target.fields {
-            if let Some(key) = field_key(target) {
+            if let Some(key) = target.field_key() {
                 // One named field (`REQUEST_HEADERS:User-Agent`): only its values count.
                 return sources.iter().all(|&source| {
                     tx.by_source[source as usize].iter().all(|&i| {
@@ -244,7 +248,7 @@ fn find_hits(
         };
         let slots = field_slots(tx, target, link, sources, names, filter, trigger);
         // Candidates were not prefiltered per value for a named field or `multiMatch`.
-        let check_each = link.multi_match || field_key(target).is_some();
+        let check_each = link.multi_match || target.field_key().is_some();
         let may_exclude = !tx.removed_targets.is_empty()
             || link
                 .exclusions
@@ -288,7 +292,7 @@ fn field_slots(
             names,
         };
         let all = group.indices.iter().map(|&i| 2 * i + u32::from(names));
-        match (field_key(target), filter) {
+        match (target.field_key(), filter) {
             (Some(key), _) => slots.extend(all.filter(|&slot| {
                 tx.inputs.fields[slot as usize / 2]
                     .name
@@ -304,18 +308,6 @@ fn field_slots(
         slots.sort_unstable();
     }
     slots
-}
-
-/// The field name a field-group target selects (`REQUEST_HEADERS:User-Agent`), if it names one.
-fn field_key(target: &super::ruleset::Target) -> Option<&[u8]> {
-    match &target.spec.selector {
-        crate::seclang::variables::Selector::Key(k)
-            if target.spec.collection != crate::seclang::variables::Collection::Xml =>
-        {
-            Some(k.as_bytes())
-        }
-        _ => None,
-    }
 }
 
 /// The values of one of the link's targets (its count where `&` asks), without the link's

@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod fast_hash;
+pub mod gate;
 pub mod key_pattern;
 pub mod matched_vars;
 pub mod operators;

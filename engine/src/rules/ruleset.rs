@@ -62,6 +62,19 @@ impl Target {
             fields,
         })
     }
+
+    /// The field name a field-group target selects (`REQUEST_HEADERS:User-Agent`), if it
+    /// names one.
+    pub fn field_key(&self) -> Option<&[u8]> {
+        match &self.spec.selector {
+            Selector::Key(k)
+                if self.fields.is_some() && self.spec.collection != Collection::Xml =>
+            {
+                Some(k.as_bytes())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One link of a (possibly chained) rule, ready to run.
@@ -138,6 +151,8 @@ pub struct RuleSet {
     pub prefilter: Option<Prefilter>,
     /// For each transformation chain id, what makes the chain change a value.
     pub chain_triggers: Vec<Trigger>,
+    /// Per rule, what rules it out for a whole request at once (see [`super::gate`]).
+    pub gates: super::gate::Gates,
 }
 
 impl RuleSet {
@@ -201,6 +216,7 @@ impl RuleSet {
             phase_rules: Default::default(),
             prefilter: None,
             chain_triggers: Vec::new(),
+            gates: Default::default(),
         };
         for exclusion in &config.exclusions {
             if let Err(e) = set.apply_exclusion(&exclusion.directive.item) {
@@ -210,6 +226,9 @@ impl RuleSet {
         set.intern_chains();
         set.index_phases();
         set.build_prefilter();
+        if set.prefilter.is_some() {
+            set.gates = super::gate::Gates::build(&set.rules);
+        }
         Ok(set)
     }
 

@@ -63,6 +63,8 @@ struct Inner {
     group_own: [Option<Rc<GroupScans>>; SOURCES * 2],
     /// `(group, chain)` → the group's values' scans after the chain.
     group_scans: FastMap<u64, Rc<GroupScans>>,
+    /// Per gate scope (see [`super::gate`]): the offset in `arena` of its values' scans OR-ed.
+    scopes: Vec<Option<u32>>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
 }
@@ -189,6 +191,50 @@ impl ValueCache {
         self.bit(scans.or, id)
     }
 
+    /// The OR of the group's values' scans after the link's chain (an offset in the arena).
+    pub fn group_or(
+        &self,
+        filter: &Prefilter,
+        fields: &FieldGroup<'_, '_>,
+        link: &Link,
+        trigger: &Trigger,
+    ) -> u32 {
+        self.group_scans(filter, fields, link, trigger).or
+    }
+
+    /// The scan of the value in `slot` after the link's chain (an offset in the arena). Not for
+    /// `multiMatch` links.
+    pub fn value_scan(
+        &self,
+        filter: &Prefilter,
+        link: &Link,
+        trigger: &Trigger,
+        slot: u32,
+        value: &[u8],
+    ) -> u32 {
+        let own = self.scanned(filter, slot, value);
+        if own.presence.meets(trigger) {
+            self.transformed_scan(filter, link, trigger, slot, value)
+        } else {
+            own.scan
+        }
+    }
+
+    /// The OR-ed scan of gate scope `scope`, when it was computed for this request.
+    pub fn scope_scan(&self, scope: u32) -> Option<u32> {
+        *self.inner.borrow().scopes.get(scope as usize)?
+    }
+
+    /// Remembers the OR-ed scan of gate scope `scope`.
+    pub fn set_scope_scan(&self, scope: u32, scan: u32) {
+        let mut inner = self.inner.borrow_mut();
+        let at = scope as usize;
+        if inner.scopes.len() <= at {
+            inner.scopes.resize(at + 1, None);
+        }
+        inner.scopes[at] = Some(scan);
+    }
+
     /// The slots of the group's values that may match the link's operator (prefilter id `id`)
     /// after its transformations, in field order. Not for `multiMatch` links.
     pub fn candidates(
@@ -299,7 +345,8 @@ impl ValueCache {
         scan
     }
 
-    fn or_into(&self, bits: &mut [u64], scan: u32) {
+    /// ORs the scan at `scan` into `bits`.
+    pub fn or_into(&self, bits: &mut [u64], scan: u32) {
         let inner = self.inner.borrow();
         let at = scan as usize;
         let words = bits.len();
@@ -308,7 +355,8 @@ impl ValueCache {
         }
     }
 
-    fn store(&self, bits: &[u64]) -> u32 {
+    /// Stores a scan in the arena; returns its offset.
+    pub fn store(&self, bits: &[u64]) -> u32 {
         let mut inner = self.inner.borrow_mut();
         let at = inner.arena.len() as u32;
         inner.arena.extend_from_slice(bits);
@@ -348,6 +396,11 @@ impl ValueCache {
         inner.arena.resize(at + filter.words(), 0);
         filter.scan(value, &mut inner.arena[at..]);
         at as u32
+    }
+
+    /// True when prefilter id `id` is set in the scan at `scan`.
+    pub fn has(&self, scan: u32, id: u32) -> bool {
+        self.bit(scan, id)
     }
 
     fn bit(&self, scan: u32, id: u32) -> bool {
