@@ -235,6 +235,12 @@ fn find_hits(
         }
     };
     for target in &link.targets {
+        if let Some(one) = tx_key_value(link, target, tx) {
+            if let Some(value) = one {
+                check(&value);
+            }
+            continue;
+        }
         let Some((sources, names)) = target.fields.filter(|_| !target.spec.count) else {
             for value in target_values(rule, link, target, tx) {
                 if let (Some((f, id)), Some(slot)) = (filter, value.slot) {
@@ -308,6 +314,43 @@ fn field_slots(
         slots.sort_unstable();
     }
     slots
+}
+
+/// For a `TX:key` or `&TX:key` target that nothing can exclude, its value (or count) from one
+/// lookup, without building a list; `None` for any other target.
+fn tx_key_value<'a>(
+    link: &Link,
+    target: &Target,
+    tx: &'a Transaction<'a>,
+) -> Option<Option<Value<'a>>> {
+    let crate::seclang::variables::Selector::Key(key) = &target.spec.selector else {
+        return None;
+    };
+    if target.spec.collection != crate::seclang::variables::Collection::Tx
+        || !tx.removed_targets.is_empty()
+        || link
+            .exclusions
+            .iter()
+            .any(|ex| ex.spec.collection == target.spec.collection)
+    {
+        return None;
+    }
+    // `TX` keys are stored lower-cased, as the target's key is (see `Target::new`).
+    let found = tx.tx.get_key_value(key.as_str());
+    if target.spec.count {
+        return Some(Some(Value {
+            collection: target.spec.collection,
+            key: None,
+            value: Cow::Borrowed(if found.is_some() { b"1" } else { b"0" }),
+            slot: None,
+        }));
+    }
+    Some(found.map(|(k, v)| Value {
+        collection: target.spec.collection,
+        key: Some(Cow::Borrowed(k.as_bytes())),
+        value: Cow::Borrowed(v),
+        slot: None,
+    }))
 }
 
 /// The values of one of the link's targets (its count where `&` asks), without the link's
