@@ -1,4 +1,6 @@
-//! Ruling out a whole rule with one bit test. Most CRS rules read the same few groups of values
+//! Ruling out a whole rule with one test. A rule whose first link reads only values this request
+//! does not have (`REQUEST_HEADERS:Content-Type` on a GET, `FILES`, `XML:/*` …) cannot match:
+//! with no value the operator never runs, negated or not. Beyond that, most CRS rules read the same few groups of values
 //! (`ARGS|ARGS_NAMES|REQUEST_COOKIES|…`) through the same few transformation chains, and on
 //! benign requests their first link's prefilter literals occur in none of those values. At load
 //! time each such rule gets a [`Gate`]: the [`Scope`] it reads (its value groups and chain,
@@ -49,8 +51,9 @@ pub struct Scope {
 pub struct Gate {
     /// Index in [`Gates::scopes`].
     pub scope: u32,
-    /// The first link's prefilter id.
-    pub id: u32,
+    /// The first link's prefilter id; `None` when only the scope's having values is checked
+    /// (no literals, or `multiMatch`).
+    pub id: Option<u32>,
 }
 
 /// The gates of a rule set.
@@ -63,18 +66,20 @@ pub struct Gates {
 }
 
 impl Gates {
-    /// Gives every rule whose first link is prefiltered, without `multiMatch` or counts, and
-    /// reads only parsed fields and fixed request scalars, a gate.
+    /// Gives every rule whose first link has an operator and reads only parsed fields and fixed
+    /// request scalars (no counts) a gate.
     pub fn build(rules: &[CompiledRule]) -> Gates {
         let mut gates = Gates::default();
         let mut index: HashMap<(Vec<Input>, u32), u32> = HashMap::new();
         for (r, rule) in rules.iter().enumerate() {
             let gate = rule.links.first().and_then(|link| {
-                let id = link.prefilter?;
                 let (inputs, targets) = inputs_of(link)?;
+                let id = link.prefilter.filter(|_| !link.multi_match);
+                // A scope only checked for values needs no chain.
+                let chain = if id.is_some() { link.chain_id } else { u32::MAX };
                 let n = gates.scopes.len() as u32;
                 let scope = *index
-                    .entry((inputs.clone(), link.chain_id))
+                    .entry((inputs.clone(), chain))
                     .or_insert_with(|| {
                         gates.scopes.push(Scope {
                             inputs,
@@ -93,9 +98,7 @@ impl Gates {
 
 /// The link's inputs (each once, in target order) and their targets, when every target has one.
 fn inputs_of(link: &Link) -> Option<(Vec<Input>, Vec<Target>)> {
-    if link.operator.is_none() || link.multi_match {
-        return None;
-    }
+    link.operator.as_ref()?;
     let mut pairs: Vec<(Input, Target)> = Vec::new();
     for target in &link.targets {
         if target.spec.count {
@@ -129,11 +132,23 @@ fn inputs_of(link: &Link) -> Option<(Vec<Input>, Vec<Target>)> {
     Some(pairs.into_iter().unzip())
 }
 
-/// False when the rule at `rule` (an index in the rule set) cannot match this request: its gate's
-/// prefilter id occurs in none of its scope's (transformed) values. True without a gate.
+/// False when the rule at `rule` (an index in the rule set) cannot match this request: its
+/// scope has no value, or its gate's prefilter id occurs in none of the scope's (transformed)
+/// values. True without a gate.
 pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> bool {
-    let (Some(Some(gate)), Some(filter)) = (rules.gates.by_rule.get(rule), &rules.prefilter) else {
+    let Some(Some(gate)) = rules.gates.by_rule.get(rule) else {
         return true;
+    };
+    let present = match tx.cache.scope_present(gate.scope) {
+        Some(present) => present,
+        None => {
+            let present = has_values(&rules.gates.scopes[gate.scope as usize], tx);
+            tx.cache.set_scope_present(gate.scope, present);
+            present
+        }
+    };
+    let (true, Some(id), Some(filter)) = (present, gate.id, &rules.prefilter) else {
+        return present;
     };
     let scan = match tx.cache.scope_scan(gate.scope) {
         Some(scan) => scan,
@@ -143,7 +158,22 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
             scan
         }
     };
-    tx.cache.has(scan, gate.id)
+    tx.cache.has(scan, id)
+}
+
+/// True when the request has a value for one of the scope's inputs.
+fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
+    scope
+        .inputs
+        .iter()
+        .zip(&scope.targets)
+        .any(|(input, target)| match input {
+            Input::Group { source, .. } => !tx.by_source[*source as usize].is_empty(),
+            Input::Named { source, key, .. } => tx.by_source[*source as usize]
+                .iter()
+                .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
+            Input::Scalar(_) => !variables::resolve(tx, target).is_empty(),
+        })
 }
 
 /// ORs the scans of every value of the scope (after its chain) into a new arena entry.

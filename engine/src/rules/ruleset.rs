@@ -226,9 +226,7 @@ impl RuleSet {
         set.intern_chains();
         set.index_phases();
         set.build_prefilter();
-        if set.prefilter.is_some() {
-            set.gates = super::gate::Gates::build(&set.rules);
-        }
+        set.gates = super::gate::Gates::build(&set.rules);
         Ok(set)
     }
 

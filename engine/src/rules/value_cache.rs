@@ -65,6 +65,8 @@ struct Inner {
     group_scans: FastMap<u64, Rc<GroupScans>>,
     /// Per gate scope (see [`super::gate`]): the offset in `arena` of its values' scans OR-ed.
     scopes: Vec<Option<u32>>,
+    /// Per gate scope: whether the request has any of its values.
+    scopes_present: Vec<Option<bool>>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
 }
@@ -233,6 +235,21 @@ impl ValueCache {
             inner.scopes.resize(at + 1, None);
         }
         inner.scopes[at] = Some(scan);
+    }
+
+    /// Whether gate scope `scope` has values in this request, when that was computed.
+    pub fn scope_present(&self, scope: u32) -> Option<bool> {
+        *self.inner.borrow().scopes_present.get(scope as usize)?
+    }
+
+    /// Remembers whether gate scope `scope` has values in this request.
+    pub fn set_scope_present(&self, scope: u32, present: bool) {
+        let mut inner = self.inner.borrow_mut();
+        let at = scope as usize;
+        if inner.scopes_present.len() <= at {
+            inner.scopes_present.resize(at + 1, None);
+        }
+        inner.scopes_present[at] = Some(present);
     }
 
     /// The slots of the group's values that may match the link's operator (prefilter id `id`)
