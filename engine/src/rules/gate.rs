@@ -76,18 +76,20 @@ impl Gates {
                 let (inputs, targets) = inputs_of(link)?;
                 let id = link.prefilter.filter(|_| !link.multi_match);
                 // A scope only checked for values needs no chain.
-                let chain = if id.is_some() { link.chain_id } else { u32::MAX };
+                let chain = if id.is_some() {
+                    link.chain_id
+                } else {
+                    u32::MAX
+                };
                 let n = gates.scopes.len() as u32;
-                let scope = *index
-                    .entry((inputs.clone(), chain))
-                    .or_insert_with(|| {
-                        gates.scopes.push(Scope {
-                            inputs,
-                            targets,
-                            rule: r,
-                        });
-                        n
+                let scope = *index.entry((inputs.clone(), chain)).or_insert_with(|| {
+                    gates.scopes.push(Scope {
+                        inputs,
+                        targets,
+                        rule: r,
                     });
+                    n
+                });
                 Some(Gate { scope, id })
             });
             gates.by_rule.push(gate);

@@ -11,6 +11,7 @@
 //! for the transformed one, and a whole collection can be ruled out for a link at once.
 
 mod literals;
+mod memo;
 mod triggers;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -38,6 +39,8 @@ pub struct Prefilter {
     single_used: [bool; 256],
     /// Number of prefilter ids.
     ids: usize,
+    /// This prefilter's identity in the per-thread scan memo.
+    uid: u64,
 }
 
 impl Prefilter {
@@ -106,6 +109,7 @@ impl Prefilter {
             single: rows,
             single_used,
             ids: sets.len(),
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -115,8 +119,13 @@ impl Prefilter {
     }
 
     /// Sets in `out` (of [`words`](Self::words) words) the id of every link one of whose
-    /// literals (cut to [`MAX_LITERAL`] bytes) occurs in `value`.
+    /// literals (cut to [`MAX_LITERAL`] bytes) occurs in `value`. Values that repeat from
+    /// request to request are scanned once per thread (see [`memo`]).
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
+        memo::scan(self.uid, value, out, |v, o| self.scan_uncached(v, o));
+    }
+
+    fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
         if !self.single.is_empty() {
             let words = self.words();
             let mut seen = [false; 256];
@@ -145,6 +154,9 @@ impl Prefilter {
             + self.single.capacity() * 8
     }
 }
+
+/// The identity of the next prefilter built.
+static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn set_all(out: &mut [u64], ids: &[u32]) {
     for &id in ids {
