@@ -69,14 +69,15 @@ fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-fn time(engine: &Engine, req: &Request<'_>, n: usize) -> (Duration, Duration, String) {
+/// Times `n` checks, cycling through `reqs` (one request, or variants of it).
+fn time(engine: &Engine, reqs: &[Request<'_>], n: usize) -> (Duration, Duration, String) {
     // `MOAT_BENCH_N` overrides the sample count (e.g. for a profiler run).
     let n = std::env::var("MOAT_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(n)
         .max(1);
-    let action = engine.check(req, None);
+    let action = engine.check(&reqs[0], None);
     let mut samples = Vec::with_capacity(n);
     // `MOAT_BENCH_EVICT=BYTES` writes over that many bytes between requests, evicting the
     // engine's data from the CPU caches as nginx's own work between requests does.
@@ -91,7 +92,7 @@ fn time(engine: &Engine, req: &Request<'_>, n: usize) -> (Duration, Duration, St
         }
         std::hint::black_box(&junk);
         let t = thread_cpu_time();
-        std::hint::black_box(engine.check(req, None));
+        std::hint::black_box(engine.check(&reqs[k % reqs.len()], None));
         samples.push(thread_cpu_time() - t);
     }
     samples.sort();
@@ -151,6 +152,31 @@ fn main() {
         uri: b"/products/list?category=shirts'%20UNION%20SELECT%20password%20FROM%20users--",
         ..get.clone()
     };
+    // The benign GET with a different page number and session cookie on every request, so
+    // that the per-thread memos see new values as they would from many clients.
+    let varying_text: Vec<(String, String)> = (0..1024)
+        .map(|k| {
+            (
+                format!("/products/list?category=shirts&page={k}&sort=price"),
+                format!(
+                    "sid={:020x}; theme=dark",
+                    0x9f8e_7d6c_5b4a_u64.wrapping_mul(k + 1)
+                ),
+            )
+        })
+        .collect();
+    let varying: Vec<Request<'_>> = varying_text
+        .iter()
+        .map(|(uri, cookie)| {
+            let mut headers = headers.clone();
+            headers[4].value = cookie.as_bytes();
+            Request {
+                uri: uri.as_bytes(),
+                headers,
+                ..get.clone()
+            }
+        })
+        .collect();
     let settings = Settings {
         time_budget: Duration::from_secs(1),
         ..Settings::default()
@@ -165,20 +191,25 @@ fn main() {
         .collect();
     println!("| request | engine | median | p99 | verdict |");
     println!("|---|---|---|---|---|");
-    for (name, req, n) in [
-        ("benign GET, 5 headers, 3 args", &get, 20_000),
-        ("10 KB JSON POST", &post, 2_000),
-        ("SQLi GET", &attack, 5_000),
+    for (name, reqs, n) in [
+        (
+            "benign GET, 5 headers, 3 args",
+            std::slice::from_ref(&get),
+            20_000,
+        ),
+        ("benign GET, new values each time", &varying[..], 20_000),
+        ("10 KB JSON POST", std::slice::from_ref(&post), 2_000),
+        ("SQLi GET", std::slice::from_ref(&attack), 5_000),
     ] {
         for (ename, engine) in [("CRS v4 PL1", &with_crs), ("built-in detectors", &builtin)] {
             let label = format!("{name} {ename}");
             if !words.iter().all(|w| label.contains(w.as_str())) {
                 continue;
             }
-            let (median, p99, verdict) = time(engine, req, n);
+            let (median, p99, verdict) = time(engine, reqs, n);
             println!(
                 "| {name} ({} B body) | {ename} | {:.1} µs | {:.1} µs | {verdict} |",
-                req.body_len(),
+                reqs[0].body_len(),
                 median.as_secs_f64() * 1e6,
                 p99.as_secs_f64() * 1e6
             );
