@@ -309,4 +309,20 @@ SecRule ARGS "@rx <script" "id:4,phase:2,deny,status:403,t:none,t:htmlEntityDeco
             "4"
         );
     }
+
+    /// Requests on one thread reuse the previous request's buffers (value cache, `TX`): nothing
+    /// of one request's values or variables may carry over to the next.
+    #[test]
+    fn consecutive_requests_do_not_see_each_others_values() {
+        let e = engine();
+        for _ in 0..3 {
+            assert_eq!(
+                verdict(&e, b"/shop?q=1%20union%20select%20pw", b"Mozilla/5.0", b"-"),
+                "1"
+            );
+            assert_eq!(verdict(&e, b"/shop?q=1%20union", b"Mozilla/5.0", b"-"), "");
+            assert_eq!(verdict(&e, b"/shop?q=x", b"nikto", b"-"), "2");
+            assert_eq!(verdict(&e, b"/shop?q=x", b"Mozilla/5.0", b"-"), "");
+        }
+    }
 }

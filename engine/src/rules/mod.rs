@@ -88,7 +88,7 @@ pub fn evaluate(
         .find_map(|k| tx.tx.get(*k))
         .map_or(0, |v| eval::parse_int(v));
     Ok(Outcome {
-        matches: tx.matches,
+        matches: std::mem::take(&mut tx.matches),
         denied: tx.denied,
         anomaly_score: score,
     })

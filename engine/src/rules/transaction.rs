@@ -89,6 +89,39 @@ pub struct Transaction<'t> {
     pub by_source: [Vec<u32>; SOURCES],
 }
 
+thread_local! {
+    /// The `TX` map of the thread's last transaction, emptied: the next request reuses its
+    /// table instead of allocating and freeing one again.
+    static SPARE_TX: std::cell::RefCell<Option<FastMap<String, Vec<u8>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// An empty `TX` map, the thread's spare one if it has it.
+fn spare_tx_map() -> FastMap<String, Vec<u8>> {
+    SPARE_TX
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| FastMap::with_capacity_and_hasher(128, Default::default()))
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        let mut map = std::mem::take(&mut self.tx);
+        if map.capacity() > 1024 {
+            // A request that set thousands of variables does not keep its table.
+            return;
+        }
+        map.clear();
+        // During thread exit the spare is gone; the map is then simply freed.
+        let _ = SPARE_TX.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = Some(map);
+            }
+        });
+    }
+}
+
 impl<'t> Transaction<'t> {
     /// A fresh transaction over parsed inputs.
     pub fn new(req: &'t Request<'t>, inputs: Inputs<'t>, body: &'t [u8], mode: EngineMode) -> Self {
@@ -96,7 +129,7 @@ impl<'t> Transaction<'t> {
             req,
             inputs,
             body,
-            tx: FastMap::with_capacity_and_hasher(128, Default::default()),
+            tx: spare_tx_map(),
             collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),

@@ -71,6 +71,57 @@ struct Inner {
     arena: Vec<u64>,
 }
 
+impl Drop for ValueCache {
+    fn drop(&mut self) {
+        let inner = std::mem::take(self.inner.get_mut());
+        if !inner.worth_keeping() {
+            return;
+        }
+        // During thread exit the spare is gone; the buffers are then simply freed.
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = Some(inner);
+            }
+        });
+    }
+}
+
+thread_local! {
+    /// The buffers of the thread's last cache: the next request reuses their capacity instead
+    /// of allocating and freeing its maps and arena again.
+    static SPARE: RefCell<Option<Inner>> = const { RefCell::new(None) };
+}
+
+/// Buffers larger than this (entries, or arena words) are freed rather than kept for the next
+/// request, so one huge request does not hold its memory for the thread's lifetime.
+const KEEP_AT_MOST: usize = 1 << 16;
+
+impl Inner {
+    /// True when the buffers are small enough to keep for the next request.
+    fn worth_keeping(&self) -> bool {
+        self.arena.capacity() <= KEEP_AT_MOST
+            && self.transformed.capacity() <= KEEP_AT_MOST
+            && self.scans.capacity() <= KEEP_AT_MOST
+            && self.presences.capacity() <= KEEP_AT_MOST
+    }
+
+    /// Empties every map and table, keeping their capacity, for a request with `slots` slots.
+    fn reset(&mut self, slots: usize) {
+        self.transformed.clear();
+        self.scans.clear();
+        self.presences.clear();
+        self.presences.resize(slots, None);
+        self.slot_scans.clear();
+        self.slot_scans.resize(slots, None);
+        self.groups = Default::default();
+        self.group_own = Default::default();
+        self.group_scans.clear();
+        self.scopes.clear();
+        self.scopes_present.clear();
+        self.arena.clear();
+    }
+}
+
 /// The scans of a group's values (after one chain): each value's and their OR.
 struct GroupScans {
     /// Offset in `arena` of the OR of the members' scans.
@@ -91,14 +142,18 @@ fn key(slot: u32, chain: u32) -> u64 {
 }
 
 impl ValueCache {
-    /// A cache for a request with `fields` parsed fields.
+    /// A cache for a request with `fields` parsed fields, on the buffers the thread's last
+    /// cache left (emptied; see [`SPARE`]).
     pub fn new(fields: usize) -> ValueCache {
-        let cache = ValueCache::default();
-        let mut inner = cache.inner.borrow_mut();
-        inner.presences = vec![None; 2 * fields + SCALAR_SLOTS];
-        inner.slot_scans = vec![None; 2 * fields + SCALAR_SLOTS];
-        drop(inner);
-        cache
+        let mut inner = SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        inner.reset(2 * fields + SCALAR_SLOTS);
+        ValueCache {
+            inner: RefCell::new(inner),
+        }
     }
 
     /// `value` (in `slot`, when it has one) after the link's transformations, whose trigger is
