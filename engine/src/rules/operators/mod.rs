@@ -46,7 +46,8 @@ enum Kind {
     Rx(rx::Rx),
     Pm(pm::Pm),
     Compare(Comparison, i64),
-    Str(strings::Str),
+    /// Boxed: its search table would make every operator 320 bytes.
+    Str(Box<strings::Str>),
     ByteRange(validate_byte_range::ByteRange),
     UrlEncoding,
     Utf8Encoding,
@@ -104,7 +105,7 @@ pub fn compile(
             if has_macros {
                 dynamic(Dynamic::Str(op))
             } else {
-                Kind::Str(strings::Str::new(op, arg.as_bytes()))
+                Kind::Str(Box::new(strings::Str::new(op, arg.as_bytes())))
             }
         }
         N::Pm => Kind::Pm(pm::Pm::from_argument(arg)?),
