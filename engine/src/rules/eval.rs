@@ -4,10 +4,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Arc;
 
 use super::matched_vars::MatchedVars;
 use super::prefilter::Trigger;
-use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet, Target};
+use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, LinkCtl, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
 use super::value_cache::{FieldGroup, ValueCache};
@@ -529,25 +530,19 @@ pub fn parse_int(v: &[u8]) -> i64 {
     }
 }
 
-/// The targets of a `ctl:ruleRemoveTarget…`, compiled once when the `ctl` runs (a selector
-/// regex that does not compile removes nothing, as before).
-fn compile_exclusions(specs: &[crate::seclang::variables::VariableSpec]) -> Vec<Target> {
-    specs.iter().filter_map(|s| Target::new(s).ok()).collect()
-}
-
-fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
-    match c {
+fn ctl(tx: &mut Transaction<'_>, c: &LinkCtl) {
+    match &c.ctl {
         Ctl::RuleRemoveById(ranges) => tx.removed_ids.extend_from_slice(ranges),
         Ctl::RuleRemoveByTag(tag) => tx.removed_tags.push(tag.clone()),
-        Ctl::RuleRemoveTargetById { ids, targets } => tx.removed_targets.push(TargetExclusion {
+        Ctl::RuleRemoveTargetById { ids, .. } => tx.removed_targets.push(TargetExclusion {
             ids: ids.clone(),
             tag: None,
-            targets: compile_exclusions(targets),
+            targets: Arc::clone(&c.targets),
         }),
-        Ctl::RuleRemoveTargetByTag { tag, targets } => tx.removed_targets.push(TargetExclusion {
+        Ctl::RuleRemoveTargetByTag { tag, .. } => tx.removed_targets.push(TargetExclusion {
             ids: Vec::new(),
             tag: Some(tag.clone()),
-            targets: compile_exclusions(targets),
+            targets: Arc::clone(&c.targets),
         }),
         Ctl::RuleEngine(mode) => tx.engine_mode = *mode,
         Ctl::RequestBodyProcessor(p) => {
@@ -561,5 +556,64 @@ fn ctl(tx: &mut Transaction<'_>, c: &Ctl) {
             };
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::request::Request;
+    use crate::rules::RuleSet;
+    use crate::{Engine, Settings};
+
+    fn engine(rules: &str) -> Engine {
+        let config = crate::seclang::parse_str(rules, "eval-test.conf").unwrap();
+        let rules = RuleSet::compile(&config).unwrap();
+        Engine::with_rules(Settings::default(), Some(Arc::new(rules))).without_builtin_detectors()
+    }
+
+    fn ids(engine: &Engine, uri: &[u8]) -> String {
+        let req = Request {
+            method: b"GET",
+            uri,
+            version: b"HTTP/1.1",
+            ..Default::default()
+        };
+        engine.check(&req, None).rule_ids()
+    }
+
+    /// The exclusion CRS users write most: a `ctl` that removes one argument from a rule for
+    /// one URL, by id or by tag; a regex selector removes every argument it matches.
+    #[test]
+    fn ctl_removes_targets_by_id_and_tag_for_the_request() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule REQUEST_FILENAME "@streq /login" "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;ARGS:password"
+SecRule REQUEST_FILENAME "@streq /search" "id:11,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=sqli;ARGS:/^q_/"
+SecRule ARGS "@contains select" "id:100,phase:2,deny,status:403,tag:'sqli'"
+"#,
+        );
+        assert_eq!(ids(&e, b"/login?password=select"), "");
+        assert_eq!(ids(&e, b"/login?user=select"), "100");
+        assert_eq!(ids(&e, b"/other?password=select"), "100");
+        assert_eq!(ids(&e, b"/search?q_1=select&q_2=select"), "");
+        assert_eq!(ids(&e, b"/search?text=select"), "100");
+    }
+
+    #[test]
+    fn a_ctl_removing_a_target_with_a_bad_regex_fails_to_load_with_its_line() {
+        let config = crate::seclang::parse_str(
+            "SecRuleEngine On\nSecAction \"id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;ARGS:/(/\"\n",
+            "bad.conf",
+        )
+        .unwrap();
+        let errors = RuleSet::compile(&config).unwrap_err();
+        let text = errors[0].to_string();
+        assert!(
+            text.contains("bad.conf:2") && text.contains("ctl"),
+            "{text}"
+        );
     }
 }

@@ -102,7 +102,34 @@ pub struct Link {
     /// `setvar` actions, run when the whole rule matches.
     pub setvars: Vec<SetVar>,
     /// `ctl` actions, run when the whole rule matches.
-    pub ctls: Vec<Ctl>,
+    pub ctls: Vec<LinkCtl>,
+}
+
+/// A `ctl` action ready to run: the targets a `ctl:ruleRemoveTarget…` removes are compiled
+/// at load, not each time it runs.
+#[derive(Debug)]
+pub struct LinkCtl {
+    /// The action as written.
+    pub ctl: Ctl,
+    /// For `ruleRemoveTargetById` / `ByTag`, the targets removed, compiled.
+    pub targets: Arc<[Target]>,
+}
+
+impl LinkCtl {
+    /// Compiles a `ctl`; a removed target whose selector regex does not compile is an error.
+    fn new(ctl: &Ctl) -> Result<LinkCtl, String> {
+        let targets = match ctl {
+            Ctl::RuleRemoveTargetById { targets, .. }
+            | Ctl::RuleRemoveTargetByTag { targets, .. } => {
+                compile_targets(targets).map_err(|e| format!("ctl: removed target: {e}"))?
+            }
+            _ => Vec::new(),
+        };
+        Ok(LinkCtl {
+            ctl: ctl.clone(),
+            targets: targets.into(),
+        })
+    }
 }
 
 /// A compiled rule (a chain starter and its links).
@@ -483,7 +510,7 @@ fn compile_link(
     for a in &link.actions {
         match a {
             Action::SetVar(s) => compiled.setvars.push(s.clone()),
-            Action::Ctl(c) => compiled.ctls.push(c.clone()),
+            Action::Ctl(c) => compiled.ctls.push(LinkCtl::new(c)?),
             _ => {}
         }
     }

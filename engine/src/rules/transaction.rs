@@ -39,8 +39,8 @@ pub struct TargetExclusion {
     pub ids: Vec<IdRange>,
     /// Or by tag (exact).
     pub tag: Option<String>,
-    /// Targets removed.
-    pub targets: Vec<Target>,
+    /// Targets removed (compiled at load, shared).
+    pub targets: std::sync::Arc<[Target]>,
 }
 
 /// The state of one request going through the rules.
