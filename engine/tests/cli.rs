@@ -73,3 +73,34 @@ fn a_malformed_request_file_is_an_error_not_a_crash() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("header line without colon"));
 }
+
+#[test]
+fn rules_files_are_loaded_like_moat_rules_file_and_bad_ones_named_by_line() {
+    let rules = write(
+        "local-rules.conf",
+        "SecRuleEngine On\nSecRule ARGS:id \"@rx ^[0-9]+$\" \"id:5001,phase:2,pass,nolog\"\n\
+         SecRule ARGS:id \"!@rx ^[0-9]+$\" \"id:5002,phase:2,deny,status:403,msg:'id must be numeric'\"\n",
+    );
+    let good = write(
+        "numeric.http",
+        "GET /item?id=42 HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let out = moat(&["check", "--rules", &rules, &good]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    let bad_id = write("word.http", "GET /item?id=abc HTTP/1.1\r\nHost: x\r\n\r\n");
+    let out = moat(&["check", "--rules", &rules, &bad_id]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("5002") && text.contains("id must be numeric"),
+        "{text}"
+    );
+    let broken = write(
+        "broken-rules.conf",
+        "SecRuleEngine On\nSecRule ARGS \"@rx (\" \"id:1,phase:2,deny\"\n",
+    );
+    let out = moat(&["check", "--rules", &broken, &good]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken-rules.conf:2"), "{err}");
+}

@@ -1,8 +1,9 @@
 //! `moat`: the command-line tool.
 //!
-//! `moat check [--config FILE] [--json] REQUEST.http` judges a raw HTTP request file with the same
-//! engine and settings syntax as the nginx module, and prints the verdict. Exit status: 0 when the
-//! request passes, 2 when it would be blocked, 1 on a usage or configuration error.
+//! `moat check [--config FILE] [--rules FILE] [--json] REQUEST.http` judges a raw HTTP request
+//! file with the same engine and settings syntax as the nginx module (`--rules` loads a SecLang
+//! file as `moat_rules_file` does, e.g. OWASP CRS), and prints the verdict. Exit status: 0 when
+//! the request passes, 2 when it would be blocked, 1 on a usage or configuration error.
 //!
 //! `moat ftw --rules CRS_DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX]
 //! [--show-failures]` runs a go-ftw regression suite (e.g. OWASP CRS's) in-process: one line per
@@ -30,7 +31,7 @@ use moat::ingest;
 use moat::settings::{parse_config, SettingsPatch};
 use moat::{Action, Engine};
 
-const USAGE: &str = "usage: moat check [--config FILE] [--json] REQUEST.http
+const USAGE: &str = "usage: moat check [--config FILE] [--rules FILE] [--json] REQUEST.http
        moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX] [--show-failures]
        moat schema URL [database=NAME] [table=NAME] [user=NAME] [password_file=PATH]
        moat schema --print [database=NAME] [table=NAME]
@@ -81,12 +82,14 @@ fn main() -> ExitCode {
 
 fn check(args: &[String]) -> Result<ExitCode, String> {
     let mut config = None;
+    let mut rules = None;
     let mut json = false;
     let mut file = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--config" => config = Some(it.next().ok_or("--config needs a file")?.clone()),
+            "--rules" => rules = Some(it.next().ok_or("--rules needs a file")?.clone()),
             "--json" => json = true,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s => file = Some(s.to_string()),
@@ -102,7 +105,19 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     };
     let raw = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
     let http = HttpFile::parse(&raw).map_err(|e| format!("{file}: {e}"))?;
-    let engine = Engine::new(patch.resolve());
+    let engine = match &rules {
+        Some(path) => {
+            let set = moat::rules::RuleSet::load(&[PathBuf::from(path)]).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?;
+            Engine::with_rules(patch.resolve(), Some(std::sync::Arc::new(set)))
+        }
+        None => Engine::new(patch.resolve()),
+    };
     let verdict = engine.check(&http.request(), None);
     if json {
         println!("{}", verdict_json(&verdict));
