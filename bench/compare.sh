@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 SECS="${1:-5}"
 OUT="${2:-$ROOT/bench/RESULTS.md}"
-TICKS=$(getconf CLK_TCK)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 need=()
 for p in wrk libnginx-mod-http-modsecurity libnginx-mod-http-lua libnginx-mod-http-ndk; do
@@ -127,8 +128,7 @@ http {
     }
 }
 CONF
-  /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf"
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/index.html" && break; sleep 0.1; done
+  start_nginx_at "$dir" "$port"
   echo "$port"
 }
 
@@ -141,18 +141,14 @@ run_mix() { # variant, dir, port, mix
     json) conns=8; args=("${HEADERS[@]}" -s "$WORK/json.lua" "http://127.0.0.1:$port") ;;
     upload) conns=2; args=(-s "$WORK/upload.lua" "http://127.0.0.1:$port") ;;
   esac
-  local master worker; master=$(cat "$dir/nginx.pid"); worker=$(pgrep -P "$master" | head -1)
-  taskset -c 1 wrk -t1 -c"$conns" -d1s "${args[@]}" >/dev/null
-  local before; before=$(awk '{print $14+$15}' "/proc/$worker/stat")
-  local out; out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${SECS}s" --latency "${args[@]}")
-  local after; after=$(awk '{print $14+$15}' "/proc/$worker/stat")
-  local reqs; reqs=$(echo "$out" | awk '/requests in/{print $1}')
+  wrk_measured "$dir" "$conns" "${args[@]}"
+  local out="$WRK_OUT"
   RPS[$v,$mix]=$(echo "$out" | awk '/Requests\/sec/{printf "%.0f", $2}')
   P50[$v,$mix]=$(echo "$out" | awk '$1=="50%"{print $2}')
   P99[$v,$mix]=$(echo "$out" | awk '$1=="99%"{print $2}')
   NON2XX[$v,$mix]=$(echo "$out" | awk '/Non-2xx/{print $NF}')
-  CPU[$v,$mix]=$(awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICKS" 'BEGIN{ if (r > 0) printf "%.1f", t/hz*1e6/r; else print "n/a" }')
-  RSS[$v,$mix]=$(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$worker/status")
+  CPU[$v,$mix]="$CPU_US"
+  RSS[$v,$mix]=$(awk '/VmRSS/{printf "%.0f MB", $2/1024}' "/proc/$WORKER/status")
 }
 
 VARIANTS=(plain moat moat-crs lua modsec-crs)

@@ -13,7 +13,8 @@ SECS="${1:-5}"
 MODULE="$ROOT/target/release/libngx_http_moat_module.so"
 MMDB="$ROOT/target/release/moat-mmdb"
 [ -f "$MODULE" ] && [ -x "$MMDB" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-TICKS=$(getconf CLK_TCK)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/moat-geo-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -64,20 +65,11 @@ http {
     }
 }
 CONF
-  /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf"
-  sleep 0.3
-  local master; master=$(cat "$dir/nginx.pid")
-  local worker; worker=$(pgrep -P "$master" | head -1)
-  local url="http://127.0.0.1:$port/index.html?page=2"
-  taskset -c 1 wrk -t1 -c16 -d1s "$@" "$url" >/dev/null
-  local before; before=$(awk '{print $14+$15}' "/proc/$worker/stat")
-  local out; out=$(taskset -c 1 wrk -t1 -c16 -d"${SECS}s" "$@" "$url")
-  local after; after=$(awk '{print $14+$15}' "/proc/$worker/stat")
-  kill "$master"; sleep 0.3
-  local reqs; reqs=$(echo "$out" | awk '/requests in/{print $1}')
-  local rps; rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-  local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v r="$reqs" -v hz="$TICKS" 'BEGIN{printf "%.1f", t/hz*1e6/r}')
-  printf '| %-44s | %10s | %12s |\n' "$name" "$rps" "$cpu_us"
+  start_nginx_at "$dir" "$port"
+  wrk_measured "$dir" 16 "$@" "http://127.0.0.1:$port/index.html?page=2"
+  kill "$(cat "$dir/nginx.pid")"; sleep 0.3
+  local rps; rps=$(echo "$WRK_OUT" | awk '/Requests\/sec/{print $2}')
+  printf '| %-44s | %10s | %12s |\n' "$name" "$rps" "$CPU_US"
 }
 
 printf '| %-44s | %10s | %12s |\n' "variant" "req/s" "CPU µs/req"
