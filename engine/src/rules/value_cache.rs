@@ -63,6 +63,8 @@ struct Inner {
     group_own: [Option<Rc<GroupScans>>; SOURCES * 2],
     /// `(group, chain)` → the group's values' scans after the chain.
     group_scans: FastMap<u64, Rc<GroupScans>>,
+    /// `(group, chain)` → a superset of the OR of those scans (see [`ValueCache::group_or`]).
+    group_ors: FastMap<u64, u32>,
     /// Per gate scope (see [`super::gate`]): the offset in `arena` of its values' scans OR-ed.
     scopes: Vec<Option<u32>>,
     /// Per gate scope: whether the request has any of its values.
@@ -116,6 +118,7 @@ impl Inner {
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_scans.clear();
+        self.group_ors.clear();
         self.scopes.clear();
         self.scopes_present.clear();
         self.arena.clear();
@@ -248,7 +251,11 @@ impl ValueCache {
         self.bit(scans.or, id)
     }
 
-    /// The OR of the group's values' scans after the link's chain (an offset in the arena).
+    /// A scan holding every id that a value of the group holds after the link's chain (an
+    /// offset in the arena): the group's untransformed values' scans OR-ed, plus the
+    /// transformed scans of the values the chain may change. It may hold more than the exact
+    /// OR (a changed value's untransformed literals), never less; it touches only the values
+    /// the chain changes, where the exact per-value scans need every member.
     pub fn group_or(
         &self,
         filter: &Prefilter,
@@ -256,7 +263,25 @@ impl ValueCache {
         link: &Link,
         trigger: &Trigger,
     ) -> u32 {
-        self.group_scans(filter, fields, link, trigger).or
+        let group = self.group(filter, fields);
+        if !group.presence.meets(trigger) {
+            return group.scan;
+        }
+        let k = key(fields.id() as u32, link.chain_id);
+        if let Some(known) = self.inner.borrow().group_ors.get(&k) {
+            return *known;
+        }
+        let mut bits = vec![0u64; filter.words()];
+        self.or_into(&mut bits, group.scan);
+        for (slot, value) in fields.values() {
+            if self.presence(slot, value).meets(trigger) {
+                let scan = self.transformed_scan(filter, link, trigger, slot, value);
+                self.or_into(&mut bits, scan);
+            }
+        }
+        let or = self.store(&bits);
+        self.inner.borrow_mut().group_ors.insert(k, or);
+        or
     }
 
     /// The scan of the value in `slot` after the link's chain (an offset in the arena). Not for

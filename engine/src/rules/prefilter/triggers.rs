@@ -16,6 +16,9 @@ const WHITESPACE: &[u8] = b" \t\n\x0b\x0c\r";
 pub struct Presence {
     bytes: [u64; 4],
     special_whitespace: bool,
+    /// The value is a path `t:normalizePath` may change: it has `//` or `\\`, or a `.` or
+    /// `…..` segment (a dotted name such as `order.items[0].name` has neither).
+    path_work: bool,
 }
 
 impl Presence {
@@ -37,6 +40,7 @@ impl Presence {
         if prev_space && !value.is_empty() {
             p.special_whitespace = true;
         }
+        p.path_work = path_work(value);
         p
     }
 
@@ -46,6 +50,7 @@ impl Presence {
             *a |= b;
         }
         self.special_whitespace |= other.special_whitespace;
+        self.path_work |= other.path_work;
     }
 
     /// True when the value holds an ASCII capital letter.
@@ -58,6 +63,7 @@ impl Presence {
     pub fn meets(&self, trigger: &Trigger) -> bool {
         trigger.always
             || (trigger.special_whitespace && self.special_whitespace)
+            || (trigger.path && self.path_work)
             || self
                 .bytes
                 .iter()
@@ -66,11 +72,27 @@ impl Presence {
     }
 }
 
+/// True when `t:normalizePath` (or its `Win` variant, which first turns `\\` into `/`) could
+/// change the value: it holds a backslash or `//`, or a `/`-separated segment that is `.` or
+/// ends in `..`.
+fn path_work(value: &[u8]) -> bool {
+    if !value.iter().any(|&b| b == b'.' || b == b'/' || b == b'\\') {
+        return false;
+    }
+    value.contains(&b'\\')
+        || value.windows(2).any(|w| w == b"//")
+        || value
+            .split(|&b| b == b'/')
+            .any(|seg| seg == b"." || seg.ends_with(b".."))
+}
+
 /// What makes a chain of transformations change a value beyond ASCII case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Trigger {
     bytes: [u64; 4],
     special_whitespace: bool,
+    /// The chain normalizes paths (see [`Presence`]'s `path_work`).
+    path: bool,
     /// The chain changes every value (`t:length`, `t:sha1`, `t:base64Decode` …).
     always: bool,
     /// What the chain does to ASCII case.
@@ -150,8 +172,9 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
             T::ReplaceComments => trigger.add_bytes(b"/"),
             T::RemoveComments => trigger.add_bytes(b"/<-#"),
             T::RemoveCommentsChar => trigger.add_bytes(b"/*<->#"),
-            T::NormalizePath | T::NormalisePath => trigger.add_bytes(b"/."),
-            T::NormalizePathWin | T::NormalisePathWin => trigger.add_bytes(b"/.\\"),
+            T::NormalizePath | T::NormalisePath | T::NormalizePathWin | T::NormalisePathWin => {
+                trigger.path = true
+            }
             T::SqlHexDecode => trigger.add_bytes(b"0"),
             T::Base64Decode
             | T::Base64DecodeExt
@@ -218,6 +241,16 @@ mod tests {
             b" ",
             b"x/y",
             b"a.b",
+            b"order.items[0].name",
+            b"a//b",
+            b"./x",
+            b"x/.",
+            b"a..",
+            b"a/b../c",
+            b"..",
+            b".",
+            b"a\\b",
+            b"/var/www/./index.php",
         ];
         for &t in Transformation::ALL {
             let trigger = chain_trigger(&[t]);
