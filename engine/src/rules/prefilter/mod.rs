@@ -11,11 +11,13 @@
 //! for the transformed one, and a whole collection can be ruled out for a link at once.
 
 mod literals;
+mod multi_match;
 mod triggers;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 pub use literals::{required_literals, selective, selective_phrases};
+pub use multi_match::multi_match_may_hold;
 pub use triggers::{chain_trigger, Presence, Trigger};
 
 /// Literals are cut to this many bytes before they go into the automaton. A prefix of a
@@ -137,6 +139,26 @@ impl Prefilter {
         }
     }
 
+    /// True when `value` holds one of the literals of the link with prefilter id `id` (cut to
+    /// [`MAX_LITERAL`] bytes): bit `id` of [`scan`](Self::scan), without scanning for the others.
+    pub fn holds(&self, value: &[u8], id: u32) -> bool {
+        if !self.single.is_empty() {
+            let words = self.words();
+            let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+            if value
+                .iter()
+                .any(|&b| self.single[usize::from(b) * words + word] & bit != 0)
+            {
+                return true;
+            }
+        }
+        self.automaton.as_ref().is_some_and(|automaton| {
+            automaton
+                .find_overlapping_iter(value)
+                .any(|m| self.owners[m.pattern().as_usize()].contains(&id))
+        })
+    }
+
     /// Heap bytes the prefilter holds (the automaton and the owner lists).
     pub fn memory_usage(&self) -> usize {
         let list = |l: &Vec<u32>| l.capacity() * 4 + 24;
@@ -199,5 +221,22 @@ mod tests {
         assert_eq!(scan(b"JavaScript:alert(1)"), (false, true, false));
         assert_eq!(scan(b"<img OnError=alert(1)>"), (false, false, true));
         assert_eq!(scan(b"hello"), (false, false, false));
+    }
+
+    #[test]
+    fn holds_answers_like_scan() {
+        let sets = vec![
+            vec![b"x".to_vec()],
+            vec![b";".to_vec(), b"javascript:".to_vec()],
+            vec![b"onerror".to_vec(), b"java".to_vec()],
+        ];
+        let p = Prefilter::build(&sets).unwrap();
+        for v in [&b"X"[..], b"a;b", b"JavaScript:", b"OnErRoR", b"hello", b""] {
+            let mut bits = vec![0; p.words()];
+            p.scan(v, &mut bits);
+            for id in 0..3 {
+                assert_eq!(p.holds(v, id), has(&bits, id), "{v:?} {id}");
+            }
+        }
     }
 }
