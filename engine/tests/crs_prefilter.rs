@@ -48,7 +48,7 @@ fn payloads(dir: &Path) -> Vec<Vec<u8>> {
                 pending.push(p);
                 continue;
             }
-            if p.extension().is_none_or(|x| x != "yaml") {
+            if !p.extension().is_some_and(|x| x == "yaml") {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();

@@ -19,9 +19,9 @@ const MAX_CLASS: usize = 10;
 
 /// What a node of the pattern guarantees about its matches.
 #[derive(Debug, Clone)]
-struct Lits {
+pub(super) struct Lits {
     /// Lower-cased strings.
-    set: Vec<Vec<u8>>,
+    pub(super) set: Vec<Vec<u8>>,
     /// True: every match is (ASCII-case-insensitively) one of `set`. False: every match
     /// contains one of `set`.
     exact: bool,
@@ -92,7 +92,8 @@ fn selective_string(s: &[u8]) -> bool {
     s.len() >= 3 || s.iter().any(|b| !b.is_ascii_alphanumeric())
 }
 
-fn walk(hir: &Hir) -> Option<Lits> {
+/// What `hir` guarantees about its matches (see the module docs); `None` when nothing useful.
+pub(super) fn walk(hir: &Hir) -> Option<Lits> {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(Lits::exact(vec![Vec::new()])),
         HirKind::Literal(lit) => Some(Lits::exact(vec![lit.0.to_ascii_lowercase()])),

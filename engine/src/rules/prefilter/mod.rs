@@ -10,14 +10,20 @@
 //! of transformations reacts to; when they do not meet, the untransformed value's scan stands
 //! for the transformed one, and a whole collection can be ruled out for a link at once.
 
+mod evasion;
 mod literals;
 mod multi_match;
+mod prefix_trie;
 mod triggers;
+
+use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+pub use evasion::{evasion_condition, Evasion};
 pub use literals::{required_literals, selective, selective_phrases};
 pub use multi_match::multi_match_may_hold;
+use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};
 
 /// Literals are cut to this many bytes before they go into the automaton. A prefix of a
@@ -26,8 +32,29 @@ pub use triggers::{chain_trigger, Presence, Trigger};
 /// whole literals) that scans a value several times faster than the NFA the whole literals need.
 const MAX_LITERAL: usize = 4;
 
+/// What a value must show before a link's operator can match it: one of `literals`, or what
+/// `evasion` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Condition {
+    /// Literals one of which the value holds (ASCII case ignored).
+    pub literals: Vec<Vec<u8>>,
+    /// For shell-evasion patterns: literals of the squeezed value and prefixes.
+    pub evasion: Option<Evasion>,
+}
+
+impl Condition {
+    /// The condition "holds one of `literals`".
+    pub fn literals(literals: Vec<Vec<u8>>) -> Condition {
+        Condition {
+            literals,
+            evasion: None,
+        }
+    }
+}
+
 /// The literals of every prefiltered link: single bytes in a table, longer literals (cut to
-/// [`MAX_LITERAL`] bytes) in one Aho-Corasick DFA. Matching ignores ASCII case.
+/// [`MAX_LITERAL`] bytes) in one Aho-Corasick DFA, the prefixes of shell-evasion conditions in a
+/// trie. Matching ignores ASCII case.
 #[derive(Debug)]
 pub struct Prefilter {
     automaton: Option<AhoCorasick>,
@@ -40,20 +67,42 @@ pub struct Prefilter {
     single_used: [bool; 256],
     /// Number of prefilter ids.
     ids: usize,
+    /// The ids with squeezed literals, as bits; empty when none.
+    squeezed_ids: Vec<u64>,
+    /// Prefixes of the squeezed value, with their ids.
+    prefixes: Option<PrefixTrie>,
 }
 
 impl Prefilter {
-    /// Builds the prefilter from each link's literal set (the index is the link's prefilter
-    /// id). `None` when there is nothing to prefilter.
-    pub fn build(sets: &[Vec<Vec<u8>>]) -> Option<Prefilter> {
+    /// Builds the prefilter from each link's condition (the index is the link's prefilter id).
+    /// `None` when there is nothing to prefilter.
+    pub fn build(sets: &[Condition]) -> Option<Prefilter> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u32>> = Vec::new();
         let mut single: Vec<Vec<u32>> = vec![Vec::new(); 256];
         let mut index = std::collections::HashMap::new();
-        for (id, set) in sets.iter().enumerate() {
+        let words = sets.len().div_ceil(64);
+        let mut squeezed_ids = Vec::new();
+        let mut prefixes: Vec<(Vec<u8>, u32)> = Vec::new();
+        for (id, cond) in sets.iter().enumerate() {
             let id = id as u32;
-            for lit in set {
-                match lit.as_slice() {
+            let absent: Vec<Vec<u8>> = cond
+                .evasion
+                .iter()
+                .flat_map(|e| e.absent.iter().map(|&b| vec![b]))
+                .collect();
+            let mut literals: Vec<&[u8]> = cond.literals.iter().map(Vec::as_slice).collect();
+            literals.extend(absent.iter().map(Vec::as_slice));
+            if let Some(e) = &cond.evasion {
+                literals.extend(e.squeezed.iter().map(Vec::as_slice));
+                if !e.squeezed.is_empty() {
+                    squeezed_ids.resize(words, 0);
+                    set_all(&mut squeezed_ids, &[id]);
+                }
+                prefixes.extend(e.prefixes.iter().map(|p| (p.clone(), id)));
+            }
+            for lit in literals {
+                match lit {
                     [] => {}
                     [b] => {
                         for b in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
@@ -77,7 +126,7 @@ impl Prefilter {
                 }
             }
         }
-        if patterns.is_empty() && single.iter().all(Vec::is_empty) {
+        if patterns.is_empty() && single.iter().all(Vec::is_empty) && prefixes.is_empty() {
             return None;
         }
         let automaton = if patterns.is_empty() {
@@ -92,7 +141,6 @@ impl Prefilter {
                     .ok()?,
             )
         };
-        let words = sets.len().div_ceil(64);
         let mut single_used = [false; 256];
         let mut rows = Vec::new();
         if single.iter().any(|ids| !ids.is_empty()) {
@@ -108,6 +156,8 @@ impl Prefilter {
             single: rows,
             single_used,
             ids: sets.len(),
+            squeezed_ids,
+            prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
         })
     }
 
@@ -137,26 +187,31 @@ impl Prefilter {
                 set_all(out, &self.owners[m.pattern().as_usize()]);
             }
         }
-    }
-
-    /// True when `value` holds one of the literals of the link with prefilter id `id` (cut to
-    /// [`MAX_LITERAL`] bytes): bit `id` of [`scan`](Self::scan), without scanning for the others.
-    pub fn holds(&self, value: &[u8], id: u32) -> bool {
-        if !self.single.is_empty() {
-            let words = self.words();
-            let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
-            if value
-                .iter()
-                .any(|&b| self.single[usize::from(b) * words + word] & bit != 0)
-            {
-                return true;
+        if self.squeezed_ids.is_empty() && self.prefixes.is_none() {
+            return;
+        }
+        let squeezed = evasion::squeeze_value(value);
+        if let (Cow::Owned(squeezed), Some(automaton)) = (&squeezed, &self.automaton) {
+            if !self.squeezed_ids.is_empty() {
+                for m in automaton.find_overlapping_iter(squeezed) {
+                    for &id in &self.owners[m.pattern().as_usize()] {
+                        if has(&self.squeezed_ids, id) {
+                            set_all(out, &[id]);
+                        }
+                    }
+                }
             }
         }
-        self.automaton.as_ref().is_some_and(|automaton| {
-            automaton
-                .find_overlapping_iter(value)
-                .any(|m| self.owners[m.pattern().as_usize()].contains(&id))
-        })
+        if let Some(trie) = &self.prefixes {
+            trie.starts_of(&squeezed, |id| set_all(out, &[id]));
+        }
+    }
+
+    /// True when the scan of `value` sets bit `id` (see [`scan`](Self::scan)).
+    pub fn holds(&self, value: &[u8], id: u32) -> bool {
+        let mut bits = vec![0; self.words()];
+        self.scan(value, &mut bits);
+        has(&bits, id)
     }
 
     /// Heap bytes the prefilter holds (the automaton and the owner lists).
@@ -165,6 +220,8 @@ impl Prefilter {
         self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
             + self.owners.iter().map(list).sum::<usize>()
             + self.single.capacity() * 8
+            + self.squeezed_ids.capacity() * 8
+            + self.prefixes.as_ref().map_or(0, PrefixTrie::memory_usage)
     }
 }
 
@@ -184,6 +241,10 @@ pub fn has(bits: &[u64], id: u32) -> bool {
 mod tests {
     use super::*;
 
+    fn conditions(sets: Vec<Vec<Vec<u8>>>) -> Vec<Condition> {
+        sets.into_iter().map(Condition::literals).collect()
+    }
+
     #[test]
     fn scan_sets_the_ids_whose_literals_occur() {
         let sets = vec![
@@ -191,7 +252,7 @@ mod tests {
             vec![b"<script".to_vec()],
             vec![b"union".to_vec()],
         ];
-        let p = Prefilter::build(&sets).unwrap();
+        let p = Prefilter::build(&conditions(sets)).unwrap();
         let mut bits = vec![0; p.words()];
         p.scan(b"1 UNION all", &mut bits);
         assert!(has(&bits, 0) && !has(&bits, 1) && has(&bits, 2));
@@ -210,7 +271,7 @@ mod tests {
             vec![b";".to_vec(), b"javascript:".to_vec()],
             vec![b"onerror".to_vec()],
         ];
-        let p = Prefilter::build(&sets).unwrap();
+        let p = Prefilter::build(&conditions(sets)).unwrap();
         let scan = |v: &[u8]| {
             let mut bits = vec![0; p.words()];
             p.scan(v, &mut bits);
@@ -230,7 +291,7 @@ mod tests {
             vec![b";".to_vec(), b"javascript:".to_vec()],
             vec![b"onerror".to_vec(), b"java".to_vec()],
         ];
-        let p = Prefilter::build(&sets).unwrap();
+        let p = Prefilter::build(&conditions(sets)).unwrap();
         for v in [&b"X"[..], b"a;b", b"JavaScript:", b"OnErRoR", b"hello", b""] {
             let mut bits = vec![0; p.words()];
             p.scan(v, &mut bits);

@@ -49,7 +49,11 @@ mod tests {
     ];
 
     fn filter() -> Prefilter {
-        Prefilter::build(&[vec![b"child_process".to_vec(), b"eval(".to_vec()]]).unwrap()
+        Prefilter::build(&[super::super::Condition::literals(vec![
+            b"child_process".to_vec(),
+            b"eval(".to_vec(),
+        ])])
+        .unwrap()
     }
 
     #[test]
