@@ -221,6 +221,7 @@ impl Operator {
             Kind::Rx(rx) if !self.negated => rx.evasion_condition().map(|e| Condition {
                 literals: Vec::new(),
                 evasion: Some(e),
+                checked_alone: false,
             }),
             _ => None,
         }

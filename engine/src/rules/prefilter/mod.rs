@@ -40,6 +40,9 @@ pub struct Condition {
     pub literals: Vec<Vec<u8>>,
     /// For shell-evasion patterns: literals of the squeezed value and prefixes.
     pub evasion: Option<Evasion>,
+    /// Checked on many values one link at a time (`multiMatch`, see [`multi_match_may_hold`]):
+    /// the literals also get an automaton of their own, which [`Prefilter::holds`] runs.
+    pub checked_alone: bool,
 }
 
 impl Condition {
@@ -48,6 +51,7 @@ impl Condition {
         Condition {
             literals,
             evasion: None,
+            checked_alone: false,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Prefilter {
     squeezed_ids: Vec<u64>,
     /// Prefixes of the squeezed value, with their ids.
     prefixes: Option<PrefixTrie>,
+    /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
+    alone: Vec<(u32, AhoCorasick)>,
 }
 
 impl Prefilter {
@@ -84,8 +90,18 @@ impl Prefilter {
         let words = sets.len().div_ceil(64);
         let mut squeezed_ids = Vec::new();
         let mut prefixes: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut alone = Vec::new();
         for (id, cond) in sets.iter().enumerate() {
             let id = id as u32;
+            if cond.checked_alone && cond.evasion.is_none() && !cond.literals.is_empty() {
+                // A contiguous NFA: a few KiB, where a DFA of the same literals takes 100s.
+                let automaton = AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&cond.literals)
+                    .ok()?;
+                alone.push((id, automaton));
+            }
             let absent: Vec<Vec<u8>> = cond
                 .evasion
                 .iter()
@@ -158,6 +174,7 @@ impl Prefilter {
             ids: sets.len(),
             squeezed_ids,
             prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
+            alone,
         })
     }
 
@@ -207,8 +224,13 @@ impl Prefilter {
         }
     }
 
-    /// True when the scan of `value` sets bit `id` (see [`scan`](Self::scan)).
+    /// True when `value` may match the link with prefilter id `id`: it holds one of the link's
+    /// whole literals when the link is checked alone, else the scan of `value` sets bit `id`
+    /// (see [`scan`](Self::scan)).
     pub fn holds(&self, value: &[u8], id: u32) -> bool {
+        if let Ok(i) = self.alone.binary_search_by_key(&id, |a| a.0) {
+            return self.alone[i].1.is_match(value);
+        }
         let mut bits = vec![0; self.words()];
         self.scan(value, &mut bits);
         has(&bits, id)
@@ -222,6 +244,7 @@ impl Prefilter {
             + self.single.capacity() * 8
             + self.squeezed_ids.capacity() * 8
             + self.prefixes.as_ref().map_or(0, PrefixTrie::memory_usage)
+            + self.alone.iter().map(|a| a.1.memory_usage()).sum::<usize>()
     }
 }
 
@@ -282,6 +305,22 @@ mod tests {
         assert_eq!(scan(b"JavaScript:alert(1)"), (false, true, false));
         assert_eq!(scan(b"<img OnError=alert(1)>"), (false, false, true));
         assert_eq!(scan(b"hello"), (false, false, false));
+    }
+
+    #[test]
+    fn links_checked_alone_use_their_whole_literals() {
+        let mut sets = conditions(vec![vec![b"javascript:".to_vec()], vec![b"x".to_vec()]]);
+        sets[0].checked_alone = true;
+        let p = Prefilter::build(&sets).unwrap();
+        assert!(p.holds(b"a JavaScript:alert(1)", 0));
+        assert!(
+            !p.holds(b"java", 0),
+            "the cut literal would let this through"
+        );
+        let mut bits = vec![0; p.words()];
+        p.scan(b"java", &mut bits);
+        assert!(has(&bits, 0), "the scan still cuts literals");
+        assert!(p.holds(b"X", 1) && !p.holds(b"y", 1));
     }
 
     #[test]
