@@ -215,13 +215,19 @@ impl Operator {
     pub fn prefilter_condition(&self) -> Option<crate::rules::prefilter::Condition> {
         use crate::rules::prefilter::Condition;
         if let Some(literals) = self.required_literals() {
-            return Some(Condition::literals(literals));
+            let also = match &self.kind {
+                Kind::Rx(rx) if !self.negated => rx.further_literal_sets(&literals),
+                _ => Vec::new(),
+            };
+            return Some(Condition {
+                also,
+                ..Condition::literals(literals)
+            });
         }
         match &self.kind {
             Kind::Rx(rx) if !self.negated => rx.evasion_condition().map(|e| Condition {
-                literals: Vec::new(),
                 evasion: Some(e),
-                checked_alone: false,
+                ..Condition::literals(Vec::new())
             }),
             _ => None,
         }

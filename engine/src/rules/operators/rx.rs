@@ -47,6 +47,12 @@ impl Rx {
         crate::rules::prefilter::required_literals(&rewrite_hex_braces(&self.pattern))
     }
 
+    /// Other literal sets every match holds one of, besides `literals` (see
+    /// [`crate::rules::prefilter::further_literal_sets`]).
+    pub fn further_literal_sets(&self, literals: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
+        crate::rules::prefilter::further_literal_sets(&rewrite_hex_braces(&self.pattern), literals)
+    }
+
     /// The shell-evasion condition of the pattern (see [`crate::rules::prefilter::Evasion`]).
     pub fn evasion_condition(&self) -> Option<crate::rules::prefilter::Evasion> {
         crate::rules::prefilter::evasion_condition(&rewrite_hex_braces(&self.pattern))

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 pub use evasion::{evasion_condition, Evasion};
-pub use literals::{required_literals, selective, selective_phrases};
+pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
 pub use multi_match::multi_match_may_hold;
 use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};
@@ -38,6 +38,9 @@ const MAX_LITERAL: usize = 4;
 pub struct Condition {
     /// Literals one of which the value holds (ASCII case ignored).
     pub literals: Vec<Vec<u8>>,
+    /// Further literal sets the value must also hold one of each (ASCII case ignored): other
+    /// parts of a pattern every match goes through (`(` after a function name).
+    pub also: Vec<Vec<Vec<u8>>>,
     /// For shell-evasion patterns: literals of the squeezed value and prefixes.
     pub evasion: Option<Evasion>,
     /// Checked on many values one link at a time (`multiMatch`, see [`multi_match_may_hold`]):
@@ -50,6 +53,7 @@ impl Condition {
     pub fn literals(literals: Vec<Vec<u8>>) -> Condition {
         Condition {
             literals,
+            also: Vec::new(),
             evasion: None,
             checked_alone: false,
         }
@@ -87,12 +91,30 @@ pub struct Prefilter {
     prefixes: Option<PrefixTrie>,
     /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
     alone: Vec<(u32, AhoCorasick)>,
+    /// `(link id, part id)`: the link's bit stands only with the part's (a set of its
+    /// [`Condition::also`], scanned under an id after the links').
+    conjunctions: Vec<(u32, u32)>,
 }
 
 impl Prefilter {
     /// Builds the prefilter from each link's condition (the index is the link's prefilter id).
     /// `None` when there is nothing to prefilter.
     pub fn build(sets: &[Condition]) -> Option<Prefilter> {
+        let mut all: Vec<Condition> = sets.to_vec();
+        let mut conjunctions = Vec::new();
+        for (id, cond) in sets.iter().enumerate() {
+            for also in &cond.also {
+                conjunctions.push((id as u32, all.len() as u32));
+                all.push(Condition::literals(also.clone()));
+            }
+        }
+        let mut prefilter = Prefilter::build_each(&all)?;
+        prefilter.conjunctions = conjunctions;
+        Some(prefilter)
+    }
+
+    /// [`build`](Self::build) without the [`Condition::also`] sets.
+    fn build_each(sets: &[Condition]) -> Option<Prefilter> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u32>> = Vec::new();
         let mut tails: Vec<Vec<(u32, u32, u32)>> = Vec::new();
@@ -196,6 +218,7 @@ impl Prefilter {
             squeezed_ids,
             prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
             alone,
+            conjunctions: Vec::new(),
         })
     }
 
@@ -204,9 +227,20 @@ impl Prefilter {
         self.ids.div_ceil(64)
     }
 
-    /// Sets in `out` (of [`words`](Self::words) words) the id of every link one of whose
-    /// literals (cut to [`MAX_LITERAL`] bytes) occurs in `value`.
+    /// Sets in `out` (of [`words`](Self::words) words) the id of every link whose condition
+    /// `value` meets: one of its literals occurs in it (and one of each of its `also` sets), or
+    /// its evasion condition holds.
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
+        self.scan_each(value, out);
+        for &(id, part) in &self.conjunctions {
+            if !has(out, part) {
+                out[id as usize / 64] &= !(1 << (id % 64));
+            }
+        }
+    }
+
+    /// [`scan`](Self::scan) with every set on its own, conjunctions not applied.
+    fn scan_each(&self, value: &[u8], out: &mut [u64]) {
         if !self.single.is_empty() {
             let words = self.words();
             let mut seen = [false; 256];
@@ -384,6 +418,26 @@ mod tests {
         assert!(!p.holds(b"java", 0));
         assert!(!p.holds(b"javascript", 0));
         assert!(p.holds(b"X", 1) && !p.holds(b"y", 1));
+    }
+
+    #[test]
+    fn also_sets_must_all_be_met() {
+        let mut sets = conditions(vec![
+            vec![b"concat".to_vec(), b"cot".to_vec()],
+            vec![b"x".to_vec()],
+        ]);
+        sets[0].also = vec![vec![b"(".to_vec()], vec![b")".to_vec(), b"]".to_vec()]];
+        let p = Prefilter::build(&sets).unwrap();
+        let scan = |v: &[u8]| {
+            let mut bits = vec![0; p.words()];
+            p.scan(v, &mut bits);
+            (has(&bits, 0), has(&bits, 1))
+        };
+        assert_eq!(scan(b"COT(1)"), (true, false));
+        assert_eq!(scan(b"concat(a]"), (true, false));
+        assert_eq!(scan(b"Blue cotton shirt"), (false, false), "no (");
+        assert_eq!(scan(b"cotton (y"), (false, false), "no ) or ]");
+        assert_eq!(scan(b"(x)"), (false, true), "parts alone set no link");
     }
 
     #[test]
