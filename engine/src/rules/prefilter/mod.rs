@@ -91,9 +91,13 @@ pub struct Prefilter {
     prefixes: Option<PrefixTrie>,
     /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
     alone: Vec<(u32, AhoCorasick)>,
-    /// `(link id, part id)`: the link's bit stands only with the part's (a set of its
-    /// [`Condition::also`], scanned under an id after the links').
-    conjunctions: Vec<(u32, u32)>,
+    /// The links with [`Condition::also`] sets, as bits; empty when none.
+    conjunctive: Vec<u64>,
+    /// Link `id`'s parts (its `also` sets, scanned under ids after the links') are
+    /// `parts[part_start[id]..part_start[id + 1]]`; its bit stands only with all of theirs.
+    part_start: Vec<u32>,
+    /// See `part_start`.
+    parts: Vec<u32>,
 }
 
 impl Prefilter {
@@ -101,15 +105,25 @@ impl Prefilter {
     /// `None` when there is nothing to prefilter.
     pub fn build(sets: &[Condition]) -> Option<Prefilter> {
         let mut all: Vec<Condition> = sets.to_vec();
-        let mut conjunctions = Vec::new();
+        let mut parts: Vec<Vec<u32>> = Vec::with_capacity(sets.len());
+        let mut conjunctive = vec![0u64; sets.len().div_ceil(64)];
         for (id, cond) in sets.iter().enumerate() {
+            let mut own = Vec::new();
             for also in &cond.also {
-                conjunctions.push((id as u32, all.len() as u32));
+                own.push(all.len() as u32);
                 all.push(Condition::literals(also.clone()));
             }
+            if !own.is_empty() {
+                set_all(&mut conjunctive, &[id as u32]);
+            }
+            parts.push(own);
         }
         let mut prefilter = Prefilter::build_each(&all)?;
-        prefilter.conjunctions = conjunctions;
+        if conjunctive.iter().any(|w| *w != 0) {
+            prefilter.conjunctive = conjunctive;
+            prefilter.part_start = offsets(&parts);
+            prefilter.parts = parts.concat();
+        }
         Some(prefilter)
     }
 
@@ -218,7 +232,9 @@ impl Prefilter {
             squeezed_ids,
             prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
             alone,
-            conjunctions: Vec::new(),
+            conjunctive: Vec::new(),
+            part_start: Vec::new(),
+            parts: Vec::new(),
         })
     }
 
@@ -232,9 +248,19 @@ impl Prefilter {
     /// its evasion condition holds.
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
         self.scan_each(value, out);
-        for &(id, part) in &self.conjunctions {
-            if !has(out, part) {
-                out[id as usize / 64] &= !(1 << (id % 64));
+        // Only the conjunctive links whose own set matched need their parts checked.
+        for (w, mask) in self.conjunctive.iter().enumerate() {
+            let mut bits = out[w] & mask;
+            while bits != 0 {
+                let id = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (from, to) = (
+                    self.part_start[id] as usize,
+                    self.part_start[id + 1] as usize,
+                );
+                if !self.parts[from..to].iter().all(|&part| has(out, part)) {
+                    out[w] &= !(1 << (id % 64));
+                }
             }
         }
     }
@@ -331,6 +357,8 @@ impl Prefilter {
             + self.squeezed_ids.capacity() * 8
             + self.prefixes.as_ref().map_or(0, PrefixTrie::memory_usage)
             + self.alone.iter().map(|a| a.1.memory_usage()).sum::<usize>()
+            + (self.conjunctive.capacity() * 2 + self.part_start.capacity() + self.parts.capacity())
+                * 4
     }
 }
 
