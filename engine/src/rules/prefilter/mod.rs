@@ -85,8 +85,10 @@ pub struct Prefilter {
     single_used: [bool; 256],
     /// Number of prefilter ids.
     ids: usize,
-    /// The ids with squeezed literals, as bits; empty when none.
-    squeezed_ids: Vec<u64>,
+    /// The squeezed literals of more than one byte (whole) in an automaton of their own, run on
+    /// squeezed values that differ from the value, and the ids owning each; single bytes are in
+    /// `single`, which squeezing cannot change the answer of.
+    squeezed: Option<(AhoCorasick, Vec<Vec<u32>>)>,
     /// Prefixes of the squeezed value, with their ids.
     prefixes: Option<PrefixTrie>,
     /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
@@ -136,7 +138,7 @@ impl Prefilter {
         let mut single: Vec<Vec<u32>> = vec![Vec::new(); 256];
         let mut index = std::collections::HashMap::new();
         let words = sets.len().div_ceil(64);
-        let mut squeezed_ids = Vec::new();
+        let mut squeezed: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
         let mut prefixes: Vec<(Vec<u8>, u32)> = Vec::new();
         let mut alone = Vec::new();
         for (id, cond) in sets.iter().enumerate() {
@@ -159,9 +161,11 @@ impl Prefilter {
             literals.extend(absent.iter().map(Vec::as_slice));
             if let Some(e) = &cond.evasion {
                 literals.extend(e.squeezed.iter().map(Vec::as_slice));
-                if !e.squeezed.is_empty() {
-                    squeezed_ids.resize(words, 0);
-                    set_all(&mut squeezed_ids, &[id]);
+                for lit in e.squeezed.iter().filter(|l| l.len() > 1) {
+                    match squeezed.iter_mut().find(|(l, _)| l == lit) {
+                        Some((_, ids)) => ids.push(id),
+                        None => squeezed.push((lit.clone(), vec![id])),
+                    }
                 }
                 prefixes.extend(e.prefixes.iter().map(|p| (p.clone(), id)));
             }
@@ -229,7 +233,18 @@ impl Prefilter {
             single: rows,
             single_used,
             ids: sets.len(),
-            squeezed_ids,
+            squeezed: if squeezed.is_empty() {
+                None
+            } else {
+                let automaton = AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(squeezed.iter().map(|(l, _)| l))
+                    .ok()?;
+                Some((
+                    automaton,
+                    squeezed.into_iter().map(|(_, ids)| ids).collect(),
+                ))
+            },
             prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
             alone,
             conjunctive: Vec::new(),
@@ -285,15 +300,13 @@ impl Prefilter {
                 self.matched(value, &m, |_| true, out);
             }
         }
-        if self.squeezed_ids.is_empty() && self.prefixes.is_none() {
+        if self.squeezed.is_none() && self.prefixes.is_none() {
             return;
         }
         let squeezed = evasion::squeeze_value(value);
-        if let (Cow::Owned(squeezed), Some(automaton)) = (&squeezed, &self.automaton) {
-            if !self.squeezed_ids.is_empty() {
-                for m in automaton.find_overlapping_iter(squeezed) {
-                    self.matched(squeezed, &m, |id| has(&self.squeezed_ids, id), out);
-                }
+        if let (Cow::Owned(squeezed), Some((automaton, owners))) = (&squeezed, &self.squeezed) {
+            for m in automaton.find_overlapping_iter(squeezed) {
+                set_all(out, &owners[m.pattern().as_usize()]);
             }
         }
         if let Some(trie) = &self.prefixes {
@@ -354,7 +367,9 @@ impl Prefilter {
             + self.tails.capacity() * 12
             + self.tail_bytes.capacity()
             + self.single.capacity() * 8
-            + self.squeezed_ids.capacity() * 8
+            + self.squeezed.as_ref().map_or(0, |(a, o)| {
+                a.memory_usage() + o.iter().map(|ids| ids.capacity() * 4 + 24).sum::<usize>()
+            })
             + self.prefixes.as_ref().map_or(0, PrefixTrie::memory_usage)
             + self.alone.iter().map(|a| a.1.memory_usage()).sum::<usize>()
             + (self.conjunctive.capacity() * 2 + self.part_start.capacity() + self.parts.capacity())
