@@ -297,7 +297,7 @@ impl Prefilter {
         }
         if let Some(automaton) = &self.automaton {
             for m in automaton.find_overlapping_iter(value) {
-                self.matched(value, &m, |_| true, out);
+                self.matched(value, &m, out);
             }
         }
         if self.squeezed.is_none() && self.prefixes.is_none() {
@@ -314,31 +314,20 @@ impl Prefilter {
         }
     }
 
-    /// Sets in `out` the ids (those `wanted` accepts) whose literal the automaton match `m` in
-    /// `value` is: the pattern itself, or the pattern followed by the rest of the literal.
-    fn matched(
-        &self,
-        value: &[u8],
-        m: &aho_corasick::Match,
-        wanted: impl Fn(u32) -> bool,
-        out: &mut [u64],
-    ) {
+    /// Sets in `out` the ids whose literal the automaton match `m` in `value` is: the pattern
+    /// itself, or the pattern followed by the rest of the literal.
+    fn matched(&self, value: &[u8], m: &aho_corasick::Match, out: &mut [u64]) {
         let p = m.pattern().as_usize();
         let (from, to) = (
             self.owner_start[p] as usize,
             self.owner_start[p + 1] as usize,
         );
-        for &id in &self.owners[from..to] {
-            if wanted(id) {
-                set_all(out, &[id]);
-            }
-        }
+        set_all(out, &self.owners[from..to]);
         let after = &value[m.end()..];
         let (from, to) = (self.tail_start[p] as usize, self.tail_start[p + 1] as usize);
         for &(id, at, len) in &self.tails[from..to] {
             let (at, len) = (at as usize, len as usize);
             if !has(out, id)
-                && wanted(id)
                 && after.len() >= len
                 && after[..len].eq_ignore_ascii_case(&self.tail_bytes[at..at + len])
             {
