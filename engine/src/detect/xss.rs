@@ -70,7 +70,8 @@ impl Detector for Xss {
 }
 
 /// False for values that can hold no markup, attribute, script URI or encoding of one: only
-/// ASCII letters, digits, space and `_ . , - @ /`. The transformations leave such values
+/// ASCII letters, digits, space and `_ . , - @ / [ ]` (brackets matter to libinjection only
+/// inside a comment or CDATA section, which starts with `<`). The transformations leave such values
 /// unchanged and libinjection never flags them; a test checks random mixes of XSS keywords
 /// and these bytes.
 fn may_hold_xss(value: &[u8]) -> bool {
@@ -80,7 +81,7 @@ fn may_hold_xss(value: &[u8]) -> bool {
 /// True for the bytes a value needs one of before libinjection can call it XSS (see
 /// [`may_hold_xss`]); the rule engine's prefilter uses them for `@detectXSS`.
 pub(crate) fn may_start_xss(b: u8) -> bool {
-    !(b.is_ascii_alphanumeric() || b" _.,-@/".contains(&b))
+    !(b.is_ascii_alphanumeric() || b" _.,-@/[]".contains(&b))
 }
 
 /// True when libinjection calls `value` (used as is, no transformation) XSS; memoized per
@@ -161,7 +162,7 @@ mod tests {
 
     #[test]
     fn values_without_markup_bytes_are_never_xss() {
-        let words: [&[u8]; 16] = [
+        let words: [&[u8]; 18] = [
             b"script",
             b"onerror",
             b"javascript",
@@ -178,8 +179,10 @@ mod tests {
             b"iframe",
             b"x",
             b"1",
+            b"[if",
+            b"]]",
         ];
-        let inert = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ .,-@/";
+        let inert = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ .,-@/[]";
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = || {
             x ^= x << 13;
@@ -191,7 +194,7 @@ mod tests {
             let mut v = Vec::new();
             for _ in 0..next() % 6 + 1 {
                 if next() % 2 == 0 {
-                    v.extend_from_slice(words[(next() % 16) as usize]);
+                    v.extend_from_slice(words[(next() % words.len() as u64) as usize]);
                 } else {
                     for _ in 0..next() % 4 {
                         v.push(inert[(next() % inert.len() as u64) as usize]);

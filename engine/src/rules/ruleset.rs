@@ -275,7 +275,12 @@ impl RuleSet {
     fn build_prefilter(&mut self) {
         let mut sets = Vec::new();
         for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
-            if let Some(set) = link.operator.as_ref().and_then(Operator::required_literals) {
+            if let Some(mut set) = link
+                .operator
+                .as_ref()
+                .and_then(Operator::prefilter_condition)
+            {
+                set.checked_alone = link.multi_match;
                 link.prefilter = Some(sets.len() as u32);
                 sets.push(set);
             }

@@ -202,6 +202,9 @@ impl ValueCache {
         value: &[u8],
     ) -> bool {
         self.scanned(filter, slot, value);
+        if link.multi_match && self.presence(slot, value).meets(trigger) {
+            return prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
+        }
         if let Some(answer) = self.known_may_match(link, id, trigger, slot) {
             return answer;
         }

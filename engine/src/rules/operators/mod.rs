@@ -210,6 +210,30 @@ impl Operator {
         }
     }
 
+    /// What a value must show before the operator can match it, for the prefilter: its
+    /// [`required_literals`](Self::required_literals), else for an `@rx` written against shell
+    /// evasion its [`Evasion`](crate::rules::prefilter::Evasion) condition.
+    pub fn prefilter_condition(&self) -> Option<crate::rules::prefilter::Condition> {
+        use crate::rules::prefilter::Condition;
+        if let Some(literals) = self.required_literals() {
+            let also = match &self.kind {
+                Kind::Rx(rx) if !self.negated => rx.further_literal_sets(&literals),
+                _ => Vec::new(),
+            };
+            return Some(Condition {
+                also,
+                ..Condition::literals(literals)
+            });
+        }
+        match &self.kind {
+            Kind::Rx(rx) if !self.negated => rx.evasion_condition().map(|e| Condition {
+                evasion: Some(e),
+                ..Condition::literals(Vec::new())
+            }),
+            _ => None,
+        }
+    }
+
     /// The `GEO` collection when this is `@geoLookup` and `input` is in its database.
     pub fn geo_collection(
         &self,

@@ -47,6 +47,17 @@ impl Rx {
         crate::rules::prefilter::required_literals(&rewrite_hex_braces(&self.pattern))
     }
 
+    /// Other literal sets every match holds one of, besides `literals` (see
+    /// [`crate::rules::prefilter::further_literal_sets`]).
+    pub fn further_literal_sets(&self, literals: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
+        crate::rules::prefilter::further_literal_sets(&rewrite_hex_braces(&self.pattern), literals)
+    }
+
+    /// The shell-evasion condition of the pattern (see [`crate::rules::prefilter::Evasion`]).
+    pub fn evasion_condition(&self) -> Option<crate::rules::prefilter::Evasion> {
+        crate::rules::prefilter::evasion_condition(&rewrite_hex_braces(&self.pattern))
+    }
+
     /// True when the pattern matches somewhere in `input`; with `captures`, stores the match
     /// and groups 1–9 (groups that did not take part are empty).
     pub fn matches(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {

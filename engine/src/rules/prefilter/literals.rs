@@ -19,9 +19,9 @@ const MAX_CLASS: usize = 10;
 
 /// What a node of the pattern guarantees about its matches.
 #[derive(Debug, Clone)]
-struct Lits {
+pub(super) struct Lits {
     /// Lower-cased strings.
-    set: Vec<Vec<u8>>,
+    pub(super) set: Vec<Vec<u8>>,
     /// True: every match is (ASCII-case-insensitively) one of `set`. False: every match
     /// contains one of `set`.
     exact: bool,
@@ -49,6 +49,41 @@ impl Lits {
 /// pattern. `None` when no useful set exists (a match could avoid every short string, or the
 /// pattern does not parse).
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let lits = walk(&parse(pattern)?)?;
+    selective(lits.set)
+}
+
+/// Most further sets [`further_literal_sets`] gives.
+const MAX_FURTHER: usize = 3;
+
+/// Selective literal sets of the parts of a pattern that is a concatenation, other than
+/// `literals` (its [`required_literals`]): every match goes through each part, so it holds one
+/// literal of each set too (`(` after the function names of `\b(?:concat|cot)\W*\(`).
+pub fn further_literal_sets(pattern: &str, literals: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
+    let Some(hir) = parse(pattern) else {
+        return Vec::new();
+    };
+    let mut top = &hir;
+    while let HirKind::Capture(cap) = top.kind() {
+        top = &cap.sub;
+    }
+    let HirKind::Concat(parts) = top.kind() else {
+        return Vec::new();
+    };
+    let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
+    for part in parts {
+        let Some(set) = walk(part).and_then(|l| selective(l.set)) else {
+            continue;
+        };
+        if set != literals && !sets.contains(&set) && sets.len() < MAX_FURTHER {
+            sets.push(set);
+        }
+    }
+    sets
+}
+
+/// Parses as `@rx` compiles: byte mode, or Unicode mode when byte mode rejects the pattern.
+fn parse(pattern: &str) -> Option<Hir> {
     let parse = |unicode| {
         ParserBuilder::new()
             .unicode(unicode)
@@ -59,9 +94,7 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
             .parse(pattern)
             .ok()
     };
-    let hir = parse(false).or_else(|| parse(true))?;
-    let lits = walk(&hir)?;
-    selective(lits.set)
+    parse(false).or_else(|| parse(true))
 }
 
 /// Keeps a set only when it is selective: no empty string, and any string shorter than three
@@ -92,7 +125,8 @@ fn selective_string(s: &[u8]) -> bool {
     s.len() >= 3 || s.iter().any(|b| !b.is_ascii_alphanumeric())
 }
 
-fn walk(hir: &Hir) -> Option<Lits> {
+/// What `hir` guarantees about its matches (see the module docs); `None` when nothing useful.
+pub(super) fn walk(hir: &Hir) -> Option<Lits> {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(Lits::exact(vec![Vec::new()])),
         HirKind::Literal(lit) => Some(Lits::exact(vec![lit.0.to_ascii_lowercase()])),
@@ -291,6 +325,21 @@ mod tests {
         assert_eq!(lits(""), None);
         assert_eq!(lits("ab"), None, "two letters are too common");
         assert_eq!(lits("'"), Some(vec!["'".into()]));
+    }
+
+    #[test]
+    fn further_sets_come_from_the_other_parts() {
+        let p = r"(?i)\b(?:concat|cot)[^0-9A-Z_a-z]*\(";
+        let main = required_literals(p).unwrap();
+        assert_eq!(main, [b"concat".to_vec(), b"cot".to_vec()]);
+        assert_eq!(further_literal_sets(p, &main), [vec![b"(".to_vec()]]);
+        let p = r"(?:^|[/;\x5c])\.{2,3}[/;\x5c]";
+        let main = required_literals(p).unwrap();
+        assert_eq!(
+            further_literal_sets(p, &main),
+            [vec![b"/".to_vec(), b";".to_vec(), b"\\".to_vec()]]
+        );
+        assert!(further_literal_sets("(?:abc|def)", &[]).is_empty());
     }
 
     #[test]

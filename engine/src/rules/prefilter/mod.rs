@@ -10,28 +10,75 @@
 //! of transformations reacts to; when they do not meet, the untransformed value's scan stands
 //! for the transformed one, and a whole collection can be ruled out for a link at once.
 
+mod evasion;
 mod literals;
 mod memo;
+mod multi_match;
+mod prefix_trie;
 mod triggers;
+
+use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-pub use literals::{required_literals, selective, selective_phrases};
+pub use evasion::{evasion_condition, Evasion};
+pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
+pub use multi_match::multi_match_may_hold;
+use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};
 
-/// Literals are cut to this many bytes before they go into the automaton. A prefix of a
-/// necessary literal is necessary too, so cutting only lets a few more values through to the
-/// operator, and it keeps the automaton a small DFA (about 1.5 MiB for CRS, against 34 MiB for
+/// Literals are cut to this many bytes before they go into the automaton; the rest of a longer
+/// literal is compared after the automaton matched its start, so cutting costs no precision. It
+/// keeps the automaton a small DFA (about 1.5 MiB for CRS, against 34 MiB for
 /// whole literals) that scans a value several times faster than the NFA the whole literals need.
 const MAX_LITERAL: usize = 4;
 
+/// What a value must show before a link's operator can match it: one of `literals`, or what
+/// `evasion` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Condition {
+    /// Literals one of which the value holds (ASCII case ignored).
+    pub literals: Vec<Vec<u8>>,
+    /// Further literal sets the value must also hold one of each (ASCII case ignored): other
+    /// parts of a pattern every match goes through (`(` after a function name).
+    pub also: Vec<Vec<Vec<u8>>>,
+    /// For shell-evasion patterns: literals of the squeezed value and prefixes.
+    pub evasion: Option<Evasion>,
+    /// Checked on many values one link at a time (`multiMatch`, see [`multi_match_may_hold`]):
+    /// the literals also get an automaton of their own, which [`Prefilter::holds`] runs.
+    pub checked_alone: bool,
+}
+
+impl Condition {
+    /// The condition "holds one of `literals`".
+    pub fn literals(literals: Vec<Vec<u8>>) -> Condition {
+        Condition {
+            literals,
+            also: Vec::new(),
+            evasion: None,
+            checked_alone: false,
+        }
+    }
+}
+
 /// The literals of every prefiltered link: single bytes in a table, longer literals (cut to
-/// [`MAX_LITERAL`] bytes) in one Aho-Corasick DFA. Matching ignores ASCII case.
+/// [`MAX_LITERAL`] bytes) in one Aho-Corasick DFA, the prefixes of shell-evasion conditions in a
+/// trie. Matching ignores ASCII case.
 #[derive(Debug)]
 pub struct Prefilter {
     automaton: Option<AhoCorasick>,
-    /// For each automaton pattern, the prefilter ids of the links that need it.
-    owners: Vec<Vec<u32>>,
+    /// The prefilter ids of the links whose literal is an automaton pattern (see `owner_start`).
+    owners: Vec<u32>,
+    /// Pattern `p`'s owners are `owners[owner_start[p]..owner_start[p + 1]]`.
+    owner_start: Vec<u32>,
+    /// For each automaton pattern `p`, `tails[tail_start[p]..tail_start[p + 1]]` are the links
+    /// whose literal goes on beyond it: `(id, offset, length)` of the rest of the literal in
+    /// `tail_bytes`, compared after the pattern matched, so that cutting costs no precision.
+    tail_start: Vec<u32>,
+    /// See `tail_start`.
+    tails: Vec<(u32, u32, u32)>,
+    /// The lower-cased rests of the literals longer than [`MAX_LITERAL`].
+    tail_bytes: Vec<u8>,
     /// For each byte, the ids of the links that need that byte alone (a letter in both cases),
     /// as [`words`](Self::words) words of bits; empty when no link needs single bytes.
     single: Vec<u64>,
@@ -41,20 +88,92 @@ pub struct Prefilter {
     ids: usize,
     /// This prefilter's identity in the per-thread scan memo.
     uid: u64,
+    /// The squeezed literals of more than one byte (whole) in an automaton of their own, run on
+    /// squeezed values that differ from the value, and the ids owning each; single bytes are in
+    /// `single`, which squeezing cannot change the answer of.
+    squeezed: Option<(AhoCorasick, Vec<Vec<u32>>)>,
+    /// Prefixes of the squeezed value, with their ids.
+    prefixes: Option<PrefixTrie>,
+    /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
+    alone: Vec<(u32, AhoCorasick)>,
+    /// The links with [`Condition::also`] sets, as bits; empty when none.
+    conjunctive: Vec<u64>,
+    /// Link `id`'s parts (its `also` sets, scanned under ids after the links') are
+    /// `parts[part_start[id]..part_start[id + 1]]`; its bit stands only with all of theirs.
+    part_start: Vec<u32>,
+    /// See `part_start`.
+    parts: Vec<u32>,
 }
 
 impl Prefilter {
-    /// Builds the prefilter from each link's literal set (the index is the link's prefilter
-    /// id). `None` when there is nothing to prefilter.
-    pub fn build(sets: &[Vec<Vec<u8>>]) -> Option<Prefilter> {
+    /// Builds the prefilter from each link's condition (the index is the link's prefilter id).
+    /// `None` when there is nothing to prefilter.
+    pub fn build(sets: &[Condition]) -> Option<Prefilter> {
+        let mut all: Vec<Condition> = sets.to_vec();
+        let mut parts: Vec<Vec<u32>> = Vec::with_capacity(sets.len());
+        let mut conjunctive = vec![0u64; sets.len().div_ceil(64)];
+        for (id, cond) in sets.iter().enumerate() {
+            let mut own = Vec::new();
+            for also in &cond.also {
+                own.push(all.len() as u32);
+                all.push(Condition::literals(also.clone()));
+            }
+            if !own.is_empty() {
+                set_all(&mut conjunctive, &[id as u32]);
+            }
+            parts.push(own);
+        }
+        let mut prefilter = Prefilter::build_each(&all)?;
+        if conjunctive.iter().any(|w| *w != 0) {
+            prefilter.conjunctive = conjunctive;
+            prefilter.part_start = offsets(&parts);
+            prefilter.parts = parts.concat();
+        }
+        Some(prefilter)
+    }
+
+    /// [`build`](Self::build) without the [`Condition::also`] sets.
+    fn build_each(sets: &[Condition]) -> Option<Prefilter> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u32>> = Vec::new();
+        let mut tails: Vec<Vec<(u32, u32, u32)>> = Vec::new();
+        let mut tail_bytes: Vec<u8> = Vec::new();
         let mut single: Vec<Vec<u32>> = vec![Vec::new(); 256];
         let mut index = std::collections::HashMap::new();
-        for (id, set) in sets.iter().enumerate() {
+        let words = sets.len().div_ceil(64);
+        let mut squeezed: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
+        let mut prefixes: Vec<(Vec<u8>, u32)> = Vec::new();
+        let mut alone = Vec::new();
+        for (id, cond) in sets.iter().enumerate() {
             let id = id as u32;
-            for lit in set {
-                match lit.as_slice() {
+            if cond.checked_alone && cond.evasion.is_none() && !cond.literals.is_empty() {
+                // A contiguous NFA: a few KiB, where a DFA of the same literals takes 100s.
+                let automaton = AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&cond.literals)
+                    .ok()?;
+                alone.push((id, automaton));
+            }
+            let absent: Vec<Vec<u8>> = cond
+                .evasion
+                .iter()
+                .flat_map(|e| e.absent.iter().map(|&b| vec![b]))
+                .collect();
+            let mut literals: Vec<&[u8]> = cond.literals.iter().map(Vec::as_slice).collect();
+            literals.extend(absent.iter().map(Vec::as_slice));
+            if let Some(e) = &cond.evasion {
+                literals.extend(e.squeezed.iter().map(Vec::as_slice));
+                for lit in e.squeezed.iter().filter(|l| l.len() > 1) {
+                    match squeezed.iter_mut().find(|(l, _)| l == lit) {
+                        Some((_, ids)) => ids.push(id),
+                        None => squeezed.push((lit.clone(), vec![id])),
+                    }
+                }
+                prefixes.extend(e.prefixes.iter().map(|p| (p.clone(), id)));
+            }
+            for lit in literals {
+                match lit {
                     [] => {}
                     [b] => {
                         for b in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
@@ -69,16 +188,21 @@ impl Prefilter {
                         let at = *index.entry(cut.clone()).or_insert_with(|| {
                             patterns.push(cut);
                             owners.push(Vec::new());
+                            tails.push(Vec::new());
                             owners.len() - 1
                         });
-                        if owners[at].last() != Some(&id) {
+                        if lit.len() > MAX_LITERAL {
+                            let rest = &lit[MAX_LITERAL..];
+                            tails[at].push((id, tail_bytes.len() as u32, rest.len() as u32));
+                            tail_bytes.extend(rest.iter().map(u8::to_ascii_lowercase));
+                        } else if owners[at].last() != Some(&id) {
                             owners[at].push(id);
                         }
                     }
                 }
             }
         }
-        if patterns.is_empty() && single.iter().all(Vec::is_empty) {
+        if patterns.is_empty() && single.iter().all(Vec::is_empty) && prefixes.is_empty() {
             return None;
         }
         let automaton = if patterns.is_empty() {
@@ -93,7 +217,6 @@ impl Prefilter {
                     .ok()?,
             )
         };
-        let words = sets.len().div_ceil(64);
         let mut single_used = [false; 256];
         let mut rows = Vec::new();
         if single.iter().any(|ids| !ids.is_empty()) {
@@ -105,11 +228,32 @@ impl Prefilter {
         }
         Some(Prefilter {
             automaton,
-            owners,
+            owner_start: offsets(&owners),
+            owners: owners.concat(),
+            tail_start: offsets(&tails),
+            tails: tails.concat(),
+            tail_bytes,
             single: rows,
             single_used,
             ids: sets.len(),
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            squeezed: if squeezed.is_empty() {
+                None
+            } else {
+                let automaton = AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(squeezed.iter().map(|(l, _)| l))
+                    .ok()?;
+                Some((
+                    automaton,
+                    squeezed.into_iter().map(|(_, ids)| ids).collect(),
+                ))
+            },
+            prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
+            alone,
+            conjunctive: Vec::new(),
+            part_start: Vec::new(),
+            parts: Vec::new(),
         })
     }
 
@@ -118,14 +262,36 @@ impl Prefilter {
         self.ids.div_ceil(64)
     }
 
-    /// Sets in `out` (of [`words`](Self::words) words) the id of every link one of whose
-    /// literals (cut to [`MAX_LITERAL`] bytes) occurs in `value`. Values that repeat from
-    /// request to request are scanned once per thread (see [`memo`]).
+    /// Sets in `out` (of [`words`](Self::words) words) the id of every link whose condition
+    /// `value` meets: one of its literals occurs in it (and one of each of its `also` sets), or
+    /// its evasion condition holds. Values that repeat from request to request are scanned once
+    /// per thread (see [`memo`]).
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
         memo::scan(self.uid, value, out, |v, o| self.scan_uncached(v, o));
     }
 
+    /// [`scan`](Self::scan) without the memo, into `out` all zeros.
     fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
+        self.scan_each(value, out);
+        // Only the conjunctive links whose own set matched need their parts checked.
+        for (w, mask) in self.conjunctive.iter().enumerate() {
+            let mut bits = out[w] & mask;
+            while bits != 0 {
+                let id = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (from, to) = (
+                    self.part_start[id] as usize,
+                    self.part_start[id + 1] as usize,
+                );
+                if !self.parts[from..to].iter().all(|&part| has(out, part)) {
+                    out[w] &= !(1 << (id % 64));
+                }
+            }
+        }
+    }
+
+    /// [`scan`](Self::scan) with every set on its own, conjunctions not applied.
+    fn scan_each(&self, value: &[u8], out: &mut [u64]) {
         if !self.single.is_empty() {
             let words = self.words();
             let mut seen = [false; 256];
@@ -141,22 +307,86 @@ impl Prefilter {
         }
         if let Some(automaton) = &self.automaton {
             for m in automaton.find_overlapping_iter(value) {
-                set_all(out, &self.owners[m.pattern().as_usize()]);
+                self.matched(value, &m, out);
+            }
+        }
+        if self.squeezed.is_none() && self.prefixes.is_none() {
+            return;
+        }
+        let squeezed = evasion::squeeze_value(value);
+        if let (Cow::Owned(squeezed), Some((automaton, owners))) = (&squeezed, &self.squeezed) {
+            for m in automaton.find_overlapping_iter(squeezed) {
+                set_all(out, &owners[m.pattern().as_usize()]);
+            }
+        }
+        if let Some(trie) = &self.prefixes {
+            trie.starts_of(&squeezed, |id| set_all(out, &[id]));
+        }
+    }
+
+    /// Sets in `out` the ids whose literal the automaton match `m` in `value` is: the pattern
+    /// itself, or the pattern followed by the rest of the literal.
+    fn matched(&self, value: &[u8], m: &aho_corasick::Match, out: &mut [u64]) {
+        let p = m.pattern().as_usize();
+        let (from, to) = (
+            self.owner_start[p] as usize,
+            self.owner_start[p + 1] as usize,
+        );
+        set_all(out, &self.owners[from..to]);
+        let after = &value[m.end()..];
+        let (from, to) = (self.tail_start[p] as usize, self.tail_start[p + 1] as usize);
+        for &(id, at, len) in &self.tails[from..to] {
+            let (at, len) = (at as usize, len as usize);
+            if !has(out, id)
+                && after.len() >= len
+                && after[..len].eq_ignore_ascii_case(&self.tail_bytes[at..at + len])
+            {
+                set_all(out, &[id]);
             }
         }
     }
 
+    /// True when `value` may match the link with prefilter id `id`: it holds one of the link's
+    /// whole literals when the link is checked alone, else the scan of `value` sets bit `id`
+    /// (see [`scan`](Self::scan)).
+    pub fn holds(&self, value: &[u8], id: u32) -> bool {
+        if let Ok(i) = self.alone.binary_search_by_key(&id, |a| a.0) {
+            return self.alone[i].1.is_match(value);
+        }
+        let mut bits = vec![0; self.words()];
+        self.scan(value, &mut bits);
+        has(&bits, id)
+    }
+
     /// Heap bytes the prefilter holds (the automaton and the owner lists).
     pub fn memory_usage(&self) -> usize {
-        let list = |l: &Vec<u32>| l.capacity() * 4 + 24;
         self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
-            + self.owners.iter().map(list).sum::<usize>()
+            + (self.owners.capacity() + self.owner_start.capacity()) * 4
+            + self.tail_start.capacity() * 4
+            + self.tails.capacity() * 12
+            + self.tail_bytes.capacity()
             + self.single.capacity() * 8
+            + self.squeezed.as_ref().map_or(0, |(a, o)| {
+                a.memory_usage() + o.iter().map(|ids| ids.capacity() * 4 + 24).sum::<usize>()
+            })
+            + self.prefixes.as_ref().map_or(0, PrefixTrie::memory_usage)
+            + self.alone.iter().map(|a| a.1.memory_usage()).sum::<usize>()
+            + (self.conjunctive.capacity() * 2 + self.part_start.capacity() + self.parts.capacity())
+                * 4
     }
 }
 
 /// The identity of the next prefilter built.
 static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Where each list starts in the lists concatenated, and where the last ends.
+fn offsets<T>(lists: &[Vec<T>]) -> Vec<u32> {
+    std::iter::once(0)
+        .chain(lists.iter().scan(0, |n, l| {
+            *n += l.len() as u32;
+            Some(*n)
+        }))
+        .collect()
+}
 
 fn set_all(out: &mut [u64], ids: &[u32]) {
     for &id in ids {
@@ -174,6 +404,10 @@ pub fn has(bits: &[u64], id: u32) -> bool {
 mod tests {
     use super::*;
 
+    fn conditions(sets: Vec<Vec<Vec<u8>>>) -> Vec<Condition> {
+        sets.into_iter().map(Condition::literals).collect()
+    }
+
     #[test]
     fn scan_sets_the_ids_whose_literals_occur() {
         let sets = vec![
@@ -181,7 +415,7 @@ mod tests {
             vec![b"<script".to_vec()],
             vec![b"union".to_vec()],
         ];
-        let p = Prefilter::build(&sets).unwrap();
+        let p = Prefilter::build(&conditions(sets)).unwrap();
         let mut bits = vec![0; p.words()];
         p.scan(b"1 UNION all", &mut bits);
         assert!(has(&bits, 0) && !has(&bits, 1) && has(&bits, 2));
@@ -200,7 +434,7 @@ mod tests {
             vec![b";".to_vec(), b"javascript:".to_vec()],
             vec![b"onerror".to_vec()],
         ];
-        let p = Prefilter::build(&sets).unwrap();
+        let p = Prefilter::build(&conditions(sets)).unwrap();
         let scan = |v: &[u8]| {
             let mut bits = vec![0; p.words()];
             p.scan(v, &mut bits);
@@ -211,5 +445,59 @@ mod tests {
         assert_eq!(scan(b"JavaScript:alert(1)"), (false, true, false));
         assert_eq!(scan(b"<img OnError=alert(1)>"), (false, false, true));
         assert_eq!(scan(b"hello"), (false, false, false));
+        assert_eq!(
+            scan(b"JavaScript alert"),
+            (false, false, false),
+            "a cut literal matches only when the rest follows"
+        );
+        assert_eq!(scan(b"onerr"), (false, false, false));
+    }
+
+    #[test]
+    fn links_checked_alone_use_their_whole_literals() {
+        let mut sets = conditions(vec![vec![b"javascript:".to_vec()], vec![b"x".to_vec()]]);
+        sets[0].checked_alone = true;
+        let p = Prefilter::build(&sets).unwrap();
+        assert!(p.holds(b"a JavaScript:alert(1)", 0));
+        assert!(!p.holds(b"java", 0));
+        assert!(!p.holds(b"javascript", 0));
+        assert!(p.holds(b"X", 1) && !p.holds(b"y", 1));
+    }
+
+    #[test]
+    fn also_sets_must_all_be_met() {
+        let mut sets = conditions(vec![
+            vec![b"concat".to_vec(), b"cot".to_vec()],
+            vec![b"x".to_vec()],
+        ]);
+        sets[0].also = vec![vec![b"(".to_vec()], vec![b")".to_vec(), b"]".to_vec()]];
+        let p = Prefilter::build(&sets).unwrap();
+        let scan = |v: &[u8]| {
+            let mut bits = vec![0; p.words()];
+            p.scan(v, &mut bits);
+            (has(&bits, 0), has(&bits, 1))
+        };
+        assert_eq!(scan(b"COT(1)"), (true, false));
+        assert_eq!(scan(b"concat(a]"), (true, false));
+        assert_eq!(scan(b"Blue cotton shirt"), (false, false), "no (");
+        assert_eq!(scan(b"cotton (y"), (false, false), "no ) or ]");
+        assert_eq!(scan(b"(x)"), (false, true), "parts alone set no link");
+    }
+
+    #[test]
+    fn holds_answers_like_scan() {
+        let sets = vec![
+            vec![b"x".to_vec()],
+            vec![b";".to_vec(), b"javascript:".to_vec()],
+            vec![b"onerror".to_vec(), b"java".to_vec()],
+        ];
+        let p = Prefilter::build(&conditions(sets)).unwrap();
+        for v in [&b"X"[..], b"a;b", b"JavaScript:", b"OnErRoR", b"hello", b""] {
+            let mut bits = vec![0; p.words()];
+            p.scan(v, &mut bits);
+            for id in 0..3 {
+                assert_eq!(p.holds(v, id), has(&bits, id), "{v:?} {id}");
+            }
+        }
     }
 }
