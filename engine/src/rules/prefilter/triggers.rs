@@ -28,7 +28,7 @@ impl Presence {
         let mut prev_space = true;
         for (i, &b) in value.iter().enumerate() {
             p.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
-            let space = WHITESPACE.contains(&b);
+            let space = matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
             if space && (b != b' ' || prev_space) {
                 p.special_whitespace = true;
             }
@@ -40,8 +40,15 @@ impl Presence {
         if prev_space && !value.is_empty() {
             p.special_whitespace = true;
         }
-        p.path_work = path_work(value);
+        p.path_work = p.holds_any(b"./\\") && path_work(value);
         p
+    }
+
+    /// True when the value holds one of `bytes`.
+    fn holds_any(&self, bytes: &[u8]) -> bool {
+        bytes
+            .iter()
+            .any(|&b| self.bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0)
     }
 
     /// Adds what `other` holds.
@@ -76,9 +83,6 @@ impl Presence {
 /// change the value: it holds a backslash or `//`, or a `/`-separated segment that is `.` or
 /// ends in `..`.
 fn path_work(value: &[u8]) -> bool {
-    if !value.iter().any(|&b| b == b'.' || b == b'/' || b == b'\\') {
-        return false;
-    }
     value.contains(&b'\\')
         || value.windows(2).any(|w| w == b"//")
         || value
