@@ -99,7 +99,9 @@ HEADERS=(-H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHT
 
 start_nginx() { # dir, main-context lines, http-context lines, server-context lines
   local dir="$1" main="$2" http="$3" server="$4"
-  local port=$((20000 + RANDOM % 20000)) backend=$((20000 + RANDOM % 20000))
+  local port backend
+  port=$(free_port)
+  backend=$(free_port)
   mkdir -p "$dir/html" "$dir/logs"
   printf 'hello\n' > "$dir/html/index.html"
   cat > "$dir/nginx.conf" <<CONF
@@ -128,7 +130,7 @@ http {
     }
 }
 CONF
-  start_nginx_at "$dir" "$port"
+  start_nginx_at "$dir" "$port" || return 1
   echo "$port"
 }
 
@@ -177,6 +179,7 @@ for v in "${VARIANTS[@]}"; do
     modsec-crs) port=$(start_nginx "$dir" "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" \
       "modsecurity on; modsecurity_rules_file $WORK/modsec-crs.conf;" "") ;;
   esac
+  [ -n "$port" ] || { echo "could not start the $v variant (see $dir/logs/error.log)" >&2; exit 1; }
   echo "==> $v on port $port" >&2
   for m in "${MIXES[@]}"; do run_mix "$v" "$dir" "$port" "$m"; done
   FAILOPEN[$v]=$(grep -c "Inspection incomplete" "$dir/logs/error.log" || true)

@@ -3,11 +3,24 @@
 
 TICKS=$(getconf CLK_TCK)
 
+# free_port: a random port in 20000-31999 (below the kernel's ephemeral range, where outgoing
+# connections take their local ports) on which nothing listens on 127.0.0.1 now.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+}
+
 # start_nginx_at DIR PORT: starts nginx on DIR/nginx.conf (prefix DIR) and waits until
 # 127.0.0.1:PORT answers.
 start_nginx_at() {
   local dir="$1" port="$2"
-  /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf"
+  /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" || return 1
   for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$port/index.html" && return 0
     sleep 0.1

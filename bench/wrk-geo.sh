@@ -43,7 +43,7 @@ LUA
 run_variant() { # name, http lines, extra wrk arguments
   local name="$1" http_extra="$2"; shift 2
   local dir; dir=$(mktemp -d "$WORK/nginx.XXXXXX")
-  local port=$((20000 + RANDOM % 20000))
+  local port; port=$(free_port)
   mkdir -p "$dir/html" "$dir/logs"
   printf 'hello\n' > "$dir/html/index.html"
   cat > "$dir/nginx.conf" <<CONF

@@ -96,7 +96,7 @@ thread_local! {
 
 /// Buffers larger than this (entries, or arena words) are freed rather than kept for the next
 /// request, so one huge request does not hold its memory for the thread's lifetime.
-const KEEP_AT_MOST: usize = 1 << 16;
+const KEEP_AT_MOST: usize = 1 << 14;
 
 impl Inner {
     /// True when the buffers are small enough to keep for the next request.

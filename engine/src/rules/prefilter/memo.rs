@@ -15,8 +15,8 @@ const SLOTS: usize = 1024;
 const WAYS: usize = 4;
 /// Shorter values scan about as fast as they are looked up, and are not memoized.
 const MIN_LEN: usize = 16;
-/// Longer values rarely repeat and are not memoized (bounds the memo near 600 KiB per thread).
-const MAX_LEN: usize = 512;
+/// Longer values rarely repeat and are not memoized (bounds the memo near 400 KiB per thread).
+const MAX_LEN: usize = 256;
 
 struct Entry {
     /// [`super::Prefilter`]'s identity: scans of different rule sets differ.
