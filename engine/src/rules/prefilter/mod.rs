@@ -27,6 +27,10 @@ pub use multi_match::multi_match_may_hold;
 use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};
 
+/// Values longer than this skip the squeezed pass (see [`Prefilter::scan`]): every
+/// shell-evasion link is taken to be possible on them.
+const LONG_VALUE: usize = 4096;
+
 /// Literals are cut to this many bytes before they go into the automaton; the rest of a longer
 /// literal is compared after the automaton matched its start, so cutting costs no precision. It
 /// keeps the automaton a small DFA (about 1.5 MiB for CRS, against 34 MiB for
@@ -94,6 +98,9 @@ pub struct Prefilter {
     squeezed: Option<(AhoCorasick, Vec<Vec<u32>>)>,
     /// Prefixes of the squeezed value, with their ids.
     prefixes: Option<PrefixTrie>,
+    /// Every id the squeezed pass (`squeezed` and `prefixes`) can set, as bits: set at once for
+    /// values longer than [`LONG_VALUE`].
+    evasion_ids: Vec<u64>,
     /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
     alone: Vec<(u32, AhoCorasick)>,
     /// The links with [`Condition::also`] sets, as bits; empty when none.
@@ -226,8 +233,16 @@ impl Prefilter {
                 set_all(&mut rows[b * words..(b + 1) * words], ids);
             }
         }
+        let mut evasion_ids = vec![0u64; words];
+        for (_, ids) in &squeezed {
+            set_all(&mut evasion_ids, ids);
+        }
+        for (_, id) in &prefixes {
+            set_all(&mut evasion_ids, &[*id]);
+        }
         Some(Prefilter {
             automaton,
+            evasion_ids,
             owner_start: offsets(&owners),
             owners: owners.concat(),
             tail_start: offsets(&tails),
@@ -311,6 +326,14 @@ impl Prefilter {
             }
         }
         if self.squeezed.is_none() && self.prefixes.is_none() {
+            return;
+        }
+        if value.len() > LONG_VALUE {
+            // A body-sized value would be copied and scanned a second time; saying its
+            // shell-evasion links may match lets them run their regex on it instead.
+            for (o, e) in out.iter_mut().zip(&self.evasion_ids) {
+                *o |= e;
+            }
             return;
         }
         let squeezed = evasion::squeeze_value(value);
@@ -451,6 +474,33 @@ mod tests {
             "a cut literal matches only when the rest follows"
         );
         assert_eq!(scan(b"onerr"), (false, false, false));
+    }
+
+    /// A body-sized value skips the squeezed pass, so its shell-evasion links must be taken
+    /// as possible whatever it holds; a short value is still told apart.
+    #[test]
+    fn long_values_keep_every_shell_evasion_link() {
+        let pattern = r#"(?i)(?:^|[;|])[\s\x0b]*["']*(?:c["'\x5c]*a["'\x5c]*t|l["'\x5c]*s)\b"#;
+        let sets = vec![
+            Condition {
+                evasion: evasion::evasion_condition(pattern),
+                ..Condition::literals(Vec::new())
+            },
+            Condition::literals(vec![b"select".to_vec()]),
+        ];
+        assert!(sets[0].evasion.is_some());
+        let p = Prefilter::build(&sets).unwrap();
+        let scan = |v: &[u8]| {
+            let mut bits = vec![0; p.words()];
+            p.scan(v, &mut bits);
+            (has(&bits, 0), has(&bits, 1))
+        };
+        assert_eq!(scan(b"x;c'a't /etc/passwd"), (true, false));
+        assert_eq!(scan(b"blue cotton shirt"), (false, false));
+        let mut long = b"x".repeat(LONG_VALUE);
+        long.extend_from_slice(b";c'a't /etc/passwd");
+        assert_eq!(scan(&long), (true, false));
+        assert_eq!(scan(&b"y".repeat(LONG_VALUE + 1)), (true, false));
     }
 
     #[test]
