@@ -427,13 +427,7 @@ pub unsafe extern "C" fn moat_engine_new_with_rules(
         let rules = if path.is_empty() {
             None
         } else {
-            let set = crate::rules::RuleSet::load(&[path.into()]).map_err(|errors| {
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })?;
+            let set = crate::rules::RuleSet::load_main(Path::new(path))?;
             Some(std::sync::Arc::new(set))
         };
         Ok(Box::into_raw(Box::new(MoatEngine {

@@ -21,7 +21,7 @@
 
 use std::process::ExitCode;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use moat::forward::config::LogConfig;
 use moat::forward::schema;
@@ -107,13 +107,7 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     let http = HttpFile::parse(&raw).map_err(|e| format!("{file}: {e}"))?;
     let engine = match &rules {
         Some(path) => {
-            let set = moat::rules::RuleSet::load(&[PathBuf::from(path)]).map_err(|errors| {
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })?;
+            let set = moat::rules::RuleSet::load_main(Path::new(path))?;
             Engine::with_rules(patch.resolve(), Some(std::sync::Arc::new(set)))
         }
         None => Engine::new(patch.resolve()),

@@ -141,25 +141,17 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
     let Some(Some(gate)) = rules.gates.by_rule.get(rule) else {
         return true;
     };
-    let present = match tx.cache.scope_present(gate.scope) {
-        Some(present) => present,
-        None => {
-            let present = has_values(&rules.gates.scopes[gate.scope as usize], tx);
-            tx.cache.set_scope_present(gate.scope, present);
-            present
-        }
-    };
+    let scope = &rules.gates.scopes[gate.scope as usize];
+    let mut memo = tx.cache.scope(gate.scope);
+    let present = *memo.present.get_or_insert_with(|| has_values(scope, tx));
     let (true, Some(id), Some(filter)) = (present, gate.id, &rules.prefilter) else {
+        tx.cache.set_scope(gate.scope, memo);
         return present;
     };
-    let scan = match tx.cache.scope_scan(gate.scope) {
-        Some(scan) => scan,
-        None => {
-            let scan = scope_scan(rules, filter, &rules.gates.scopes[gate.scope as usize], tx);
-            tx.cache.set_scope_scan(gate.scope, scan);
-            scan
-        }
-    };
+    let scan = *memo
+        .scan
+        .get_or_insert_with(|| scope_scan(rules, filter, scope, tx));
+    tx.cache.set_scope(gate.scope, memo);
     tx.cache.has(scan, id)
 }
 

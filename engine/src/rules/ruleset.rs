@@ -189,6 +189,18 @@ impl RuleSet {
         RuleSet::compile(&config)
     }
 
+    /// Loads one main rule file (with its `Include`s); the errors, each with its file:line,
+    /// joined one per line.
+    pub fn load_main(path: &Path) -> Result<RuleSet, String> {
+        RuleSet::load(&[path.to_path_buf()]).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
     /// Compiles a parsed configuration; operator errors carry the rule's file:line.
     pub fn compile(config: &Config) -> Result<RuleSet, Vec<SecLangError>> {
         let mut errors = Vec::new();

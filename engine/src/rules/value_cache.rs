@@ -65,10 +65,8 @@ struct Inner {
     group_scans: FastMap<u64, Rc<GroupScans>>,
     /// `(group, chain)` → a superset of the OR of those scans (see [`ValueCache::group_or`]).
     group_ors: FastMap<u64, u32>,
-    /// Per gate scope (see [`super::gate`]): the offset in `arena` of its values' scans OR-ed.
-    scopes: Vec<Option<u32>>,
-    /// Per gate scope: whether the request has any of its values.
-    scopes_present: Vec<Option<bool>>,
+    /// Per gate scope (see [`super::gate`]): what this request computed of it.
+    scopes: Vec<ScopeMemo>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
 }
@@ -120,9 +118,17 @@ impl Inner {
         self.group_scans.clear();
         self.group_ors.clear();
         self.scopes.clear();
-        self.scopes_present.clear();
         self.arena.clear();
     }
+}
+
+/// What one request computed of a gate scope (see [`super::gate`]), each part on first use.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScopeMemo {
+    /// Whether the request has any of the scope's values.
+    pub present: Option<bool>,
+    /// The offset in the arena of the scope's values' scans OR-ed.
+    pub scan: Option<u32>,
 }
 
 /// The scans of a group's values (after one chain): each value's and their OR.
@@ -305,34 +311,24 @@ impl ValueCache {
         }
     }
 
-    /// The OR-ed scan of gate scope `scope`, when it was computed for this request.
-    pub fn scope_scan(&self, scope: u32) -> Option<u32> {
-        *self.inner.borrow().scopes.get(scope as usize)?
+    /// What this request has computed of gate scope `scope` so far.
+    pub fn scope(&self, scope: u32) -> ScopeMemo {
+        self.inner
+            .borrow()
+            .scopes
+            .get(scope as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
-    /// Remembers the OR-ed scan of gate scope `scope`.
-    pub fn set_scope_scan(&self, scope: u32, scan: u32) {
+    /// Remembers what this request computed of gate scope `scope`.
+    pub fn set_scope(&self, scope: u32, memo: ScopeMemo) {
         let mut inner = self.inner.borrow_mut();
         let at = scope as usize;
         if inner.scopes.len() <= at {
-            inner.scopes.resize(at + 1, None);
+            inner.scopes.resize(at + 1, ScopeMemo::default());
         }
-        inner.scopes[at] = Some(scan);
-    }
-
-    /// Whether gate scope `scope` has values in this request, when that was computed.
-    pub fn scope_present(&self, scope: u32) -> Option<bool> {
-        *self.inner.borrow().scopes_present.get(scope as usize)?
-    }
-
-    /// Remembers whether gate scope `scope` has values in this request.
-    pub fn set_scope_present(&self, scope: u32, present: bool) {
-        let mut inner = self.inner.borrow_mut();
-        let at = scope as usize;
-        if inner.scopes_present.len() <= at {
-            inner.scopes_present.resize(at + 1, None);
-        }
-        inner.scopes_present[at] = Some(present);
+        inner.scopes[at] = memo;
     }
 
     /// The slots of the group's values that may match the link's operator (prefilter id `id`)
