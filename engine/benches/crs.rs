@@ -41,15 +41,47 @@ const HEADERS: [(&[u8], &[u8]); 5] = [
 ];
 
 fn json_body() -> Vec<u8> {
+    json_body_variant(None)
+}
+
+/// The 10 KB JSON order; with `Some(k)`, the same fields with values of order `k` (its own SKUs,
+/// quantities, prices, product names and notes), as many clients of one API send.
+fn json_body_variant(k: Option<u64>) -> Vec<u8> {
+    const PRODUCTS: [&str; 6] = [
+        "Blue cotton shirt size M",
+        "Red wool sweater size L",
+        "Black leather belt 95 cm",
+        "Grey denim jeans 32/34",
+        "White linen shirt size S",
+        "Green rain jacket size XL",
+    ];
     let mut s = String::from("{\"order\":{\"id\":\"A-1001\",\"items\":[");
-    let mut i = 0;
+    let mut i = 0u64;
     while s.len() < 10_000 {
         if i > 0 {
             s.push(',');
         }
+        let (sku, name, qty, price, note) = match k {
+            None => (
+                i,
+                PRODUCTS[0].to_string(),
+                i % 4 + 1,
+                "19.99".to_string(),
+                "gift wrap please".to_string(),
+            ),
+            Some(k) => {
+                let r = (k * 131 + i * 7919).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                (
+                    k * 1000 + i,
+                    PRODUCTS[(r % 6) as usize].to_string(),
+                    r % 9 + 1,
+                    format!("{}.{:02}", r % 200 + 1, r % 100),
+                    format!("deliver after {} pm, ring {}", r % 12 + 1, r % 40),
+                )
+            }
+        };
         s.push_str(&format!(
-            "{{\"sku\":\"SKU-{i:05}\",\"name\":\"Blue cotton shirt size M\",\"qty\":{},\"price\":19.99,\"note\":\"gift wrap please\"}}",
-            i % 4 + 1
+            "{{\"sku\":\"SKU-{sku:05}\",\"name\":\"{name}\",\"qty\":{qty},\"price\":{price},\"note\":\"{note}\"}}"
         ));
         i += 1;
     }
@@ -148,6 +180,27 @@ fn main() {
         client_addr: b"203.0.113.7",
         request_id: b"bench",
     };
+    let varying_bodies: Vec<(Vec<u8>, String)> = (0..256)
+        .map(|k| {
+            let body = json_body_variant(Some(k));
+            let length = body.len().to_string();
+            (body, length)
+        })
+        .collect();
+    let varying_posts: Vec<Request<'_>> = varying_bodies
+        .iter()
+        .map(|(body, length)| {
+            let mut headers = post.headers.clone();
+            if let Some(h) = headers.iter_mut().find(|h| h.name == b"Content-Length") {
+                h.value = length.as_bytes();
+            }
+            Request {
+                headers,
+                body: vec![BodyPart::Memory(body)],
+                ..post.clone()
+            }
+        })
+        .collect();
     let attack = Request {
         uri: b"/products/list?category=shirts'%20UNION%20SELECT%20password%20FROM%20users--",
         ..get.clone()
@@ -199,6 +252,11 @@ fn main() {
         ),
         ("benign GET, new values each time", &varying[..], 20_000),
         ("10 KB JSON POST", std::slice::from_ref(&post), 2_000),
+        (
+            "10 KB JSON POST, new values each time",
+            &varying_posts[..],
+            2_000,
+        ),
         ("SQLi GET", std::slice::from_ref(&attack), 5_000),
     ] {
         for (ename, engine) in [("CRS v4 PL1", &with_crs), ("built-in detectors", &builtin)] {
