@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::fast_hash::FastMap;
-use super::prefilter::{self, Prefilter, Presence, Trigger};
+use super::prefilter::{self, Computed, Prefilter, Presence, Trigger};
 use super::ruleset::Link;
 use super::transformations;
 use crate::parse::{Field, Source};
@@ -57,6 +57,8 @@ struct Inner {
     presences: Vec<Option<Presence>>,
     /// Per slot: the offset in `arena` of the untransformed value's scan.
     slot_scans: Vec<Option<u32>>,
+    /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
+    hashes: Vec<u64>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; SOURCES * 2],
     /// Per group: its untransformed values' scans.
@@ -113,6 +115,8 @@ impl Inner {
         self.presences.resize(slots, None);
         self.slot_scans.clear();
         self.slot_scans.resize(slots, None);
+        self.hashes.clear();
+        self.hashes.resize(slots, 0);
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_scans.clear();
@@ -209,7 +213,14 @@ impl ValueCache {
     ) -> bool {
         self.scanned(filter, slot, value);
         if link.multi_match && self.presence(slot, value).meets(trigger) {
-            return prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
+            let mut held = [0u64];
+            let hash = self.hash(slot, value);
+            filter.remembered(Computed::MultiMatch(id), value, hash, &mut held, |out| {
+                let holds =
+                    prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
+                out[0] = u64::from(holds);
+            });
+            return held[0] != 0;
         }
         if let Some(answer) = self.known_may_match(link, id, trigger, slot) {
             return answer;
@@ -430,13 +441,27 @@ impl ValueCache {
         if let Some(scan) = self.inner.borrow().scans.get(&k) {
             return *scan;
         }
-        let transformed = self.transformed(link, trigger, Some(slot), value);
-        // The scan ignores ASCII case: a value the chain only re-cased has the original's.
-        let scan = if transformed.eq_ignore_ascii_case(value) {
-            self.scanned(filter, slot, value).scan
+        let hash = self.hash(slot, value);
+        let mut stack = [0u64; 16];
+        let mut heap = Vec::new();
+        let bits = if filter.words() <= stack.len() {
+            &mut stack[..filter.words()]
         } else {
-            self.scan(filter, &transformed)
+            heap.resize(filter.words(), 0);
+            &mut heap[..]
         };
+        let computed = Computed::Chain(link.chain_id);
+        filter.remembered(computed, value, hash, bits, |out| {
+            let transformed = self.transformed(link, trigger, Some(slot), value);
+            // The scan ignores ASCII case: a value the chain only re-cased has the original's.
+            if transformed.eq_ignore_ascii_case(value) {
+                let own = self.scanned(filter, slot, value).scan;
+                self.or_into(out, own);
+            } else {
+                filter.scan_uncached(&transformed, out);
+            }
+        });
+        let scan = self.store(bits);
         self.inner.borrow_mut().scans.insert(k, scan);
         scan
     }
@@ -478,20 +503,36 @@ impl ValueCache {
         if let Some(Some(scan)) = known {
             return Scanned { presence, scan };
         }
-        let scan = self.scan(filter, value);
+        let scan = self.scan(filter, slot, value);
         if let Some(entry) = self.inner.borrow_mut().slot_scans.get_mut(slot as usize) {
             *entry = Some(scan);
         }
         Scanned { presence, scan }
     }
 
-    /// Scans `value` into a new arena entry; returns its offset.
-    fn scan(&self, filter: &Prefilter, value: &[u8]) -> u32 {
+    /// Scans the untransformed value in `slot` into a new arena entry; returns its offset.
+    fn scan(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> u32 {
+        let hash = self.hash(slot, value);
         let mut inner = self.inner.borrow_mut();
         let at = inner.arena.len();
         inner.arena.resize(at + filter.words(), 0);
-        filter.scan(value, &mut inner.arena[at..]);
+        filter.scan_hashed(value, hash, &mut inner.arena[at..]);
         at as u32
+    }
+
+    /// The memo hash of the untransformed value in `slot`, computed on first use.
+    fn hash(&self, slot: u32, value: &[u8]) -> u64 {
+        let known = self.inner.borrow().hashes.get(slot as usize).copied();
+        match known {
+            Some(h) if h != 0 => h,
+            _ => {
+                let h = prefilter::value_hash(value);
+                if let Some(entry) = self.inner.borrow_mut().hashes.get_mut(slot as usize) {
+                    *entry = h;
+                }
+                h
+            }
+        }
     }
 
     /// True when prefilter id `id` is set in the scan at `scan`.

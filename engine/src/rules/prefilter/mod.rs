@@ -23,6 +23,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 pub use evasion::{evasion_condition, Evasion};
 pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
+pub use memo::{value_hash, Computed};
 pub use multi_match::multi_match_may_hold;
 use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};
@@ -282,11 +283,38 @@ impl Prefilter {
     /// its evasion condition holds. Values that repeat from request to request are scanned once
     /// per thread (see [`memo`]).
     pub fn scan(&self, value: &[u8], out: &mut [u64]) {
-        memo::scan(self.uid, value, out, |v, o| self.scan_uncached(v, o));
+        self.scan_hashed(value, memo::value_hash(value), out);
+    }
+
+    /// [`scan`](Self::scan) of a value whose [`value_hash`] is known.
+    pub fn scan_hashed(&self, value: &[u8], hash: u64, out: &mut [u64]) {
+        self.remembered(Computed::Scan, value, hash, out, |o| {
+            self.scan_uncached(value, o)
+        });
+    }
+
+    /// ORs into `out` what `compute` sets for `value` (whose [`value_hash`] is `hash`) under
+    /// this prefilter, from the per-thread memo when the thread computed it before (see
+    /// [`memo`]).
+    pub fn remembered(
+        &self,
+        computed: Computed,
+        value: &[u8],
+        hash: u64,
+        out: &mut [u64],
+        compute: impl FnOnce(&mut [u64]),
+    ) {
+        let key = memo::Key {
+            filter: self.uid,
+            computed,
+            value,
+            hash,
+        };
+        memo::remembered(&key, out, compute);
     }
 
     /// [`scan`](Self::scan) without the memo, into `out` all zeros.
-    fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
+    pub fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
         self.scan_each(value, out);
         // Only the conjunctive links whose own set matched need their parts checked.
         for (w, mask) in self.conjunctive.iter().enumerate() {
