@@ -25,12 +25,23 @@ pub fn run_phase(
     phase: u8,
     deadline: &Deadline,
 ) -> Result<bool, OutOfTime> {
+    run_phase_from(rules, tx, phase, (0, 0), deadline)
+}
+
+/// [`run_phase`] from position `from.0` of the phase's rule order, with `from.1` rules still to
+/// skip (where a [`super::prologue::Prologue`] left off).
+pub fn run_phase_from(
+    rules: &RuleSet,
+    tx: &mut Transaction<'_>,
+    phase: u8,
+    from: (usize, u32),
+    deadline: &Deadline,
+) -> Result<bool, OutOfTime> {
     if tx.engine_mode == EngineMode::Off || tx.allowed {
         return Ok(false);
     }
     let order = &rules.phase_rules[usize::from(phase).min(5)];
-    let mut i = 0;
-    let mut skip = 0u32;
+    let (mut i, mut skip) = from;
     while i < order.len() {
         let index = order[i];
         i += 1;
@@ -81,7 +92,7 @@ fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {
 /// True when every link of the rule matches. As in ModSecurity, each matched value of a link
 /// sets `MATCHED_VAR` and the captures and runs that link's `setvar`s and `ctl`s at once, so the
 /// next value and the next link can read them.
-fn rule_matches(rules: &RuleSet, rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
+pub(super) fn rule_matches(rules: &RuleSet, rule: &CompiledRule, tx: &mut Transaction<'_>) -> bool {
     rule.links
         .iter()
         .all(|link| link_matches(rules, rule, link, tx))
@@ -436,7 +447,7 @@ fn value_matches<'v>(
 }
 
 /// Records a matched rule (its message and data expanded now, after all links ran).
-fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
+pub(super) fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
     if rule.log || rule.disruptive == Disruptive::Deny {
         let m = RuleMatch {
             id: rule.id,

@@ -8,6 +8,7 @@ pub mod key_pattern;
 pub mod matched_vars;
 pub mod operators;
 pub mod prefilter;
+pub mod prologue;
 pub mod ruleset;
 pub mod transaction;
 pub mod transformations;
@@ -64,15 +65,25 @@ pub fn evaluate(
     limits: &Limits,
     deadline: &Deadline,
 ) -> Result<Outcome, OutOfTime> {
-    let mut tx = Transaction::new(
+    let prologue = rules
+        .set
+        .prologue
+        .as_ref()
+        .filter(|p| p.applies(rules.removed));
+    let mut tx = Transaction::starting_with(
         exchange.req,
         exchange.inputs,
         exchange.body,
         rules.set.engine_mode,
+        prologue.map(|p| &p.tx),
     );
     tx.response = exchange.response;
     tx.removed_ids.extend_from_slice(rules.removed);
-    let mut denied = eval::run_phase(rules.set, &mut tx, 1, deadline)?;
+    if let Some(p) = prologue {
+        p.restore(&mut tx);
+    }
+    let from = prologue.map_or((0, 0), |p| p.resume);
+    let mut denied = eval::run_phase_from(rules.set, &mut tx, 1, from, deadline)?;
     if !denied {
         reparse_body_if_forced(&mut tx, limits);
         denied = eval::run_phase(rules.set, &mut tx, 2, deadline)?;

@@ -180,6 +180,8 @@ pub struct RuleSet {
     pub chain_triggers: Vec<Trigger>,
     /// Per rule, what rules it out for a whole request at once (see [`super::gate`]).
     pub gates: super::gate::Gates,
+    /// Phase 1's request-independent start, run once at load.
+    pub prologue: Option<super::prologue::Prologue>,
 }
 
 impl RuleSet {
@@ -256,6 +258,7 @@ impl RuleSet {
             prefilter: None,
             chain_triggers: Vec::new(),
             gates: Default::default(),
+            prologue: None,
         };
         for exclusion in &config.exclusions {
             if let Err(e) = set.apply_exclusion(&exclusion.directive.item) {
@@ -266,6 +269,7 @@ impl RuleSet {
         set.index_phases();
         set.build_prefilter();
         set.gates = super::gate::Gates::build(&set.rules);
+        set.prologue = super::prologue::Prologue::compute(&set);
         Ok(set)
     }
 

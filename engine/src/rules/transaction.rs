@@ -96,23 +96,37 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// An empty `TX` map, the thread's spare one if it has it.
-fn spare_tx_map() -> FastMap<String, Vec<u8>> {
-    SPARE_TX
+/// A `TX` map holding exactly `start` (empty without), made from the thread's spare one when
+/// it has it: the entries the last request left under `start`'s keys keep their buffers.
+fn spare_tx_map(start: Option<&FastMap<String, Vec<u8>>>) -> FastMap<String, Vec<u8>> {
+    let mut map = SPARE_TX
         .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
         .ok()
         .flatten()
-        .unwrap_or_else(|| FastMap::with_capacity_and_hasher(128, Default::default()))
+        .unwrap_or_else(|| FastMap::with_capacity_and_hasher(128, Default::default()));
+    let Some(start) = start else {
+        map.clear();
+        return map;
+    };
+    map.retain(|k, _| start.contains_key(k));
+    for (k, v) in start {
+        match map.get_mut(k) {
+            Some(mine) => mine.clone_from(v),
+            None => {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    map
 }
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
-        let mut map = std::mem::take(&mut self.tx);
+        let map = std::mem::take(&mut self.tx);
         if map.capacity() > 1024 {
             // A request that set thousands of variables does not keep its table.
             return;
         }
-        map.clear();
         // During thread exit the spare is gone; the map is then simply freed.
         let _ = SPARE_TX.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
@@ -125,11 +139,22 @@ impl Drop for Transaction<'_> {
 impl<'t> Transaction<'t> {
     /// A fresh transaction over parsed inputs.
     pub fn new(req: &'t Request<'t>, inputs: Inputs<'t>, body: &'t [u8], mode: EngineMode) -> Self {
+        Transaction::starting_with(req, inputs, body, mode, None)
+    }
+
+    /// [`new`](Self::new), with `TX` holding `start` (a [`super::prologue::Prologue`]'s).
+    pub fn starting_with(
+        req: &'t Request<'t>,
+        inputs: Inputs<'t>,
+        body: &'t [u8],
+        mode: EngineMode,
+        start: Option<&FastMap<String, Vec<u8>>>,
+    ) -> Self {
         let mut tx = Transaction {
             req,
             inputs,
             body,
-            tx: spare_tx_map(),
+            tx: spare_tx_map(start),
             collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),

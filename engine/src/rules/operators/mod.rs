@@ -164,6 +164,12 @@ fn unsupported(name: OperatorName) -> String {
 }
 
 impl Operator {
+    /// True when the operator's outcome depends only on its input and argument: it writes
+    /// nothing (`@geoLookup` fills the `GEO` collection).
+    pub fn reads_only_its_input(&self) -> bool {
+        !matches!(self.kind, Kind::GeoLookup(_))
+    }
+
     /// True when the rule matches `input` (negation already applied). `argument` is the
     /// operator argument with macros expanded, passed only for operators whose argument
     /// contains macros (see [`Operator::needs_expansion`]). With `captures`, a matching `@rx`

@@ -1,0 +1,231 @@
+//! The start of phase 1 that every request runs the same way. CRS begins each request with
+//! dozens of rules that read only `TX` and set `TX` defaults (`crs-setup.conf`'s settings,
+//! 901's initialisation): their outcome cannot depend on the request. They run once at load,
+//! on an empty request; each request starts from the `TX` they left and resumes phase 1 after
+//! them.
+
+use super::eval;
+use super::fast_hash::FastMap;
+use super::ruleset::{in_ranges, CompiledRule, Disruptive, RuleSet};
+use super::transaction::Transaction;
+use crate::parse::Inputs;
+use crate::request::Request;
+use crate::seclang::ast::{EngineMode, IdRange};
+use crate::seclang::macros::{MacroPart, MacroString};
+use crate::seclang::variables::{Collection, Selector};
+
+/// Phase 1's request-independent start, run at load.
+#[derive(Debug, Default)]
+pub struct Prologue {
+    /// Where phase 1 resumes: a position in its rule order and the rules still to `skip`.
+    pub resume: (usize, u32),
+    /// `TX` after the prologue.
+    pub tx: FastMap<String, Vec<u8>>,
+    /// `MATCHED_VAR` and `MATCHED_VAR_NAME` after the prologue.
+    pub matched: (Vec<u8>, String),
+    /// The ids of the rules the prologue ran (a location removing one of them runs phase 1
+    /// from its start).
+    pub ids: Vec<u32>,
+}
+
+impl Prologue {
+    /// Runs phase 1 of `rules` on an empty request for as long as each rule reads only `TX`
+    /// (and the rules before it set what it reads); stops before the first rule that reads the
+    /// request, writes anything but `TX`, or would log or stop the request. `None` when not
+    /// one rule qualifies.
+    pub fn compute(rules: &RuleSet) -> Option<Prologue> {
+        if rules.engine_mode == EngineMode::Off {
+            return None;
+        }
+        let req = Request::default();
+        let mut tx = Transaction::new(&req, Inputs::default(), &[], rules.engine_mode);
+        let order = &rules.phase_rules[1];
+        let mut ids = Vec::new();
+        let (mut i, mut skip) = (0usize, 0u32);
+        while let Some(&index) = order.get(i) {
+            let rule = &rules.rules[index];
+            if !reads_only_tx(rule) {
+                break;
+            }
+            if skip > 0 {
+                skip -= 1;
+                i += 1;
+                continue;
+            }
+            let before = (
+                tx.tx.clone(),
+                tx.matched_var.clone(),
+                tx.matched_var_name.clone(),
+            );
+            let matched = eval::rule_matches(rules, rule, &mut tx);
+            if matched && !quiet(rule) {
+                tx.tx = before.0;
+                tx.matched_var = before.1;
+                tx.matched_var_name = before.2;
+                break;
+            }
+            ids.push(rule.id);
+            i += 1;
+            if matched {
+                eval::apply_actions(rule, &mut tx);
+                if let Some(target) = rule.skip_after {
+                    i = order.partition_point(|&r| r < target);
+                }
+                skip = rule.skip;
+            }
+        }
+        if ids.is_empty() || !tx.matches.is_empty() {
+            return None;
+        }
+        Some(Prologue {
+            resume: (i, skip),
+            tx: std::mem::take(&mut tx.tx),
+            matched: (
+                std::mem::take(&mut tx.matched_var),
+                std::mem::take(&mut tx.matched_var_name),
+            ),
+            ids,
+        })
+    }
+
+    /// True when a location removing `removed` leaves every rule of the prologue in place.
+    pub fn applies(&self, removed: &[IdRange]) -> bool {
+        removed.is_empty() || !self.ids.iter().any(|&id| in_ranges(removed, id))
+    }
+
+    /// Puts a transaction whose `TX` started as the prologue's (see
+    /// [`Transaction::starting_with`]) in the rest of the state the prologue left.
+    pub fn restore(&self, tx: &mut Transaction<'_>) {
+        tx.matched_var.clone_from(&self.matched.0);
+        tx.matched_var_name.clone_from(&self.matched.1);
+    }
+}
+
+/// True when a matched rule has no effect beyond its `setvar`s and skips: it does not log,
+/// deny or allow.
+fn quiet(rule: &CompiledRule) -> bool {
+    !rule.log && rule.disruptive == Disruptive::Pass
+}
+
+/// True when every link of the rule reads only `TX` keys and writes only `TX`, with macros
+/// naming only `TX`, so its outcome depends on nothing but the `TX` the rules before it left.
+fn reads_only_tx(rule: &CompiledRule) -> bool {
+    rule.links.iter().all(|link| {
+        link.ctls.is_empty()
+            && link.exclusions.is_empty()
+            && link
+                .operator
+                .as_ref()
+                .map_or(true, |o| o.reads_only_its_input())
+            && link.operator_argument.as_ref().map_or(true, tx_only)
+            && link.targets.iter().all(|t| {
+                t.spec.collection == Collection::Tx && matches!(t.spec.selector, Selector::Key(_))
+            })
+            && link.setvars.iter().all(|s| {
+                s.collection.eq_ignore_ascii_case("tx") && tx_only(&s.name) && tx_only(&s.value)
+            })
+    })
+}
+
+/// True when the macros of `s` name only `TX` keys.
+fn tx_only(s: &MacroString) -> bool {
+    s.parts.iter().all(|p| match p {
+        MacroPart::Literal(_) => true,
+        MacroPart::Macro { collection, key } => collection == "TX" && key.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{LocationRules, RuleSet};
+    use crate::request::Request;
+    use crate::seclang::ast::IdRange;
+    use crate::{Engine, Settings};
+
+    /// A CRS-like start: settings, defaults that depend on earlier settings, a paranoia skip,
+    /// then rules reading the request that use what the start set.
+    const RULES: &str = r#"
+SecRuleEngine On
+SecAction "id:10,phase:1,pass,nolog,setvar:tx.paranoia=1,setvar:tx.limit=2"
+SecRule &TX:threshold "@eq 0" "id:11,phase:1,pass,nolog,setvar:tx.threshold=%{tx.limit}"
+SecRule TX:paranoia "@lt 2" "id:12,phase:1,pass,nolog,skipAfter:END-PL2"
+SecAction "id:13,phase:1,pass,nolog,setvar:tx.threshold=100"
+SecMarker "END-PL2"
+SecRule REQUEST_URI "@contains attack" "id:20,phase:1,pass,nolog,setvar:tx.score=+2"
+SecRule ARGS:extra "@rx ." "id:21,phase:2,pass,nolog,setvar:tx.score=+1"
+SecRule TX:score "@ge %{tx.threshold}" "id:30,phase:2,deny,status:403,log,msg:'score %{tx.score}'"
+"#;
+
+    fn rules() -> RuleSet {
+        let config = crate::seclang::parse_str(RULES, "prologue-test.conf").unwrap();
+        RuleSet::compile(&config).unwrap()
+    }
+
+    fn ids(engine: &Engine, uri: &[u8], removed: &[IdRange]) -> String {
+        let req = Request {
+            method: b"GET",
+            uri,
+            version: b"HTTP/1.1",
+            ..Default::default()
+        };
+        let set = rules();
+        let located = LocationRules { set: &set, removed };
+        engine
+            .check_with_rules(&req, None, Some(located))
+            .rule_ids()
+    }
+
+    #[test]
+    fn the_request_independent_start_runs_at_load() {
+        let set = rules();
+        let p = set.prologue.as_ref().expect("rules 10-12 read only TX");
+        assert_eq!(p.ids, [10, 11, 12]);
+        assert_eq!(p.tx.get("threshold").map(Vec::as_slice), Some(&b"2"[..]));
+        let next = set.rules[set.phase_rules[1][p.resume.0]].id;
+        assert_eq!(next, 20, "13 was skipped; 20 reads the request");
+    }
+
+    #[test]
+    fn requests_are_judged_as_if_the_start_ran_for_each() {
+        let engine = Engine::with_rules(Settings::default(), Some(Arc::new(rules())))
+            .without_builtin_detectors();
+        assert_eq!(ids(&engine, b"/attack", &[]), "30");
+        assert_eq!(ids(&engine, b"/attack?extra=1", &[]), "30");
+        assert_eq!(ids(&engine, b"/home?extra=1", &[]), "");
+        // The TX the last request wrote (score) is not seen by the next one.
+        assert_eq!(ids(&engine, b"/home?extra=1", &[]), "");
+    }
+
+    #[test]
+    fn a_location_removing_a_start_rule_runs_phase_1_from_its_start() {
+        let engine = Engine::with_rules(Settings::default(), Some(Arc::new(rules())))
+            .without_builtin_detectors();
+        // Without the paranoia skip (12), rule 13 raises the threshold out of reach.
+        let removed = [IdRange { start: 12, end: 12 }];
+        assert_eq!(ids(&engine, b"/attack", &removed), "");
+        assert_eq!(ids(&engine, b"/attack", &[]), "30");
+    }
+
+    #[test]
+    fn a_rule_that_would_log_or_deny_ends_the_start() {
+        let config = crate::seclang::parse_str(
+            r#"
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.a=1"
+SecRule TX:a "@eq 1" "id:2,phase:1,pass,log,msg:'seen'"
+SecAction "id:3,phase:1,pass,nolog,setvar:tx.b=1"
+"#,
+            "prologue-log.conf",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&config).unwrap();
+        assert_eq!(set.prologue.as_ref().unwrap().ids, [1]);
+        let config = crate::seclang::parse_str(
+            r#"SecRule REQUEST_METHOD "@streq GET" "id:1,phase:1,pass,nolog,setvar:tx.a=1""#,
+            "prologue-none.conf",
+        )
+        .unwrap();
+        assert!(RuleSet::compile(&config).unwrap().prologue.is_none());
+    }
+}
