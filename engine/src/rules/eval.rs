@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::matched_vars::MatchedVars;
 use super::prefilter::Trigger;
+use super::prologue::{set_matched, Known};
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, LinkCtl, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
@@ -42,6 +43,10 @@ pub fn run_phase_from(
     }
     let order = &rules.phase_rules[usize::from(phase).min(5)];
     let (mut i, mut skip) = from;
+    let known = match &rules.prologue {
+        Some(p) if tx.from_prologue => &p.known[..],
+        _ => &[],
+    };
     while i < order.len() {
         let index = order[i];
         i += 1;
@@ -57,7 +62,15 @@ pub fn run_phase_from(
             continue;
         }
         deadline.check()?;
-        if !rule_matches(rules, rule, tx) {
+        let matched = match known.get(index) {
+            Some(Some(Known::NoMatch)) => false,
+            Some(Some(Known::Match(vars))) => {
+                set_matched(tx, vars);
+                true
+            }
+            _ => rule_matches(rules, rule, tx),
+        };
+        if !matched {
             continue;
         }
         apply_actions(rule, tx);

@@ -81,6 +81,7 @@ pub fn evaluate(
     tx.removed_ids.extend_from_slice(rules.removed);
     if let Some(p) = prologue {
         p.restore(&mut tx);
+        tx.from_prologue = true;
     }
     let from = prologue.map_or((0, 0), |p| p.resume);
     let mut denied = eval::run_phase_from(rules.set, &mut tx, 1, from, deadline)?;

@@ -3,6 +3,12 @@
 //! 901's initialisation): their outcome cannot depend on the request. They run once at load,
 //! on an empty request; each request starts from the `TX` they left and resumes phase 1 after
 //! them.
+//!
+//! Later rules that read only `TX` keys nothing after the prologue writes (CRS's paranoia-level
+//! skips at the start and end of every file, in both phases) have an outcome known at load too:
+//! each request takes it without evaluating them.
+
+use std::collections::HashSet;
 
 use super::eval;
 use super::fast_hash::FastMap;
@@ -21,11 +27,25 @@ pub struct Prologue {
     pub resume: (usize, u32),
     /// `TX` after the prologue.
     pub tx: FastMap<String, Vec<u8>>,
-    /// `MATCHED_VAR` and `MATCHED_VAR_NAME` after the prologue.
-    pub matched: (Vec<u8>, String),
+    /// `MATCHED_VARS` after the prologue.
+    pub matched: Matched,
     /// The ids of the rules the prologue ran (a location removing one of them runs phase 1
     /// from its start).
     pub ids: Vec<u32>,
+    /// Per rule (by index): its outcome, when it is known at load (see the module's doc).
+    pub known: Vec<Option<Known>>,
+}
+
+/// `MATCHED_VARS` as a rule left them: `(name, value)` in order; the last is `MATCHED_VAR`.
+pub type Matched = Vec<(String, Vec<u8>)>;
+
+/// The outcome of a rule known at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// It does not match.
+    NoMatch,
+    /// It matches, with these `MATCHED_VARS`.
+    Match(Matched),
 }
 
 impl Prologue {
@@ -77,14 +97,14 @@ impl Prologue {
         if ids.is_empty() || !tx.matches.is_empty() {
             return None;
         }
+        let matched = matched_of(&tx);
+        let known = known_outcomes(rules, (i, skip), &mut tx);
         Some(Prologue {
             resume: (i, skip),
             tx: std::mem::take(&mut tx.tx),
-            matched: (
-                std::mem::take(&mut tx.matched_var),
-                std::mem::take(&mut tx.matched_var_name),
-            ),
+            matched,
             ids,
+            known,
         })
     }
 
@@ -96,9 +116,118 @@ impl Prologue {
     /// Puts a transaction whose `TX` started as the prologue's (see
     /// [`Transaction::starting_with`]) in the rest of the state the prologue left.
     pub fn restore(&self, tx: &mut Transaction<'_>) {
-        tx.matched_var.clone_from(&self.matched.0);
-        tx.matched_var_name.clone_from(&self.matched.1);
+        set_matched(tx, &self.matched);
     }
+}
+
+/// The `MATCHED_VARS` of `tx`.
+fn matched_of(tx: &Transaction<'_>) -> Matched {
+    tx.matched_vars
+        .iter()
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect()
+}
+
+/// Sets `MATCHED_VARS`, `MATCHED_VAR` and `MATCHED_VAR_NAME` as a rule matching `matched` would.
+pub fn set_matched(tx: &mut Transaction<'_>, matched: &Matched) {
+    tx.matched_vars.clear();
+    for (name, value) in matched {
+        let m = tx.matched_vars.push();
+        m.name.clone_from(name);
+        m.value.clone_from(value);
+    }
+    if let Some((name, value)) = matched.last() {
+        tx.matched_var_name.clone_from(name);
+        tx.matched_var.clone_from(value);
+    }
+}
+
+/// The outcomes known at load of the rules after the prologue (which ends at `resume` of phase
+/// 1, leaving `tx`): a rule that reads only `TX` keys, none of which a rule between the
+/// prologue and it may write, and that only skips when it matches (no `setvar`, `capture`,
+/// logging or disruptive action), has the outcome it has on the prologue's `TX`.
+fn known_outcomes(
+    rules: &RuleSet,
+    resume: (usize, u32),
+    tx: &mut Transaction<'_>,
+) -> Vec<Option<Known>> {
+    let mut known = vec![None; rules.rules.len()];
+    let after = rules.phase_rules[1][resume.0..]
+        .iter()
+        .chain(rules.phase_rules[2..].iter().flatten());
+    let mut written: HashSet<String> = HashSet::new();
+    // Keys named with macros (`tx.rfi_parameter_%{MATCHED_VAR_NAME}`) by their literal start.
+    let mut written_prefixes: Vec<String> = Vec::new();
+    for &index in after {
+        let rule = &rules.rules[index];
+        let stable = |k: &str| {
+            !written.contains(k) && !written_prefixes.iter().any(|p| k.starts_with(p.as_str()))
+        };
+        if only_skips(rule) && tx_reads(rule).all(stable) {
+            let matched = eval::rule_matches(rules, rule, tx);
+            known[index] = Some(if matched {
+                Known::Match(matched_of(tx))
+            } else {
+                Known::NoMatch
+            });
+        }
+        for link in &rule.links {
+            if link.capture {
+                written.extend((0..10).map(|n| n.to_string()));
+            }
+            for s in link.setvars.iter().filter(|s| s.collection == "tx") {
+                let (start, whole) = literal_start(&s.name);
+                if whole {
+                    written.insert(start);
+                } else {
+                    written_prefixes.push(start);
+                }
+            }
+        }
+    }
+    known
+}
+
+/// True when the rule reads only `TX` keys and, when it matches, does nothing but skip.
+fn only_skips(rule: &CompiledRule) -> bool {
+    reads_only_tx(rule)
+        && quiet(rule)
+        && rule
+            .links
+            .iter()
+            .all(|l| l.setvars.is_empty() && !l.capture && l.operator.is_some())
+}
+
+/// The `TX` keys a rule reads: its targets' and its operator arguments' macros (lower-cased).
+fn tx_reads(rule: &CompiledRule) -> impl Iterator<Item = &str> {
+    rule.links.iter().flat_map(|link| {
+        let targets = link.targets.iter().filter_map(|t| match &t.spec.selector {
+            Selector::Key(k) => Some(k.as_str()),
+            _ => None,
+        });
+        let macros = link
+            .operator_argument
+            .iter()
+            .flat_map(|a| a.parts.iter())
+            .filter_map(|p| match p {
+                MacroPart::Macro { key, .. } => key.as_deref(),
+                MacroPart::Literal(_) => None,
+            });
+        targets.chain(macros)
+    })
+}
+
+/// The lower-cased text of a macro string before its first macro, and whether that is all of
+/// it.
+fn literal_start(s: &MacroString) -> (String, bool) {
+    let mut start = String::new();
+    for p in &s.parts {
+        match p {
+            MacroPart::Literal(l) => start.push_str(&l.to_ascii_lowercase()),
+            MacroPart::Macro { .. } => return (start, false),
+        }
+    }
+    (start, true)
 }
 
 /// True when a matched rule has no effect beyond its `setvar`s and skips: it does not log,
@@ -140,6 +269,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::{LocationRules, RuleSet};
+    use super::Known;
     use crate::request::Request;
     use crate::seclang::ast::IdRange;
     use crate::{Engine, Settings};
@@ -206,6 +336,38 @@ SecRule TX:score "@ge %{tx.threshold}" "id:30,phase:2,deny,status:403,log,msg:'s
         let removed = [IdRange { start: 12, end: 12 }];
         assert_eq!(ids(&engine, b"/attack", &removed), "");
         assert_eq!(ids(&engine, b"/attack", &[]), "30");
+    }
+
+    #[test]
+    fn later_rules_reading_only_settled_tx_keys_have_known_outcomes() {
+        let config = crate::seclang::parse_str(
+            r#"
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.pl=1"
+SecRule REQUEST_URI "@rx ." "id:2,phase:1,pass,nolog,setvar:tx.seen=1,setvar:'tx.arg_%{tx.pl}=1'"
+SecRule TX:pl "@lt 2" "id:3,phase:2,pass,nolog,skipAfter:END"
+SecRule TX:seen "@eq 1" "id:4,phase:2,pass,nolog,skipAfter:END"
+SecRule TX:arg_1 "@eq 1" "id:5,phase:2,pass,nolog,skipAfter:END"
+SecRule TX:pl "@eq 1" "id:6,phase:2,pass,log,msg:'pl'"
+SecRule TX:other "@eq 1" "id:7,phase:2,pass,nolog"
+SecMarker END
+"#,
+            "prologue-known.conf",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&config).unwrap();
+        let known = &set.prologue.as_ref().unwrap().known;
+        let of = |id: u32| {
+            let i = set.rules.iter().position(|r| r.id == id).unwrap();
+            known[i].clone()
+        };
+        assert_eq!(
+            of(3),
+            Some(Known::Match(vec![("TX:pl".to_string(), b"1".to_vec())]))
+        );
+        assert_eq!(of(4), None, "rule 2 writes tx.seen per request");
+        assert_eq!(of(5), None, "rule 2 may write tx.arg_<anything>");
+        assert_eq!(of(6), None, "it logs");
+        assert_eq!(of(7), Some(Known::NoMatch));
     }
 
     #[test]

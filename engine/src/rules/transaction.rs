@@ -85,6 +85,9 @@ pub struct Transaction<'t> {
     pub response: Option<&'t Response<'t>>,
     /// What the rules computed about the request's values (see [`ValueCache`]).
     pub cache: ValueCache,
+    /// True when the transaction started from the rule set's prologue (see
+    /// [`super::prologue`]), whose known outcomes then hold.
+    pub from_prologue: bool,
     /// The indices of `inputs.fields` by source, in order.
     pub by_source: [Vec<u32>; SOURCES],
 }
@@ -171,6 +174,7 @@ impl<'t> Transaction<'t> {
             unique_id: req.request_id,
             response: None,
             cache: ValueCache::default(),
+            from_prologue: false,
             by_source: Default::default(),
         };
         tx.reindex_fields();
