@@ -166,8 +166,16 @@ fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
             Input::Named { source, key, .. } => tx.by_source[*source as usize]
                 .iter()
                 .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
-            Input::Scalar(_) => !variables::resolve(tx, target).is_empty(),
+            Input::Scalar(c) => {
+                scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
+                    || !variables::resolve(tx, target).is_empty()
+            }
         })
+}
+
+/// The cache slot of a request scalar.
+fn scalar_slot(tx: &Transaction<'_>, c: Collection) -> Option<u32> {
+    variables::scalar_slot(c, tx.inputs.fields.len())
 }
 
 /// ORs the scans of every value of the scope (after its chain) into a new arena entry.
@@ -211,7 +219,12 @@ fn scope_scan(
                     tx.cache.or_into(&mut bits, scan);
                 }
             }
-            Input::Scalar(_) => {
+            Input::Scalar(c) => {
+                let known = scalar_slot(tx, *c).and_then(|s| tx.cache.known_scan(link, trigger, s));
+                if let Some(scan) = known {
+                    tx.cache.or_into(&mut bits, scan);
+                    continue;
+                }
                 for v in variables::resolve(tx, target) {
                     match v.slot {
                         Some(slot) => {

@@ -322,6 +322,27 @@ impl ValueCache {
         }
     }
 
+    /// The scan of the value in `slot` after the link's chain, when this request already
+    /// computed it (no need for the value).
+    pub fn known_scan(&self, link: &Link, trigger: &Trigger, slot: u32) -> Option<u32> {
+        let inner = self.inner.borrow();
+        let at = slot as usize;
+        let presence = (*inner.presences.get(at)?)?;
+        let own = (*inner.slot_scans.get(at)?)?;
+        if !presence.meets(trigger) {
+            return Some(own);
+        }
+        inner.scans.get(&key(slot, link.chain_id)).copied()
+    }
+
+    /// True when this request has looked at the value in `slot` (so it has one).
+    pub fn seen(&self, slot: u32) -> bool {
+        matches!(
+            self.inner.borrow().presences.get(slot as usize),
+            Some(Some(_))
+        )
+    }
+
     /// What this request has computed of gate scope `scope` so far.
     pub fn scope(&self, scope: u32) -> ScopeMemo {
         self.inner

@@ -145,10 +145,7 @@ pub(super) fn walk(hir: &Hir) -> Option<Lits> {
                     _ => None,
                 },
                 (0, _) => None,
-                _ => sub.map(|s| Lits {
-                    set: s.set,
-                    exact: false,
-                }),
+                (min, max) => sub.map(|s| repeated(s, min, max)),
             }
         }
         HirKind::Concat(parts) => concat(parts),
@@ -168,6 +165,27 @@ pub(super) fn walk(hir: &Hir) -> Option<Lits> {
                 exact,
             })
         }
+    }
+}
+
+/// `x{min,max}` (`min` ≥ 1) of `sub`: for an exact `sub`, its strings repeated `min` times
+/// (while the set stays small), exact when `max` is `min` too; else what `sub` guarantees.
+fn repeated(sub: Lits, min: u32, max: Option<u32>) -> Lits {
+    if !sub.exact {
+        return sub;
+    }
+    let mut run = sub.set.clone();
+    let mut complete = true;
+    for _ in 1..min {
+        if run.len() * sub.set.len() > MAX_EXACT || run.iter().any(|s| s.len() >= 8) {
+            complete = false;
+            break;
+        }
+        run = cross(&run, &sub.set);
+    }
+    Lits {
+        set: run,
+        exact: complete && max == Some(min),
     }
 }
 
@@ -340,6 +358,13 @@ mod tests {
             [vec![b"/".to_vec(), b";".to_vec(), b"\\".to_vec()]]
         );
         assert!(further_literal_sets("(?:abc|def)", &[]).is_empty());
+    }
+
+    #[test]
+    fn counted_repetitions_repeat_their_strings() {
+        assert_eq!(lits(r"(?:^|[/;\\])\.{2,3}[/;\\]"), Some(vec!["..".into()]));
+        assert_eq!(lits(r"x(?:ab){2}y"), Some(vec!["xababy".into()]));
+        assert_eq!(lits(r"a{3,}"), Some(vec!["aaa".into()]));
     }
 
     #[test]
