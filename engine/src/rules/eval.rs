@@ -111,7 +111,7 @@ pub(super) fn rule_matches(rules: &RuleSet, rule: &CompiledRule, tx: &mut Transa
         .all(|link| link_matches(rules, rule, link, tx))
 }
 
-fn link_matches(
+pub(super) fn link_matches(
     rules: &RuleSet,
     rule: &CompiledRule,
     link: &Link,

@@ -4,15 +4,16 @@
 //! on an empty request; each request starts from the `TX` they left and resumes phase 1 after
 //! them.
 //!
-//! Later rules that read only `TX` keys nothing after the prologue writes (CRS's paranoia-level
-//! skips at the start and end of every file, in both phases) have an outcome known at load too:
-//! each request takes it without evaluating them.
+//! Later rules that test only `TX` keys nothing after the prologue writes (CRS's paranoia-level
+//! skips at the start and end of every file, in both phases; the scoring rules of paranoia
+//! levels above the configured one) often have an outcome known at load too: each request takes
+//! it without evaluating them.
 
 use std::collections::HashSet;
 
 use super::eval;
 use super::fast_hash::FastMap;
-use super::ruleset::{in_ranges, CompiledRule, Disruptive, RuleSet};
+use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
 use super::transaction::Transaction;
 use crate::parse::Inputs;
 use crate::request::Request;
@@ -143,14 +144,16 @@ pub fn set_matched(tx: &mut Transaction<'_>, matched: &Matched) {
 }
 
 /// The outcomes known at load of the rules after the prologue (which ends at `resume` of phase
-/// 1, leaving `tx`): a rule that reads only `TX` keys, none of which a rule between the
-/// prologue and it may write, and that only skips when it matches (no `setvar`, `capture`,
-/// logging or disruptive action), has the outcome it has on the prologue's `TX`.
+/// 1, leaving `tx`). A rule whose conditions read only `TX` keys, none of which a rule between
+/// the prologue and it may write, has the outcome it has on the prologue's `TX`: known when it
+/// matches and only skips then (no `setvar`, `capture`, logging or disruptive action), or when
+/// its first condition fails (nothing of it runs).
 fn known_outcomes(
     rules: &RuleSet,
     resume: (usize, u32),
     tx: &mut Transaction<'_>,
 ) -> Vec<Option<Known>> {
+    let start = (tx.tx.clone(), matched_of(tx));
     let mut known = vec![None; rules.rules.len()];
     let after = rules.phase_rules[1][resume.0..]
         .iter()
@@ -163,13 +166,20 @@ fn known_outcomes(
         let stable = |k: &str| {
             !written.contains(k) && !written_prefixes.iter().any(|p| k.starts_with(p.as_str()))
         };
-        if only_skips(rule) && tx_reads(rule).all(stable) {
-            let matched = eval::rule_matches(rules, rule, tx);
-            known[index] = Some(if matched {
+        let settled = |link: &Link| tests_only_tx(link) && tx_reads(link).all(stable);
+        if rule.links.iter().all(settled) && only_skips(rule) {
+            tx.tx.clone_from(&start.0);
+            set_matched(tx, &start.1);
+            known[index] = Some(if eval::rule_matches(rules, rule, tx) {
                 Known::Match(matched_of(tx))
             } else {
                 Known::NoMatch
             });
+        } else if rule.links.first().is_some_and(settled) {
+            tx.tx.clone_from(&start.0);
+            set_matched(tx, &start.1);
+            let first = &rule.links[0];
+            known[index] = (!eval::link_matches(rules, rule, first, tx)).then_some(Known::NoMatch);
         }
         for link in &rule.links {
             if link.capture {
@@ -185,6 +195,8 @@ fn known_outcomes(
             }
         }
     }
+    tx.tx = start.0;
+    set_matched(tx, &start.1);
     known
 }
 
@@ -198,23 +210,21 @@ fn only_skips(rule: &CompiledRule) -> bool {
             .all(|l| l.setvars.is_empty() && !l.capture && l.operator.is_some())
 }
 
-/// The `TX` keys a rule reads: its targets' and its operator arguments' macros (lower-cased).
-fn tx_reads(rule: &CompiledRule) -> impl Iterator<Item = &str> {
-    rule.links.iter().flat_map(|link| {
-        let targets = link.targets.iter().filter_map(|t| match &t.spec.selector {
-            Selector::Key(k) => Some(k.as_str()),
-            _ => None,
+/// The `TX` keys a link tests: its targets' and its operator argument's macros (lower-cased).
+fn tx_reads(link: &Link) -> impl Iterator<Item = &str> {
+    let targets = link.targets.iter().filter_map(|t| match &t.spec.selector {
+        Selector::Key(k) => Some(k.as_str()),
+        _ => None,
+    });
+    let macros = link
+        .operator_argument
+        .iter()
+        .flat_map(|a| a.parts.iter())
+        .filter_map(|p| match p {
+            MacroPart::Macro { key, .. } => key.as_deref(),
+            MacroPart::Literal(_) => None,
         });
-        let macros = link
-            .operator_argument
-            .iter()
-            .flat_map(|a| a.parts.iter())
-            .filter_map(|p| match p {
-                MacroPart::Macro { key, .. } => key.as_deref(),
-                MacroPart::Literal(_) => None,
-            });
-        targets.chain(macros)
-    })
+    targets.chain(macros)
 }
 
 /// The lower-cased text of a macro string before its first macro, and whether that is all of
@@ -240,20 +250,25 @@ fn quiet(rule: &CompiledRule) -> bool {
 /// naming only `TX`, so its outcome depends on nothing but the `TX` the rules before it left.
 fn reads_only_tx(rule: &CompiledRule) -> bool {
     rule.links.iter().all(|link| {
-        link.ctls.is_empty()
-            && link.exclusions.is_empty()
-            && link
-                .operator
-                .as_ref()
-                .map_or(true, |o| o.reads_only_its_input())
-            && link.operator_argument.as_ref().map_or(true, tx_only)
-            && link.targets.iter().all(|t| {
-                t.spec.collection == Collection::Tx && matches!(t.spec.selector, Selector::Key(_))
-            })
+        tests_only_tx(link)
+            && link.ctls.is_empty()
             && link.setvars.iter().all(|s| {
                 s.collection.eq_ignore_ascii_case("tx") && tx_only(&s.name) && tx_only(&s.value)
             })
     })
+}
+
+/// True when the link tests only `TX` keys (its actions aside).
+fn tests_only_tx(link: &Link) -> bool {
+    link.exclusions.is_empty()
+        && link
+            .operator
+            .as_ref()
+            .map_or(true, |o| o.reads_only_its_input())
+        && link.operator_argument.as_ref().map_or(true, tx_only)
+        && link.targets.iter().all(|t| {
+            t.spec.collection == Collection::Tx && matches!(t.spec.selector, Selector::Key(_))
+        })
 }
 
 /// True when the macros of `s` name only `TX` keys.
@@ -349,6 +364,8 @@ SecRule TX:seen "@eq 1" "id:4,phase:2,pass,nolog,skipAfter:END"
 SecRule TX:arg_1 "@eq 1" "id:5,phase:2,pass,nolog,skipAfter:END"
 SecRule TX:pl "@eq 1" "id:6,phase:2,pass,log,msg:'pl'"
 SecRule TX:other "@eq 1" "id:7,phase:2,pass,nolog"
+SecRule TX:pl "@ge 2" "id:8,phase:2,deny,log,setvar:tx.score=+5,chain"
+    SecRule REQUEST_URI "@rx ." "setvar:tx.other=1"
 SecMarker END
 "#,
             "prologue-known.conf",
@@ -368,6 +385,7 @@ SecMarker END
         assert_eq!(of(5), None, "rule 2 may write tx.arg_<anything>");
         assert_eq!(of(6), None, "it logs");
         assert_eq!(of(7), Some(Known::NoMatch));
+        assert_eq!(of(8), Some(Known::NoMatch), "its first condition fails");
     }
 
     #[test]
