@@ -187,7 +187,7 @@ fn scope_scan(
 ) -> u32 {
     let link = &rules.rules[scope.rule].links[0];
     let trigger = &rules.chain_triggers[link.chain_id as usize];
-    let mut bits = vec![0u64; filter.words()];
+    let mut bits = prefilter::Bits::zeroed(filter.words());
     for (input, target) in scope.inputs.iter().zip(&scope.targets) {
         match input {
             Input::Group { source, names } => {

@@ -13,13 +13,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::fast_hash::FastMap;
-use super::prefilter::{self, Computed, Prefilter, Presence, Trigger};
+use super::prefilter::{self, Bits, Computed, Prefilter, Presence, Trigger};
 use super::ruleset::Link;
 use super::transformations;
 use crate::parse::{Field, Source};
 
 /// Number of field sources (see [`Source`]).
 pub const SOURCES: usize = 8;
+
+/// Number of field groups: each source's values and its names.
+const GROUPS: usize = SOURCES * 2;
 
 /// A value after a link's transformations: the original bytes, or shared transformed bytes.
 pub enum Transformed<'v> {
@@ -60,13 +63,14 @@ struct Inner {
     /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
     hashes: Vec<u64>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
-    groups: [Option<Scanned>; SOURCES * 2],
+    groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
-    group_own: [Option<Rc<GroupScans>>; SOURCES * 2],
+    group_own: [Option<Rc<GroupScans>>; GROUPS],
     /// `(group, chain)` → the group's values' scans after the chain.
     group_scans: FastMap<u64, Rc<GroupScans>>,
-    /// `(group, chain)` → a superset of the OR of those scans (see [`ValueCache::group_or`]).
-    group_ors: FastMap<u64, u32>,
+    /// At `chain × GROUPS + group`: a superset of the OR of the group's scans after the chain
+    /// (see [`ValueCache::group_or`]), `u32::MAX` when not computed yet.
+    group_ors: Vec<u32>,
     /// Per gate scope (see [`super::gate`]): what this request computed of it.
     scopes: Vec<ScopeMemo>,
     /// Scan results, `words` words each.
@@ -287,11 +291,13 @@ impl ValueCache {
         if !group.presence.meets(trigger) {
             return group.scan;
         }
-        let k = key(fields.id() as u32, link.chain_id);
-        if let Some(known) = self.inner.borrow().group_ors.get(&k) {
-            return *known;
+        let at = link.chain_id as usize * GROUPS + fields.id();
+        if let Some(&known) = self.inner.borrow().group_ors.get(at) {
+            if known != u32::MAX {
+                return known;
+            }
         }
-        let mut bits = vec![0u64; filter.words()];
+        let mut bits = Bits::zeroed(filter.words());
         self.or_into(&mut bits, group.scan);
         for (slot, value) in fields.values() {
             if self.presence(slot, value).meets(trigger) {
@@ -300,7 +306,11 @@ impl ValueCache {
             }
         }
         let or = self.store(&bits);
-        self.inner.borrow_mut().group_ors.insert(k, or);
+        let mut inner = self.inner.borrow_mut();
+        if inner.group_ors.len() <= at {
+            inner.group_ors.resize((at / GROUPS + 1) * GROUPS, u32::MAX);
+        }
+        inner.group_ors[at] = or;
         or
     }
 
@@ -403,7 +413,7 @@ impl ValueCache {
         if let Some(known) = self.inner.borrow().group_scans.get(&k) {
             return Rc::clone(known);
         }
-        let mut bits = vec![0u64; filter.words()];
+        let mut bits = Bits::zeroed(filter.words());
         let mut members = Vec::with_capacity(fields.indices.len());
         for (slot, value) in fields.values() {
             let own = self.scanned(filter, slot, value);
@@ -433,7 +443,7 @@ impl ValueCache {
             return group;
         }
         let mut presence = Presence::default();
-        let mut bits = vec![0u64; filter.words()];
+        let mut bits = Bits::zeroed(filter.words());
         let mut members = Vec::with_capacity(fields.indices.len());
         for (slot, value) in fields.values() {
             let s = self.scanned(filter, slot, value);
@@ -463,16 +473,9 @@ impl ValueCache {
             return *scan;
         }
         let hash = self.hash(slot, value);
-        let mut stack = [0u64; 16];
-        let mut heap = Vec::new();
-        let bits = if filter.words() <= stack.len() {
-            &mut stack[..filter.words()]
-        } else {
-            heap.resize(filter.words(), 0);
-            &mut heap[..]
-        };
+        let mut bits = Bits::zeroed(filter.words());
         let computed = Computed::Chain(link.chain_id);
-        filter.remembered(computed, value, hash, bits, |out| {
+        filter.remembered(computed, value, hash, &mut bits, |out| {
             let transformed = self.transformed(link, trigger, Some(slot), value);
             // The scan ignores ASCII case: a value the chain only re-cased has the original's.
             if transformed.eq_ignore_ascii_case(value) {
@@ -482,7 +485,7 @@ impl ValueCache {
                 filter.scan_uncached(&transformed, out);
             }
         });
-        let scan = self.store(bits);
+        let scan = self.store(&bits);
         self.inner.borrow_mut().scans.insert(k, scan);
         scan
     }

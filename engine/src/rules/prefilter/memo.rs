@@ -117,18 +117,11 @@ pub fn value_hash(value: &[u8]) -> u64 {
 /// of `out.len()` words and remembering what it set.
 pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64])) {
     let len = key.value.len();
-    let mut stack = [0u64; 16];
-    let mut heap = Vec::new();
     // Bits set before the call are not part of the value's result: compute on a clean buffer.
-    let bits = if out.len() <= stack.len() {
-        &mut stack[..out.len()]
-    } else {
-        heap.resize(out.len(), 0);
-        &mut heap[..]
-    };
+    let mut bits = super::Bits::zeroed(out.len());
     if len < key.computed.min_len() || len > MAX_LEN {
-        compute(bits);
-        return or_into(out, bits);
+        compute(&mut bits);
+        return or_into(out, &bits);
     }
     let set = set_of(key);
     let words = out.len();
@@ -146,14 +139,14 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
     if known {
         return;
     }
-    compute(bits);
-    or_into(out, bits);
+    compute(&mut bits);
+    or_into(out, &bits);
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
         // The oldest entry makes room: it moves out, its buffer is reused for the new one.
         m[set..set + WAYS].rotate_right(1);
         match &mut m[set] {
-            Some(e) => e.fill(key, bits),
+            Some(e) => e.fill(key, &bits),
             empty => {
                 let mut e = Entry {
                     filter: 0,
@@ -161,7 +154,7 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
                     data: Vec::new(),
                     len: 0,
                 };
-                e.fill(key, bits);
+                e.fill(key, &bits);
                 *empty = Some(e);
             }
         }

@@ -10,6 +10,7 @@
 //! of transformations reacts to; when they do not meet, the untransformed value's scan stands
 //! for the transformed one, and a whole collection can be ruled out for a link at once.
 
+mod bits;
 mod evasion;
 mod literals;
 mod memo;
@@ -21,6 +22,7 @@ use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+pub use bits::Bits;
 pub use evasion::{evasion_condition, Evasion};
 pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
 pub use memo::{value_hash, Computed};

@@ -1,0 +1,62 @@
+//! A zeroed scan buffer of a prefilter's width, on the stack when it is small (as it is for
+//! CRS), so that computing a scan or an OR of scans allocates nothing.
+
+/// Words kept on the stack; wider buffers go to the heap.
+const INLINE: usize = 16;
+
+/// A zeroed buffer of scan words (see [`super::Prefilter::words`]).
+pub enum Bits {
+    /// Up to [`INLINE`] words.
+    Inline([u64; INLINE], usize),
+    /// More.
+    Heap(Vec<u64>),
+}
+
+impl Bits {
+    /// `words` zero words.
+    pub fn zeroed(words: usize) -> Bits {
+        if words <= INLINE {
+            Bits::Inline([0; INLINE], words)
+        } else {
+            Bits::Heap(vec![0; words])
+        }
+    }
+}
+
+impl std::ops::Deref for Bits {
+    type Target = [u64];
+
+    fn deref(&self) -> &[u64] {
+        match self {
+            Bits::Inline(words, len) => &words[..*len],
+            Bits::Heap(words) => words,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Bits {
+    fn deref_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bits::Inline(words, len) => &mut words[..*len],
+            Bits::Heap(words) => words,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn small_and_large_buffers_are_zeroed_and_sized() {
+        for words in [0, 1, 16, 17, 40] {
+            let mut b = Bits::zeroed(words);
+            assert_eq!(b.len(), words);
+            assert!(b.iter().all(|w| *w == 0));
+            if let Some(w) = b.last_mut() {
+                *w = 7;
+            }
+            assert_eq!(b.iter().sum::<u64>(), if words > 0 { 7 } else { 0 });
+        }
+    }
+}
