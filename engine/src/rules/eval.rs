@@ -286,16 +286,23 @@ fn find_hits(
                 .iter()
                 .any(|ex| ex.spec.collection == target.spec.collection);
         for slot in slots {
+            // Prefiltered on the field's own bytes, before its value is built.
+            if let (Some((f, id)), true) = (filter, check_each) {
+                let field = &tx.inputs.fields[slot as usize / 2];
+                let bytes = if slot % 2 == 1 {
+                    &field.name
+                } else {
+                    &field.value
+                };
+                if !tx.cache.may_match(f, link, id, trigger, slot, bytes) {
+                    continue;
+                }
+            }
             let Some(value) = variables::field_value(tx, target, slot / 2) else {
                 continue;
             };
             if may_exclude && is_excluded(&value, rule, link, tx) {
                 continue;
-            }
-            if let (Some((f, id)), true) = (filter, check_each) {
-                if !tx.cache.may_match(f, link, id, trigger, slot, &value.value) {
-                    continue;
-                }
             }
             check(&value);
         }
