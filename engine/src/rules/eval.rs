@@ -277,7 +277,16 @@ fn find_hits(
             }
             continue;
         };
-        let slots = field_slots(tx, target, link, sources, names, filter, trigger);
+        let mut slots = SLOTS.take();
+        field_slots(
+            tx,
+            target,
+            link,
+            (sources, names),
+            filter,
+            trigger,
+            &mut slots,
+        );
         // Candidates were not prefiltered per value for a named field or `multiMatch`.
         let check_each = link.multi_match || target.field_key().is_some();
         let may_exclude = !tx.removed_targets.is_empty()
@@ -285,7 +294,7 @@ fn find_hits(
                 .exclusions
                 .iter()
                 .any(|ex| ex.spec.collection == target.spec.collection);
-        for slot in slots {
+        for &slot in &slots {
             // Prefiltered on the field's own bytes, before its value is built.
             if let (Some((f, id)), true) = (filter, check_each) {
                 let field = &tx.inputs.fields[slot as usize / 2];
@@ -306,22 +315,30 @@ fn find_hits(
             }
             check(&value);
         }
+        SLOTS.set(slots);
     }
 }
 
-/// The cache slots of the parsed fields a field-group target reads, in field order: for a named
-/// field (`REQUEST_HEADERS:User-Agent`) the fields of that name; with a prefilter (and no
+thread_local! {
+    /// The slot list [`find_hits`] fills per field-group target, kept for the next one.
+    static SLOTS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Fills `slots` (emptied first) with the cache slots of the parsed fields a field-group target
+/// reads (`fields`: its sources and whether it reads names), in field order: for a named field
+/// (`REQUEST_HEADERS:User-Agent`) the fields of that name; with a prefilter (and no
 /// `multiMatch`), only the values whose scan holds one of the operator's literals; else all.
 fn field_slots(
     tx: &Transaction<'_>,
     target: &super::ruleset::Target,
     link: &Link,
-    sources: &[crate::parse::Source],
-    names: bool,
+    fields: (&[crate::parse::Source], bool),
     filter: Option<(&super::prefilter::Prefilter, u32)>,
     trigger: &Trigger,
-) -> Vec<u32> {
-    let mut slots = Vec::new();
+    slots: &mut Vec<u32>,
+) {
+    let (sources, names) = fields;
+    slots.clear();
     for &source in sources {
         let group = FieldGroup {
             fields: &tx.inputs.fields,
@@ -337,7 +354,7 @@ fn field_slots(
                     .eq_ignore_ascii_case(key)
             })),
             (None, Some((f, id))) if !link.multi_match && !group.indices.is_empty() => {
-                slots.extend(tx.cache.candidates(f, &group, link, id, trigger));
+                tx.cache.candidates(f, &group, link, id, trigger, slots);
             }
             _ => slots.extend(all),
         }
@@ -345,7 +362,6 @@ fn field_slots(
     if sources.len() > 1 {
         slots.sort_unstable();
     }
-    slots
 }
 
 /// For a `TX:key` or `&TX:key` target that nothing can exclude, its value (or count) from one
@@ -491,8 +507,16 @@ pub(super) fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
 }
 
 fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
-    let name = lowercase(tx.expand(&s.name));
-    let value = tx.expand(&s.value);
+    let (mut name, mut value) = std::mem::take(&mut tx.setvar_buffers);
+    tx.expand_into(&s.name, &mut name);
+    name.make_ascii_lowercase();
+    tx.expand_into(&s.value, &mut value);
+    apply_setvar(tx, s, &name, &value);
+    tx.setvar_buffers = (name, value);
+}
+
+/// Applies `setvar` `s` with its name and value expanded (the name lower-cased).
+fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8]) {
     let map = if s.collection.eq_ignore_ascii_case("tx") {
         &mut tx.tx
     } else {
@@ -500,22 +524,22 @@ fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
             .entry(s.collection.to_ascii_uppercase())
             .or_default()
     };
-    let name = String::from_utf8_lossy(&name);
+    let name = String::from_utf8_lossy(name);
     match s.op {
         SetVarOp::Set => match map.get_mut(name.as_ref()) {
             Some(v) => {
                 v.clear();
-                v.extend_from_slice(&value);
+                v.extend_from_slice(value);
             }
             None => {
-                map.insert(name.into_owned(), value.into_owned());
+                map.insert(name.into_owned(), value.to_vec());
             }
         },
         SetVarOp::Delete => {
             map.remove(name.as_ref());
         }
         SetVarOp::Add | SetVarOp::Sub => {
-            let delta = parse_int(&value);
+            let delta = parse_int(value);
             let entry = match map.get_mut(name.as_ref()) {
                 Some(v) => v,
                 None => map.entry(name.into_owned()).or_default(),
@@ -530,15 +554,6 @@ fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
             // Writing into a Vec cannot fail.
             let _ = write!(entry, "{next}");
         }
-    }
-}
-
-/// `v` with ASCII letters lower-cased, copied only when it has upper-case ones.
-fn lowercase(v: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
-    if v.iter().any(u8::is_ascii_uppercase) {
-        Cow::Owned(v.to_ascii_lowercase())
-    } else {
-        v
     }
 }
 

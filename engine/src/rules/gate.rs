@@ -161,14 +161,14 @@ fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
         .inputs
         .iter()
         .zip(&scope.targets)
-        .any(|(input, target)| match input {
+        .any(|(input, _)| match input {
             Input::Group { source, .. } => !tx.by_source[*source as usize].is_empty(),
             Input::Named { source, key, .. } => tx.by_source[*source as usize]
                 .iter()
                 .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
             Input::Scalar(c) => {
                 scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
-                    || !variables::resolve(tx, target).is_empty()
+                    || variables::scalar_value(tx, *c).is_some()
             }
         })
 }

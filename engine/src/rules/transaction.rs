@@ -85,6 +85,8 @@ pub struct Transaction<'t> {
     pub response: Option<&'t Response<'t>>,
     /// What the rules computed about the request's values (see [`ValueCache`]).
     pub cache: ValueCache,
+    /// Buffers `setvar` expands a variable's name and value into, kept for the next one.
+    pub setvar_buffers: (Vec<u8>, Vec<u8>),
     /// True when the transaction started from the rule set's prologue (see
     /// [`super::prologue`]), whose known outcomes then hold.
     pub from_prologue: bool,
@@ -174,6 +176,7 @@ impl<'t> Transaction<'t> {
             unique_id: req.request_id,
             response: None,
             cache: ValueCache::default(),
+            setvar_buffers: Default::default(),
             from_prologue: false,
             by_source: Default::default(),
         };
@@ -218,6 +221,22 @@ impl<'t> Transaction<'t> {
             }
         }
         Cow::Owned(out)
+    }
+
+    /// Expands macros into `out` (emptied first).
+    pub fn expand_into(&self, s: &MacroString, out: &mut Vec<u8>) {
+        out.clear();
+        for part in &s.parts {
+            match part {
+                MacroPart::Literal(l) => out.extend_from_slice(l.as_bytes()),
+                MacroPart::Macro { collection, key } => {
+                    if let Some(v) = super::variables::macro_value(self, collection, key.as_deref())
+                    {
+                        out.extend_from_slice(&v);
+                    }
+                }
+            }
+        }
     }
 
     /// Expands macros into text (lossy for non-UTF-8 bytes).

@@ -373,8 +373,9 @@ impl ValueCache {
         inner.scopes[at] = memo;
     }
 
-    /// The slots of the group's values that may match the link's operator (prefilter id `id`)
-    /// after its transformations, in field order. Not for `multiMatch` links.
+    /// Appends to `out` the slots of the group's values that may match the link's operator
+    /// (prefilter id `id`) after its transformations, in field order. Not for `multiMatch`
+    /// links.
     pub fn candidates(
         &self,
         filter: &Prefilter,
@@ -382,15 +383,17 @@ impl ValueCache {
         link: &Link,
         id: u32,
         trigger: &Trigger,
-    ) -> Vec<u32> {
+        out: &mut Vec<u32>,
+    ) {
         let scans = self.group_scans(filter, fields, link, trigger);
         let inner = self.inner.borrow();
-        scans
-            .members
-            .iter()
-            .filter(|(_, scan)| prefilter::has(&inner.arena[*scan as usize..], id))
-            .map(|(slot, _)| *slot)
-            .collect()
+        out.extend(
+            scans
+                .members
+                .iter()
+                .filter(|(_, scan)| prefilter::has(&inner.arena[*scan as usize..], id))
+                .map(|(slot, _)| *slot),
+        );
     }
 
     /// The scans of the group's values after the link's chain, computed on first use.

@@ -270,7 +270,7 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
 }
 
 /// The value of a scalar variable, `None` when it has none in this transaction.
-fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>> {
+pub fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<'a>> {
     let req = tx.req;
     let name = c;
     let flag = |bit| owned(name, if tx.flag(bit) { "1" } else { "0" });
