@@ -104,8 +104,9 @@ pub struct Prefilter {
     /// Every id the squeezed pass (`squeezed` and `prefixes`) can set, as bits: set at once for
     /// values longer than [`LONG_VALUE`].
     evasion_ids: Vec<u64>,
-    /// `(id, automaton of its whole literals)` for the links checked alone, sorted by id.
-    alone: Vec<(u32, AhoCorasick)>,
+    /// `(id, automaton of its whole literals, its shortest literal's length)` for the links
+    /// checked alone, sorted by id.
+    alone: Vec<(u32, AhoCorasick, usize)>,
     /// The links with [`Condition::also`] sets, as bits; empty when none.
     conjunctive: Vec<u64>,
     /// Link `id`'s parts (its `also` sets, scanned under ids after the links') are
@@ -163,7 +164,8 @@ impl Prefilter {
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&cond.literals)
                     .ok()?;
-                alone.push((id, automaton));
+                let shortest = cond.literals.iter().map(Vec::len).min().unwrap_or(0);
+                alone.push((id, automaton, shortest));
             }
             let absent: Vec<Vec<u8>> = cond
                 .evasion
@@ -397,6 +399,14 @@ impl Prefilter {
                 set_all(out, &[id]);
             }
         }
+    }
+
+    /// The length of the shortest literal of link `id` when it is checked alone (a value
+    /// shorter than that cannot hold one); 0 otherwise.
+    pub fn shortest_alone_literal(&self, id: u32) -> usize {
+        self.alone
+            .binary_search_by_key(&id, |a| a.0)
+            .map_or(0, |i| self.alone[i].2)
     }
 
     /// True when `value` may match the link with prefilter id `id`: it holds one of the link's

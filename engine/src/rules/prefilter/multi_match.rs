@@ -9,18 +9,32 @@ use crate::seclang::transformations::Transformation;
 
 /// False when none of the values the operator of a `multiMatch` link with prefilter id `id` and
 /// transformations `chain` sees for `value` holds one of its literals: `value` itself and the
-/// result of every transformation that changes it, in order.
+/// result of every transformation that changes it, in order. Once a value is shorter than the
+/// link's shortest literal and no transformation left can lengthen it, the rest of the chain is
+/// not computed.
 pub fn multi_match_may_hold(
     filter: &Prefilter,
     chain: &[Transformation],
     id: u32,
     value: &[u8],
 ) -> bool {
+    let shortest = filter.shortest_alone_literal(id);
+    // From this step on, no transformation lengthens the value.
+    let shrinking_from = chain
+        .iter()
+        .rposition(|t| !transformations::never_lengthens(*t))
+        .map_or(0, |i| i + 1);
+    if value.len() < shortest && shrinking_from == 0 {
+        return false;
+    }
     if filter.holds(value, id) {
         return true;
     }
     let mut current = std::borrow::Cow::Borrowed(value);
-    for t in chain {
+    for (step, t) in chain.iter().enumerate() {
+        if current.len() < shortest && step >= shrinking_from {
+            return false;
+        }
         if let Some(next) = transformations::apply(*t, &current) {
             // The scan ignores ASCII case: a re-cased value holds what the last one held.
             if !next.eq_ignore_ascii_case(&current) && filter.holds(&next, id) {
@@ -75,6 +89,42 @@ mod tests {
             multi_match_may_hold(&f, CHAIN, 0, b"Y2hpbGRfcHJvY2Vzcw%3d%3d"),
             "URL-encoded base64 of child_process"
         );
+    }
+
+    fn alone(literals: &[&[u8]]) -> Prefilter {
+        let mut cond =
+            super::super::Condition::literals(literals.iter().map(|l| l.to_vec()).collect());
+        cond.checked_alone = true;
+        Prefilter::build(&[cond]).unwrap()
+    }
+
+    #[test]
+    fn values_too_short_for_any_literal_are_ruled_out_early() {
+        let f = alone(&[b"child_process", b"eval("]);
+        assert_eq!(f.shortest_alone_literal(0), 5, "eval(");
+        assert!(
+            !multi_match_may_hold(&f, CHAIN, 0, b"ZXZh"),
+            "base64 of eva"
+        );
+        assert!(
+            multi_match_may_hold(&f, CHAIN, 0, b"ZXZhbCg="),
+            "base64 of eval("
+        );
+        assert!(multi_match_may_hold(&f, CHAIN, 0, b"eval(1)"));
+        // A chain that may lengthen the value is followed: `é` becomes `%u00e9`.
+        let f = alone(&[b"u00e9"]);
+        assert!(multi_match_may_hold(
+            &f,
+            &[T::Utf8ToUnicode],
+            0,
+            "é".as_bytes()
+        ));
+        assert!(!multi_match_may_hold(
+            &f,
+            &[T::UrlDecodeUni],
+            0,
+            "é".as_bytes()
+        ));
     }
 
     #[test]

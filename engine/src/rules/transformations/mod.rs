@@ -80,6 +80,23 @@ pub fn apply(t: Transformation, input: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// True when `t` never makes a value longer: every decoding, removal and case change (each
+/// output byte stands for at least one input byte); false for encodings, hashes, `t:length` and
+/// `t:utf8toUnicode`. A value shorter than a literal stays too short for it after such a chain.
+pub fn never_lengthens(t: Transformation) -> bool {
+    use Transformation as T;
+    !matches!(
+        t,
+        T::Base64Encode
+            | T::HexEncode
+            | T::Length
+            | T::Md5
+            | T::Sha1
+            | T::UrlEncode
+            | T::Utf8ToUnicode
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +142,32 @@ mod tests {
                 assert_eq!(first, apply(t, &input), "{t:?} on {input:?}");
                 if let Some(out) = &first {
                     assert_ne!(out, &input, "{t:?} returned Some(unchanged) on {input:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transformations_said_never_to_lengthen_do_not() {
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        let crafted: [&[u8]; 8] = [
+            b"%u0041%uFF21%u%41%",
+            b"&#x10FFFF;&#1114111;&amp;&nbsp&lt",
+            b"\\u0041\\x41\\101\\",
+            b"/* x */--#;, ^\\\"'",
+            b"../a/./b\\..\\c",
+            b"QUFBQUFB=QUFB\r\nQUFB",
+            b"0x414243 0X41 x'41'",
+            b"\xc2\xa0 \x00\t\x0b",
+        ];
+        let inputs = crafted
+            .iter()
+            .map(|c| c.to_vec())
+            .chain((0..5000).map(|_| random_input(&mut rng)));
+        for input in inputs {
+            for &t in Transformation::ALL.iter().filter(|&&t| never_lengthens(t)) {
+                if let Some(out) = apply(t, &input) {
+                    assert!(out.len() <= input.len(), "{t:?} lengthened {input:?}");
                 }
             }
         }
