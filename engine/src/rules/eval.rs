@@ -62,7 +62,9 @@ pub fn run_phase_from(
             continue;
         }
         deadline.check()?;
-        let matched = match known.get(index) {
+        // A `ctl` removing targets may change what a known rule reads: it is evaluated then.
+        let known = known.get(index).filter(|_| tx.removed_targets.is_empty());
+        let matched = match known {
             Some(Some(Known::NoMatch)) => false,
             Some(Some(Known::Match(vars))) => {
                 set_matched(tx, vars);

@@ -73,16 +73,11 @@ impl Prologue {
                 i += 1;
                 continue;
             }
-            let before = (
-                tx.tx.clone(),
-                tx.matched_var.clone(),
-                tx.matched_var_name.clone(),
-            );
+            let before = (tx.tx.clone(), matched_of(&tx));
             let matched = eval::rule_matches(rules, rule, &mut tx);
             if matched && !quiet(rule) {
                 tx.tx = before.0;
-                tx.matched_var = before.1;
-                tx.matched_var_name = before.2;
+                set_matched(&mut tx, &before.1);
                 break;
             }
             ids.push(rule.id);
@@ -137,9 +132,15 @@ pub fn set_matched(tx: &mut Transaction<'_>, matched: &Matched) {
         m.name.clone_from(name);
         m.value.clone_from(value);
     }
-    if let Some((name, value)) = matched.last() {
-        tx.matched_var_name.clone_from(name);
-        tx.matched_var.clone_from(value);
+    match matched.last() {
+        Some((name, value)) => {
+            tx.matched_var_name.clone_from(name);
+            tx.matched_var.clone_from(value);
+        }
+        None => {
+            tx.matched_var_name.clear();
+            tx.matched_var.clear();
+        }
     }
 }
 
@@ -400,7 +401,9 @@ SecAction "id:3,phase:1,pass,nolog,setvar:tx.b=1"
         )
         .unwrap();
         let set = RuleSet::compile(&config).unwrap();
-        assert_eq!(set.prologue.as_ref().unwrap().ids, [1]);
+        let prologue = set.prologue.as_ref().unwrap();
+        assert_eq!(prologue.ids, [1]);
+        assert!(prologue.matched.is_empty(), "rule 2's match was undone");
         let config = crate::seclang::parse_str(
             r#"SecRule REQUEST_METHOD "@streq GET" "id:1,phase:1,pass,nolog,setvar:tx.a=1""#,
             "prologue-none.conf",
