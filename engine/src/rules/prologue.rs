@@ -390,6 +390,41 @@ SecMarker END
     }
 
     #[test]
+    fn a_known_rule_whose_target_a_ctl_removed_is_evaluated() {
+        let config = crate::seclang::parse_str(
+            r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.pl=1"
+SecRule REQUEST_URI "@contains unskip" "id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=3;TX:pl"
+SecRule TX:pl "@lt 2" "id:3,phase:2,pass,nolog,skipAfter:END"
+SecAction "id:4,phase:2,deny,status:403,log,msg:'not skipped'"
+SecMarker END
+"#,
+            "prologue-ctl.conf",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&config).unwrap();
+        let i = set.rules.iter().position(|r| r.id == 3).unwrap();
+        assert!(matches!(
+            set.prologue.as_ref().unwrap().known[i],
+            Some(Known::Match(_))
+        ));
+        let engine = Engine::with_rules(Settings::default(), Some(Arc::new(set)))
+            .without_builtin_detectors();
+        let judge = |uri: &[u8]| {
+            let req = Request {
+                method: b"GET",
+                uri,
+                version: b"HTTP/1.1",
+                ..Default::default()
+            };
+            engine.check(&req, None).rule_ids()
+        };
+        assert_eq!(judge(b"/home"), "");
+        assert_eq!(judge(b"/home?unskip"), "4");
+    }
+
+    #[test]
     fn a_rule_that_would_log_or_deny_ends_the_start() {
         let config = crate::seclang::parse_str(
             r#"
