@@ -18,6 +18,7 @@ use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
 use crate::seclang::ast::EngineMode;
 use crate::seclang::ctl::Ctl;
+use crate::seclang::variables::Collection;
 
 /// Runs the rules of `phase` (1–5). Returns true when the request was denied.
 pub fn run_phase(
@@ -62,8 +63,8 @@ pub fn run_phase_from(
             continue;
         }
         deadline.check()?;
-        // A `ctl` removing targets may change what a known rule reads: it is evaluated then.
-        let known = known.get(index).filter(|_| tx.removed_targets.is_empty());
+        // A `ctl` removing `TX` targets may change what a known rule reads: it is evaluated then.
+        let known = known.get(index).filter(|_| !tx.tx_targets_removed);
         let matched = match known {
             Some(Some(Known::NoMatch)) => false,
             Some(Some(Known::Match(vars))) => {
@@ -579,6 +580,12 @@ pub fn parse_int(v: &[u8]) -> i64 {
 }
 
 fn ctl(tx: &mut Transaction<'_>, c: &LinkCtl) {
+    if c.targets
+        .iter()
+        .any(|t| t.spec.collection == Collection::Tx)
+    {
+        tx.tx_targets_removed = true;
+    }
     match &c.ctl {
         Ctl::RuleRemoveById(ranges) => tx.removed_ids.extend_from_slice(ranges),
         Ctl::RuleRemoveByTag(tag) => tx.removed_tags.push(tag.clone()),

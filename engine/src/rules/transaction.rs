@@ -90,6 +90,8 @@ pub struct Transaction<'t> {
     /// True when the transaction started from the rule set's prologue (see
     /// [`super::prologue`]), whose known outcomes then hold.
     pub from_prologue: bool,
+    /// True once a `ctl` removed a `TX` target from some rules (see [`super::prologue`]).
+    pub tx_targets_removed: bool,
     /// The indices of `inputs.fields` by source, in order.
     pub by_source: [Vec<u32>; SOURCES],
 }
@@ -178,6 +180,7 @@ impl<'t> Transaction<'t> {
             cache: ValueCache::default(),
             setvar_buffers: Default::default(),
             from_prologue: false,
+            tx_targets_removed: false,
             by_source: Default::default(),
         };
         tx.reindex_fields();

@@ -21,9 +21,53 @@ pub struct Presence {
     path_work: bool,
 }
 
+/// Values at least this long are scanned by table (see [`Presence::of_by_table`]).
+const BY_TABLE: usize = 256;
+
 impl Presence {
     /// Scans a value.
     pub fn of(value: &[u8]) -> Presence {
+        if value.len() >= BY_TABLE {
+            Presence::of_by_table(value)
+        } else {
+            Presence::of_each_byte(value)
+        }
+    }
+
+    /// [`of`](Self::of) for long values (request bodies): one store per byte into a table,
+    /// folded into bits at the end, and the whitespace test by searches for the few pairs that
+    /// make a space special.
+    fn of_by_table(value: &[u8]) -> Presence {
+        let mut seen = [0u8; 256];
+        for &b in value {
+            seen[usize::from(b)] = 1;
+        }
+        let mut p = Presence::default();
+        for (i, chunk) in seen.chunks_exact(8).enumerate() {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(chunk);
+            // Bytes of 0 or 1: the multiplication gathers byte k's bit into bit 56 + k.
+            let bits = u64::from_le_bytes(eight).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+            p.bytes[i / 8] |= bits << ((i % 8) * 8);
+        }
+        let other_whitespace = [b'\t', b'\n', 0x0b, 0x0c, b'\r']
+            .iter()
+            .any(|&b| seen[usize::from(b)] != 0);
+        let special_space = || {
+            value.first() == Some(&b' ')
+                || value.last() == Some(&b' ')
+                || [&b"  "[..], b" /", b" ("]
+                    .iter()
+                    .any(|pair| memchr::memmem::find(value, pair).is_some())
+        };
+        p.special_whitespace =
+            other_whitespace || (seen[usize::from(b' ')] != 0 && special_space());
+        p.path_work = p.holds_any(b"./\\") && path_work(value);
+        p
+    }
+
+    /// [`of`](Self::of) byte by byte.
+    fn of_each_byte(value: &[u8]) -> Presence {
         let mut p = Presence::default();
         let mut prev_space = true;
         for (i, &b) in value.iter().enumerate() {
@@ -201,6 +245,38 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
 mod tests {
     use super::*;
     use crate::rules::transformations;
+
+    #[test]
+    fn long_and_short_values_are_scanned_alike() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        const BYTES: &[u8] = b" \t\n\r\x0b\x0c/(.\\aZ%&#\x00\xff";
+        for round in 0..3000 {
+            let len = (next() % 40) as usize;
+            let value: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if round % 3 == 0 {
+                        r as u8
+                    } else {
+                        BYTES[(r >> 8) as usize % BYTES.len()]
+                    }
+                })
+                .collect();
+            assert_eq!(
+                Presence::of_by_table(&value),
+                Presence::of_each_byte(&value),
+                "{value:?}"
+            );
+        }
+        let body = b"name=a b&path=/x/../y&q=( select )".repeat(20);
+        assert_eq!(Presence::of_by_table(&body), Presence::of_each_byte(&body));
+    }
 
     fn apply_chain(chain: &[Transformation], value: &[u8]) -> Vec<u8> {
         let mut v = value.to_vec();
