@@ -212,17 +212,7 @@ impl<'t> Transaction<'t> {
             return Cow::Borrowed(s.raw.as_bytes());
         }
         let mut out = Vec::with_capacity(s.raw.len());
-        for part in &s.parts {
-            match part {
-                MacroPart::Literal(l) => out.extend_from_slice(l.as_bytes()),
-                MacroPart::Macro { collection, key } => {
-                    if let Some(v) = super::variables::macro_value(self, collection, key.as_deref())
-                    {
-                        out.extend_from_slice(&v);
-                    }
-                }
-            }
-        }
+        self.expand_into(s, &mut out);
         Cow::Owned(out)
     }
 
