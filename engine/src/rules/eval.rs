@@ -12,7 +12,7 @@ use super::prologue::{set_matched, Known};
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, LinkCtl, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
-use super::value_cache::{FieldGroup, ValueCache};
+use super::value_cache::{FieldGroup, Transformed, ValueCache};
 use super::variables::{self, Value};
 use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
@@ -457,29 +457,25 @@ fn value_matches<'v>(
     mut captures: Option<&mut Vec<Vec<u8>>>,
     cache: &ValueCache,
     trigger: &Trigger,
-) -> Option<Cow<'v, [u8]>> {
+) -> Option<Transformed<'v>> {
     let value: &[u8] = &target.value;
     if !link.multi_match {
         let current = cache.transformed(link, trigger, target.slot, value);
-        if !operator.matches(&current, argument, captures) {
-            return None;
-        }
-        return Some(match current {
-            super::value_cache::Transformed::Same(v) => Cow::Borrowed(v),
-            super::value_cache::Transformed::Changed(v) => Cow::Owned(v.to_vec()),
-        });
+        return operator
+            .matches(&current, argument, captures)
+            .then_some(current);
     }
     // multiMatch: the operator sees the value before and after each transformation.
-    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
-    if operator.matches(&current, argument, captures.as_deref_mut()) {
-        return Some(current);
+    if operator.matches(value, argument, captures.as_deref_mut()) {
+        return Some(Transformed::Same(value));
     }
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
     for t in &link.transformations {
         if let Some(next) = transformations::apply(*t, &current) {
-            current = Cow::Owned(next);
-            if operator.matches(&current, argument, captures.as_deref_mut()) {
-                return Some(current);
+            if operator.matches(&next, argument, captures.as_deref_mut()) {
+                return Some(Transformed::Changed(next.into()));
             }
+            current = Cow::Owned(next);
         }
     }
     None
