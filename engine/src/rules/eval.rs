@@ -18,7 +18,7 @@ use crate::detect::{Deadline, OutOfTime};
 use crate::seclang::actions::{SetVar, SetVarOp};
 use crate::seclang::ast::EngineMode;
 use crate::seclang::ctl::Ctl;
-use crate::seclang::variables::Collection;
+use crate::seclang::variables::{Collection, Selector};
 
 /// Runs the rules of `phase` (1–5). Returns true when the request was denied.
 pub fn run_phase(
@@ -374,10 +374,10 @@ fn tx_key_value<'a>(
     target: &Target,
     tx: &'a Transaction<'a>,
 ) -> Option<Option<Value<'a>>> {
-    let crate::seclang::variables::Selector::Key(key) = &target.spec.selector else {
+    let Selector::Key(key) = &target.spec.selector else {
         return None;
     };
-    if target.spec.collection != crate::seclang::variables::Collection::Tx
+    if target.spec.collection != Collection::Tx
         || !tx.removed_targets.is_empty()
         || link
             .exclusions

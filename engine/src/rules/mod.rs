@@ -10,6 +10,7 @@ pub mod operators;
 pub mod prefilter;
 pub mod prologue;
 pub mod ruleset;
+mod spare;
 pub mod transaction;
 pub mod transformations;
 pub mod value_cache;
@@ -75,14 +76,10 @@ pub fn evaluate(
         exchange.inputs,
         exchange.body,
         rules.set.engine_mode,
-        prologue.map(|p| &p.tx),
+        prologue,
     );
     tx.response = exchange.response;
     tx.removed_ids.extend_from_slice(rules.removed);
-    if let Some(p) = prologue {
-        p.restore(&mut tx);
-        tx.from_prologue = true;
-    }
     let from = prologue.map_or((0, 0), |p| p.resume);
     let mut denied = eval::run_phase_from(rules.set, &mut tx, 1, from, deadline)?;
     if !denied {

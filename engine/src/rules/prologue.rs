@@ -108,12 +108,6 @@ impl Prologue {
     pub fn applies(&self, removed: &[IdRange]) -> bool {
         removed.is_empty() || !self.ids.iter().any(|&id| in_ranges(removed, id))
     }
-
-    /// Puts a transaction whose `TX` started as the prologue's (see
-    /// [`Transaction::starting_with`]) in the rest of the state the prologue left.
-    pub fn restore(&self, tx: &mut Transaction<'_>) {
-        set_matched(tx, &self.matched);
-    }
 }
 
 /// The `MATCHED_VARS` of `tx`.
@@ -201,14 +195,13 @@ fn known_outcomes(
     known
 }
 
-/// True when the rule reads only `TX` keys and, when it matches, does nothing but skip.
+/// True when the rule, when it matches, does nothing but skip: no `setvar`, `ctl`, `capture`,
+/// logging or disruptive action, and no link without an operator.
 fn only_skips(rule: &CompiledRule) -> bool {
-    reads_only_tx(rule)
-        && quiet(rule)
-        && rule
-            .links
-            .iter()
-            .all(|l| l.setvars.is_empty() && !l.capture && l.operator.is_some())
+    quiet(rule)
+        && rule.links.iter().all(|l| {
+            l.setvars.is_empty() && l.ctls.is_empty() && !l.capture && l.operator.is_some()
+        })
 }
 
 /// The `TX` keys a link tests: its targets' and its operator argument's macros (lower-cased).

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use super::fast_hash::FastMap;
 use super::matched_vars::MatchedVars;
+use super::prologue::{set_matched, Prologue};
 use super::ruleset::Target;
+use super::spare;
 use super::value_cache::{ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
 use crate::request::{Request, Response};
@@ -97,19 +99,16 @@ pub struct Transaction<'t> {
 }
 
 thread_local! {
-    /// The `TX` map of the thread's last transaction, emptied: the next request reuses its
-    /// table instead of allocating and freeing one again.
-    static SPARE_TX: std::cell::RefCell<Option<FastMap<String, Vec<u8>>>> =
+    /// The `TX` map of the thread's last transaction, as it left it: the next request reuses
+    /// its table and, for the keys it starts with, their buffers (see [`spare_tx_map`]).
+    static SPARE_TX: spare::Spare<FastMap<String, Vec<u8>>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// A `TX` map holding exactly `start` (empty without), made from the thread's spare one when
 /// it has it: the entries the last request left under `start`'s keys keep their buffers.
 fn spare_tx_map(start: Option<&FastMap<String, Vec<u8>>>) -> FastMap<String, Vec<u8>> {
-    let mut map = SPARE_TX
-        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
-        .ok()
-        .flatten()
+    let mut map = spare::take(&SPARE_TX)
         .unwrap_or_else(|| FastMap::with_capacity_and_hasher(128, Default::default()));
     let Some(start) = start else {
         map.clear();
@@ -134,12 +133,7 @@ impl Drop for Transaction<'_> {
             // A request that set thousands of variables does not keep its table.
             return;
         }
-        // During thread exit the spare is gone; the map is then simply freed.
-        let _ = SPARE_TX.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                *s = Some(map);
-            }
-        });
+        spare::keep(&SPARE_TX, map);
     }
 }
 
@@ -149,19 +143,20 @@ impl<'t> Transaction<'t> {
         Transaction::starting_with(req, inputs, body, mode, None)
     }
 
-    /// [`new`](Self::new), with `TX` holding `start` (a [`super::prologue::Prologue`]'s).
+    /// [`new`](Self::new), in the state `prologue` left when given: its `TX` and
+    /// `MATCHED_VARS`, and its known outcomes in force (see [`super::prologue`]).
     pub fn starting_with(
         req: &'t Request<'t>,
         inputs: Inputs<'t>,
         body: &'t [u8],
         mode: EngineMode,
-        start: Option<&FastMap<String, Vec<u8>>>,
+        prologue: Option<&Prologue>,
     ) -> Self {
         let mut tx = Transaction {
             req,
             inputs,
             body,
-            tx: spare_tx_map(start),
+            tx: spare_tx_map(prologue.map(|p| &p.tx)),
             collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),
@@ -179,10 +174,13 @@ impl<'t> Transaction<'t> {
             response: None,
             cache: ValueCache::default(),
             setvar_buffers: Default::default(),
-            from_prologue: false,
+            from_prologue: prologue.is_some(),
             tx_targets_removed: false,
             by_source: Default::default(),
         };
+        if let Some(p) = prologue {
+            set_matched(&mut tx, &p.matched);
+        }
         tx.reindex_fields();
         tx
     }

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use super::fast_hash::FastMap;
 use super::prefilter::{self, Bits, Computed, Prefilter, Presence, Trigger};
 use super::ruleset::Link;
+use super::spare;
 use super::transformations;
 use crate::parse::{Field, Source};
 
@@ -83,19 +84,14 @@ impl Drop for ValueCache {
         if !inner.worth_keeping() {
             return;
         }
-        // During thread exit the spare is gone; the buffers are then simply freed.
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                *s = Some(inner);
-            }
-        });
+        spare::keep(&SPARE, inner);
     }
 }
 
 thread_local! {
     /// The buffers of the thread's last cache: the next request reuses their capacity instead
     /// of allocating and freeing its maps and arena again.
-    static SPARE: RefCell<Option<Inner>> = const { RefCell::new(None) };
+    static SPARE: spare::Spare<Inner> = const { RefCell::new(None) };
 }
 
 /// Buffers larger than this (entries, or arena words) are freed rather than kept for the next
@@ -162,11 +158,7 @@ impl ValueCache {
     /// A cache for a request with `fields` parsed fields, on the buffers the thread's last
     /// cache left (emptied; see [`SPARE`]).
     pub fn new(fields: usize) -> ValueCache {
-        let mut inner = SPARE
-            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let mut inner = spare::take(&SPARE).unwrap_or_default();
         inner.reset(2 * fields + SCALAR_SLOTS);
         ValueCache {
             inner: RefCell::new(inner),
@@ -230,7 +222,7 @@ impl ValueCache {
             return answer;
         }
         let scan = self.transformed_scan(filter, link, trigger, slot, value);
-        self.bit(scan, id)
+        self.has(scan, id)
     }
 
     /// What [`may_match`](Self::may_match) would answer for `slot`, when the value there was
@@ -248,14 +240,14 @@ impl ValueCache {
             ((*inner.presences.get(at)?)?, (*inner.slot_scans.get(at)?)?)
         };
         if !presence.meets(trigger) {
-            return Some(self.bit(own_scan, id));
+            return Some(self.has(own_scan, id));
         }
         if link.multi_match {
             // The operator also sees every intermediate value, which no scan covers.
             return Some(true);
         }
         let scan = *self.inner.borrow().scans.get(&key(slot, link.chain_id))?;
-        Some(self.bit(scan, id))
+        Some(self.has(scan, id))
     }
 
     /// False when no value of `fields` can match the link's operator (prefilter id `id`) after
@@ -272,7 +264,7 @@ impl ValueCache {
             return true;
         }
         let scans = self.group_scans(filter, fields, link, trigger);
-        self.bit(scans.or, id)
+        self.has(scans.or, id)
     }
 
     /// A scan holding every id that a value of the group holds after the link's chain (an
@@ -564,10 +556,6 @@ impl ValueCache {
 
     /// True when prefilter id `id` is set in the scan at `scan`.
     pub fn has(&self, scan: u32, id: u32) -> bool {
-        self.bit(scan, id)
-    }
-
-    fn bit(&self, scan: u32, id: u32) -> bool {
         prefilter::has(&self.inner.borrow().arena[scan as usize..], id)
     }
 }

@@ -404,19 +404,23 @@ impl Prefilter {
     /// The length of the shortest literal of link `id` when it is checked alone (a value
     /// shorter than that cannot hold one); 0 otherwise.
     pub fn shortest_alone_literal(&self, id: u32) -> usize {
-        self.alone
-            .binary_search_by_key(&id, |a| a.0)
-            .map_or(0, |i| self.alone[i].2)
+        self.alone_entry(id).map_or(0, |a| a.2)
+    }
+
+    /// Link `id`'s entry in `alone`, when it is checked alone.
+    fn alone_entry(&self, id: u32) -> Option<&(u32, AhoCorasick, usize)> {
+        let i = self.alone.binary_search_by_key(&id, |a| a.0).ok()?;
+        Some(&self.alone[i])
     }
 
     /// True when `value` may match the link with prefilter id `id`: it holds one of the link's
     /// whole literals when the link is checked alone, else the scan of `value` sets bit `id`
     /// (see [`scan`](Self::scan)).
     pub fn holds(&self, value: &[u8], id: u32) -> bool {
-        if let Ok(i) = self.alone.binary_search_by_key(&id, |a| a.0) {
-            return self.alone[i].1.is_match(value);
+        if let Some((_, automaton, _)) = self.alone_entry(id) {
+            return automaton.is_match(value);
         }
-        let mut bits = vec![0; self.words()];
+        let mut bits = Bits::zeroed(self.words());
         self.scan(value, &mut bits);
         has(&bits, id)
     }
@@ -471,6 +475,13 @@ mod tests {
         sets.into_iter().map(Condition::literals).collect()
     }
 
+    /// The scan of `value` under `p`.
+    fn scanned(p: &Prefilter, value: &[u8]) -> Vec<u64> {
+        let mut bits = vec![0; p.words()];
+        p.scan(value, &mut bits);
+        bits
+    }
+
     #[test]
     fn scan_sets_the_ids_whose_literals_occur() {
         let sets = vec![
@@ -479,14 +490,11 @@ mod tests {
             vec![b"union".to_vec()],
         ];
         let p = Prefilter::build(&conditions(sets)).unwrap();
-        let mut bits = vec![0; p.words()];
-        p.scan(b"1 UNION all", &mut bits);
+        let bits = scanned(&p, b"1 UNION all");
         assert!(has(&bits, 0) && !has(&bits, 1) && has(&bits, 2));
-        let mut bits = vec![0; p.words()];
-        p.scan(b"a <SCRIPT>", &mut bits);
+        let bits = scanned(&p, b"a <SCRIPT>");
         assert!(!has(&bits, 0) && has(&bits, 1));
-        let mut bits = vec![0; p.words()];
-        p.scan(b"blue cotton shirt", &mut bits);
+        let bits = scanned(&p, b"blue cotton shirt");
         assert!(bits.iter().all(|w| *w == 0));
     }
 
@@ -499,8 +507,7 @@ mod tests {
         ];
         let p = Prefilter::build(&conditions(sets)).unwrap();
         let scan = |v: &[u8]| {
-            let mut bits = vec![0; p.words()];
-            p.scan(v, &mut bits);
+            let bits = scanned(&p, v);
             (has(&bits, 0), has(&bits, 1), has(&bits, 2))
         };
         assert_eq!(scan(b"X"), (true, false, false));
@@ -531,8 +538,7 @@ mod tests {
         assert!(sets[0].evasion.is_some());
         let p = Prefilter::build(&sets).unwrap();
         let scan = |v: &[u8]| {
-            let mut bits = vec![0; p.words()];
-            p.scan(v, &mut bits);
+            let bits = scanned(&p, v);
             (has(&bits, 0), has(&bits, 1))
         };
         assert_eq!(scan(b"x;c'a't /etc/passwd"), (true, false));
@@ -563,8 +569,7 @@ mod tests {
         sets[0].also = vec![vec![b"(".to_vec()], vec![b")".to_vec(), b"]".to_vec()]];
         let p = Prefilter::build(&sets).unwrap();
         let scan = |v: &[u8]| {
-            let mut bits = vec![0; p.words()];
-            p.scan(v, &mut bits);
+            let bits = scanned(&p, v);
             (has(&bits, 0), has(&bits, 1))
         };
         assert_eq!(scan(b"COT(1)"), (true, false));
@@ -583,8 +588,7 @@ mod tests {
         ];
         let p = Prefilter::build(&conditions(sets)).unwrap();
         for v in [&b"X"[..], b"a;b", b"JavaScript:", b"OnErRoR", b"hello", b""] {
-            let mut bits = vec![0; p.words()];
-            p.scan(v, &mut bits);
+            let bits = scanned(&p, v);
             for id in 0..3 {
                 assert_eq!(p.holds(v, id), has(&bits, id), "{v:?} {id}");
             }
