@@ -6,12 +6,14 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
+use super::fast_hash::FastMap;
 use super::matched_vars::MatchedVars;
 use super::prefilter::Trigger;
 use super::prologue::{set_matched, Known};
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, LinkCtl, RuleSet, Target};
 use super::transaction::{RuleMatch, TargetExclusion, Transaction};
 use super::transformations;
+use super::tx_map::TxMap;
 use super::value_cache::{FieldGroup, Transformed, ValueCache};
 use super::variables::{self, Value};
 use crate::detect::{Deadline, OutOfTime};
@@ -170,12 +172,7 @@ fn run_link_actions(link: &Link, tx: &mut Transaction<'_>) {
 fn set_captures(tx: &mut Transaction<'_>, caps: Vec<Vec<u8>>) {
     const NAMES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     for (name, c) in NAMES.iter().zip(caps) {
-        match tx.tx.get_mut(*name) {
-            Some(v) => *v = c,
-            None => {
-                tx.tx.insert((*name).to_string(), c);
-            }
-        }
+        *tx.tx.value_mut(name) = c;
     }
 }
 
@@ -245,7 +242,15 @@ fn find_hits(
     let argument = link.operator_argument.as_ref().map(|m| tx.expand(m));
     let trigger = &rules.chain_triggers[link.chain_id as usize];
     let filter = rules.prefilter.as_ref().zip(link.prefilter);
+    // Values this thread saw the link miss before are not evaluated again.
+    let memo = rules.prefilter.as_ref().zip(link.memo_id);
     let mut check = |value: &Value<'_>| {
+        let remembered = memo.zip(value.slot);
+        if let Some(((f, id), slot)) = remembered {
+            if tx.cache.known_miss(f, id, slot, &value.value) {
+                return;
+            }
+        }
         let mut captures = link.capture.then(Vec::new);
         if let Some(hit) = value_matches(
             link,
@@ -260,6 +265,8 @@ fn find_hits(
             value.write_name(&mut m.name);
             m.value.extend_from_slice(&hit);
             m.captures = captures;
+        } else if let Some(((f, id), slot)) = remembered {
+            tx.cache.remember_miss(f, id, slot, &value.value);
         }
     };
     for target in &link.targets {
@@ -516,7 +523,7 @@ fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
 
 /// Applies `setvar` `s` with its name and value expanded (the name lower-cased).
 fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8]) {
-    let map = if s.collection.eq_ignore_ascii_case("tx") {
+    let map: &mut dyn Variables = if s.collection.eq_ignore_ascii_case("tx") {
         &mut tx.tx
     } else {
         tx.collections
@@ -525,24 +532,15 @@ fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8])
     };
     let name = String::from_utf8_lossy(name);
     match s.op {
-        SetVarOp::Set => match map.get_mut(name.as_ref()) {
-            Some(v) => {
-                v.clear();
-                v.extend_from_slice(value);
-            }
-            None => {
-                map.insert(name.into_owned(), value.to_vec());
-            }
-        },
-        SetVarOp::Delete => {
-            map.remove(name.as_ref());
+        SetVarOp::Set => {
+            let v = map.value_mut(&name);
+            v.clear();
+            v.extend_from_slice(value);
         }
+        SetVarOp::Delete => map.remove_key(&name),
         SetVarOp::Add | SetVarOp::Sub => {
             let delta = parse_int(value);
-            let entry = match map.get_mut(name.as_ref()) {
-                Some(v) => v,
-                None => map.entry(name.into_owned()).or_default(),
-            };
+            let entry = map.value_mut(&name);
             let current = parse_int(entry);
             let next = if s.op == SetVarOp::Add {
                 current.saturating_add(delta)
@@ -553,6 +551,37 @@ fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8])
             // Writing into a Vec cannot fail.
             let _ = write!(entry, "{next}");
         }
+    }
+}
+
+/// A writable collection as `setvar` sees it.
+trait Variables {
+    /// The value of `key` to change, inserted empty when it is not set.
+    fn value_mut(&mut self, key: &str) -> &mut Vec<u8>;
+    /// Removes `key`.
+    fn remove_key(&mut self, key: &str);
+}
+
+impl Variables for TxMap {
+    fn value_mut(&mut self, key: &str) -> &mut Vec<u8> {
+        TxMap::value_mut(self, key)
+    }
+
+    fn remove_key(&mut self, key: &str) {
+        self.remove(key);
+    }
+}
+
+impl Variables for FastMap<String, Vec<u8>> {
+    fn value_mut(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.contains_key(key) {
+            self.insert(key.to_string(), Vec::new());
+        }
+        self.get_mut(key).expect("the key was inserted above")
+    }
+
+    fn remove_key(&mut self, key: &str) {
+        self.remove(key);
     }
 }
 
@@ -651,6 +680,26 @@ SecRule ARGS "@contains select" "id:100,phase:2,deny,status:403,tag:'sqli'"
         assert_eq!(ids(&e, b"/other?password=select"), "100");
         assert_eq!(ids(&e, b"/search?q_1=select&q_2=select"), "");
         assert_eq!(ids(&e, b"/search?text=select"), "100");
+    }
+
+    /// A value a rule missed is remembered per rule: another rule (other transformations) still
+    /// matches the same value, and the rule still matches a value it has not seen, on requests
+    /// after the misses were remembered.
+    #[test]
+    fn a_remembered_miss_never_hides_another_rules_or_another_values_match() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule ARGS "@rx ^attack" "id:20,phase:2,deny,status:403,t:none"
+SecRule ARGS "@rx ^attack" "id:21,phase:2,deny,status:403,t:none,t:urlDecode"
+"#,
+        );
+        for _ in 0..3 {
+            assert_eq!(ids(&e, b"/p?q=%252561ttack-attack"), "");
+        }
+        assert_eq!(ids(&e, b"/p?q=%2561ttack-attack"), "21");
+        assert_eq!(ids(&e, b"/p?q=%2561ttack-attack"), "21");
+        assert_eq!(ids(&e, b"/p?q=attack-attack"), "20");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod ruleset;
 mod spare;
 pub mod transaction;
 pub mod transformations;
+pub mod tx_map;
 pub mod value_cache;
 pub mod variables;
 
@@ -94,7 +95,7 @@ pub fn evaluate(
     }
     let score = ["blocking_inbound_anomaly_score", "inbound_anomaly_score"]
         .iter()
-        .find_map(|k| tx.tx.get(*k))
+        .find_map(|k| tx.tx.get(k))
         .map_or(0, |v| eval::parse_int(v));
     Ok(Outcome {
         matches: std::mem::take(&mut tx.matches),

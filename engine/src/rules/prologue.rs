@@ -12,14 +12,17 @@
 use std::collections::HashSet;
 
 use super::eval;
-use super::fast_hash::FastMap;
 use super::ruleset::{in_ranges, CompiledRule, Disruptive, Link, RuleSet};
 use super::transaction::Transaction;
+use super::tx_map::TxMap;
 use crate::parse::Inputs;
 use crate::request::Request;
 use crate::seclang::ast::{EngineMode, IdRange};
 use crate::seclang::macros::{MacroPart, MacroString};
 use crate::seclang::variables::{Collection, Selector};
+
+/// The next [`Prologue::uid`] (0 is no prologue's).
+static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Phase 1's request-independent start, run at load.
 #[derive(Debug, Default)]
@@ -27,7 +30,10 @@ pub struct Prologue {
     /// Where phase 1 resumes: a position in its rule order and the rules still to `skip`.
     pub resume: (usize, u32),
     /// `TX` after the prologue.
-    pub tx: FastMap<String, Vec<u8>>,
+    pub tx: TxMap,
+    /// The prologue's identity, unique in the process (a thread's spare `TX` map remembers
+    /// which prologue's state it was last put in).
+    pub uid: u64,
     /// `MATCHED_VARS` after the prologue.
     pub matched: Matched,
     /// The ids of the rules the prologue ran (a location removing one of them runs phase 1
@@ -98,6 +104,7 @@ impl Prologue {
         Some(Prologue {
             resume: (i, skip),
             tx: std::mem::take(&mut tx.tx),
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             matched,
             ids,
             known,

@@ -95,6 +95,9 @@ pub struct Link {
     pub chain_id: u32,
     /// The link's id in [`RuleSet::prefilter`], when its operator can be ruled out by literals.
     pub prefilter: Option<u32>,
+    /// The link's id for remembering, per thread, the values its operator did not match (after
+    /// its transformations), when the answer depends on the value alone.
+    pub memo_id: Option<u32>,
     /// `capture`: fill `TX:0`–`TX:9` from the operator.
     pub capture: bool,
     /// `multiMatch`: try the operator after every transformation.
@@ -287,7 +290,8 @@ impl RuleSet {
     }
 
     /// Gives every link whose operator has required literals a prefilter id, and builds the
-    /// automaton over all of them.
+    /// automaton over all of them; with a prefilter, numbers the links whose misses the
+    /// per-thread memo may remember under its identity.
     fn build_prefilter(&mut self) {
         let mut sets = Vec::new();
         for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
@@ -306,6 +310,19 @@ impl RuleSet {
             for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
                 link.prefilter = None;
             }
+            return;
+        }
+        let remembered = self
+            .rules
+            .iter_mut()
+            .flat_map(|r| r.links.iter_mut())
+            .filter(|l| {
+                l.operator
+                    .as_ref()
+                    .is_some_and(Operator::is_worth_remembering)
+            });
+        for (id, link) in remembered.enumerate() {
+            link.memo_id = Some(id as u32);
         }
     }
 
@@ -514,6 +531,7 @@ fn compile_link(
         transformations: Vec::new(),
         chain_id: 0,
         prefilter: None,
+        memo_id: None,
         capture: false,
         multi_match: false,
         setvars: Vec::new(),

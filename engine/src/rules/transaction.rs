@@ -9,6 +9,7 @@ use super::matched_vars::MatchedVars;
 use super::prologue::{set_matched, Prologue};
 use super::ruleset::Target;
 use super::spare;
+use super::tx_map::TxMap;
 use super::value_cache::{ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
 use crate::request::{Request, Response};
@@ -54,7 +55,7 @@ pub struct Transaction<'t> {
     /// The body bytes inspected.
     pub body: &'t [u8],
     /// `TX` (keys lower-cased; captures live at `0`–`9`).
-    pub tx: FastMap<String, Vec<u8>>,
+    pub tx: TxMap,
     /// `IP`, `SESSION`, `GLOBAL`, `USER`, `RESOURCE`, `ENV` (transaction-local).
     pub collections: FastMap<String, FastMap<String, Vec<u8>>>,
     /// `MATCHED_VAR`.
@@ -101,27 +102,17 @@ pub struct Transaction<'t> {
 thread_local! {
     /// The `TX` map of the thread's last transaction, as it left it: the next request reuses
     /// its table and, for the keys it starts with, their buffers (see [`spare_tx_map`]).
-    static SPARE_TX: spare::Spare<FastMap<String, Vec<u8>>> =
+    static SPARE_TX: spare::Spare<TxMap> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// A `TX` map holding exactly `start` (empty without), made from the thread's spare one when
-/// it has it: the entries the last request left under `start`'s keys keep their buffers.
-fn spare_tx_map(start: Option<&FastMap<String, Vec<u8>>>) -> FastMap<String, Vec<u8>> {
-    let mut map = spare::take(&SPARE_TX)
-        .unwrap_or_else(|| FastMap::with_capacity_and_hasher(128, Default::default()));
-    let Some(start) = start else {
-        map.clear();
-        return map;
-    };
-    map.retain(|k, _| start.contains_key(k));
-    for (k, v) in start {
-        match map.get_mut(k) {
-            Some(mine) => mine.clone_from(v),
-            None => {
-                map.insert(k.clone(), v.clone());
-            }
-        }
+/// A `TX` map holding exactly the prologue's (empty without one), made from the thread's spare
+/// one when it has it (see [`TxMap::reset_to`]).
+fn spare_tx_map(prologue: Option<&Prologue>) -> TxMap {
+    let mut map = spare::take(&SPARE_TX).unwrap_or_else(|| TxMap::with_capacity(128));
+    match prologue {
+        Some(p) => map.reset_to(&p.tx, p.uid),
+        None => map.clear(),
     }
     map
 }
@@ -156,7 +147,7 @@ impl<'t> Transaction<'t> {
             req,
             inputs,
             body,
-            tx: spare_tx_map(prologue.map(|p| &p.tx)),
+            tx: spare_tx_map(prologue),
             collections: FastMap::default(),
             matched_var: Vec::new(),
             matched_var_name: String::new(),

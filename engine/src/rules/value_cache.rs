@@ -539,6 +539,17 @@ impl ValueCache {
         at as u32
     }
 
+    /// True when this thread remembers that the link with memo id `link` did not match the value
+    /// in `slot`.
+    pub fn known_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) -> bool {
+        filter.known_miss(link, value, self.hash(slot, value))
+    }
+
+    /// Remembers that the link with memo id `link` did not match the value in `slot`.
+    pub fn remember_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) {
+        filter.remember_miss(link, value, self.hash(slot, value));
+    }
+
     /// The memo hash of the untransformed value in `slot`, computed on first use.
     fn hash(&self, slot: u32, value: &[u8]) -> u64 {
         let known = self.inner.borrow().hashes.get(slot as usize).copied();

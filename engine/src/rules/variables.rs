@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use super::fast_hash::FastMap;
 use super::ruleset::Target;
 use super::transaction::Transaction;
 use crate::parse::{BodyProcessor, Field, ParseFlags, Source};
@@ -194,13 +193,6 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
         }
         return;
     }
-    let keyed_in = |m: &'a FastMap<String, Vec<u8>>, out: &mut Vec<Value<'a>>| {
-        out.extend(
-            m.iter()
-                .filter(|(k, _)| selects(target, k.as_bytes()))
-                .map(|(k, v)| keyed(name, k.as_bytes(), v)),
-        );
-    };
     match c {
         Collection::Tx => match &target.spec.selector {
             // Keys are stored lower-cased, and so is the target's key (see `Target::new`): look
@@ -210,7 +202,12 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<
                     out.push(keyed(name, k.as_bytes(), v));
                 }
             }
-            _ => keyed_in(&tx.tx, out),
+            _ => out.extend(
+                tx.tx
+                    .iter()
+                    .filter(|(k, _)| selects(target, k.as_bytes()))
+                    .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+            ),
         },
         Collection::Ip
         | Collection::Session

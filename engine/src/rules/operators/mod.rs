@@ -190,6 +190,16 @@ impl Operator {
         matches!(self.kind, Kind::Dynamic(..))
     }
 
+    /// True when whether the operator matches depends on the value alone and takes more than a
+    /// glance to find out: it may then be remembered per value (everything but `@geoLookup`,
+    /// which fills a collection, operators with macros, and `@unconditionalMatch`/`@noMatch`).
+    pub fn is_worth_remembering(&self) -> bool {
+        !matches!(
+            self.kind,
+            Kind::Dynamic(..) | Kind::GeoLookup(_) | Kind::Always | Kind::Never
+        )
+    }
+
     /// Literals one of which every value the operator matches contains (ASCII case ignored),
     /// for the prefilter; `None` when there are none or the operator is negated. The checks
     /// that look at bytes rather than words need one byte of a set: a byte outside the range

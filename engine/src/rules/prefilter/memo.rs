@@ -3,9 +3,10 @@
 //! recurring values of an API's JSON bodies): a value's scan, its scan after a transformation
 //! chain, or whether a `multiMatch` link may hold on it. Computing those costs from a hundred
 //! nanoseconds (a scan) to a microsecond (a chain with `t:base64Decode`); finding them here costs
-//! a hash and a comparison. The key is the prefilter's identity, what was computed and the whole
-//! value, compared byte for byte, so a hash collision can only cost a recomputation, never change
-//! a result.
+//! a hash and a comparison. It also remembers the values a link's operator did not match (after
+//! its transformations), in a table of their own so that they never push scans out. The key is
+//! the prefilter's identity, what was computed and the whole value, compared byte for byte, so a
+//! hash collision can only cost a recomputation, never change a result.
 
 use std::cell::RefCell;
 use std::hash::Hasher;
@@ -16,7 +17,7 @@ use crate::rules::fast_hash::FastHasher;
 const SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
-/// Longer values rarely repeat and are not memoized (bounds the memo near 1.5 MiB per thread).
+/// Longer values rarely repeat and are not memoized (bounds each table near 1.5 MiB per thread).
 const MAX_LEN: usize = 256;
 
 /// What a memo entry holds for its value.
@@ -28,6 +29,9 @@ pub enum Computed {
     Chain(u32),
     /// Whether the `multiMatch` link with this prefilter id may hold on the value (bit 0).
     MultiMatch(u32),
+    /// That the link with this [`Link::memo_id`](crate::rules::ruleset::Link::memo_id) did not
+    /// match the value (no result words: the entry is the answer).
+    Miss(u32),
 }
 
 impl Computed {
@@ -36,6 +40,7 @@ impl Computed {
             Computed::Scan => 0,
             Computed::Chain(c) => 1 << 32 | u64::from(c),
             Computed::MultiMatch(id) => 2 << 32 | u64::from(id),
+            Computed::Miss(id) => 3 << 32 | u64::from(id),
         }
     }
 
@@ -44,7 +49,15 @@ impl Computed {
     fn min_len(self) -> usize {
         match self {
             Computed::Scan => 16,
-            Computed::Chain(_) | Computed::MultiMatch(_) => 1,
+            Computed::Chain(_) | Computed::MultiMatch(_) | Computed::Miss(_) => 1,
+        }
+    }
+
+    /// The table the entry lives in.
+    fn table(self) -> &'static std::thread::LocalKey<Table> {
+        match self {
+            Computed::Miss(_) => &MISSES,
+            _ => &MEMO,
         }
     }
 }
@@ -102,8 +115,12 @@ fn packed_eq(words: &[u64], value: &[u8]) -> bool {
         .all(|(w, c)| *w == pack(c))
 }
 
+/// A set-associative table of entries.
+type Table = RefCell<Vec<Option<Entry>>>;
+
 thread_local! {
-    static MEMO: RefCell<Vec<Option<Entry>>> = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static MEMO: Table = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static MISSES: Table = RefCell::new((0..SLOTS).map(|_| None).collect());
 }
 
 /// The hash of a value for [`Key::hash`]; computed once per value and reused for every lookup.
@@ -116,16 +133,42 @@ pub fn value_hash(value: &[u8]) -> u64 {
 /// ORs into `out` the result for `key`, from the memo or by calling `compute` on a zeroed buffer
 /// of `out.len()` words and remembering what it set.
 pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64])) {
-    let len = key.value.len();
     // Bits set before the call are not part of the value's result: compute on a clean buffer.
     let mut bits = super::Bits::zeroed(out.len());
-    if len < key.computed.min_len() || len > MAX_LEN {
+    if !memoized(key) {
         compute(&mut bits);
         return or_into(out, &bits);
     }
+    if lookup(key, out) {
+        return;
+    }
+    compute(&mut bits);
+    or_into(out, &bits);
+    insert(key, &bits);
+}
+
+/// True when the memo holds that the link of a [`Computed::Miss`] key did not match its value.
+pub fn known_miss(key: &Key<'_>) -> bool {
+    memoized(key) && lookup(key, &mut [])
+}
+
+/// Remembers that the link of a [`Computed::Miss`] key did not match its value.
+pub fn remember_miss(key: &Key<'_>) {
+    if memoized(key) {
+        insert(key, &[]);
+    }
+}
+
+/// False for values too short to be worth a lookup or too long to keep.
+fn memoized(key: &Key<'_>) -> bool {
+    (key.computed.min_len()..=MAX_LEN).contains(&key.value.len())
+}
+
+/// ORs the remembered result for `key` into `out` (its length is the result's) when there is one.
+fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
     let set = set_of(key);
     let words = out.len();
-    let known = MEMO.with(|m| {
+    key.computed.table().with(|m| {
         let m = m.borrow();
         let hit = m[set..set + WAYS]
             .iter()
@@ -135,18 +178,18 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
             or_into(out, &e.data[..words]);
         }
         hit.is_some()
-    });
-    if known {
-        return;
-    }
-    compute(&mut bits);
-    or_into(out, &bits);
-    MEMO.with(|m| {
+    })
+}
+
+/// Remembers `bits` as the result for `key`, in place of the oldest entry of its set.
+fn insert(key: &Key<'_>, bits: &[u64]) {
+    let set = set_of(key);
+    key.computed.table().with(|m| {
         let mut m = m.borrow_mut();
         // The oldest entry makes room: it moves out, its buffer is reused for the new one.
         m[set..set + WAYS].rotate_right(1);
         match &mut m[set] {
-            Some(e) => e.fill(key, &bits),
+            Some(e) => e.fill(key, bits),
             empty => {
                 let mut e = Entry {
                     filter: 0,
@@ -154,7 +197,7 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
                     data: Vec::new(),
                     len: 0,
                 };
-                e.fill(key, &bits);
+                e.fill(key, bits);
                 *empty = Some(e);
             }
         }
@@ -259,6 +302,21 @@ mod tests {
                 assert_eq!(called, round == 0, "short values are remembered for chains");
             }
         }
+    }
+
+    #[test]
+    fn a_miss_is_known_only_for_the_link_and_value_it_was_remembered_for() {
+        let value = b"Mozilla/5.0 miss-memo-test";
+        let miss = |id, v| key(21, Computed::Miss(id), v);
+        assert!(!known_miss(&miss(3, value)));
+        remember_miss(&miss(3, value));
+        assert!(known_miss(&miss(3, value)));
+        assert!(!known_miss(&miss(4, value)));
+        assert!(!known_miss(&key(22, Computed::Miss(3), value)));
+        assert!(!known_miss(&miss(3, b"Mozilla/5.0 miss-memo-tesT")));
+        let long = vec![b'a'; MAX_LEN + 1];
+        remember_miss(&miss(3, &long));
+        assert!(!known_miss(&miss(3, &long)), "long values are not kept");
     }
 
     #[test]

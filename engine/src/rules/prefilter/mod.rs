@@ -308,13 +308,27 @@ impl Prefilter {
         out: &mut [u64],
         compute: impl FnOnce(&mut [u64]),
     ) {
-        let key = memo::Key {
+        memo::remembered(&self.key(computed, value, hash), out, compute);
+    }
+
+    /// True when this thread remembers that the link with memo id `link` did not match `value`
+    /// (whose [`value_hash`] is `hash`).
+    pub fn known_miss(&self, link: u32, value: &[u8], hash: u64) -> bool {
+        memo::known_miss(&self.key(Computed::Miss(link), value, hash))
+    }
+
+    /// Remembers that the link with memo id `link` did not match `value`.
+    pub fn remember_miss(&self, link: u32, value: &[u8], hash: u64) {
+        memo::remember_miss(&self.key(Computed::Miss(link), value, hash));
+    }
+
+    fn key<'v>(&self, computed: Computed, value: &'v [u8], hash: u64) -> memo::Key<'v> {
+        memo::Key {
             filter: self.uid,
             computed,
             value,
             hash,
-        };
-        memo::remembered(&key, out, compute);
+        }
     }
 
     /// [`scan`](Self::scan) without the memo, into `out` all zeros.
