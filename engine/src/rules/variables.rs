@@ -412,6 +412,10 @@ pub fn macro_value<'a>(
     collection: &str,
     key: Option<&str>,
 ) -> Option<Cow<'a, [u8]>> {
+    // `%{tx.…}`, by far the most common macro, without looking the collection up by name.
+    if let ("TX", Some(k)) = (collection, key) {
+        return tx.tx.get(k).map(|v| Cow::Borrowed(v.as_slice()));
+    }
     let c = Collection::from_name(collection)?;
     match (c, key) {
         (Collection::Tx, Some(k)) => tx.tx.get(k).map(|v| Cow::Borrowed(v.as_slice())),

@@ -31,6 +31,9 @@ const DFA_SIZE_LIMIT: usize = 8 << 20;
 pub struct Rx {
     regex: Regex,
     pattern: String,
+    /// The pattern matches every input, whole (`^.*$`, CRS 920450's way of capturing each
+    /// header name): no need to run it.
+    matches_whole: bool,
 }
 
 impl Rx {
@@ -39,6 +42,8 @@ impl Rx {
         Ok(Rx {
             regex: compile_regex(pattern)?,
             pattern: pattern.to_string(),
+            // With `.` matching newlines, these match any input from its start to its end.
+            matches_whole: matches!(pattern, "^.*$" | "^.*" | "^(?:.*)$"),
         })
     }
 
@@ -61,6 +66,12 @@ impl Rx {
     /// True when the pattern matches somewhere in `input`; with `captures`, stores the match
     /// and groups 1–9 (groups that did not take part are empty).
     pub fn matches(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
+        if self.matches_whole {
+            if let Some(captures) = captures {
+                set_captures(captures, std::iter::once(input));
+            }
+            return true;
+        }
         search(&self.regex, input, captures)
     }
 }
@@ -201,6 +212,22 @@ mod tests {
         );
         assert!(rx("").matches(b"", None), "empty pattern matches");
         assert!(!rx("abc").matches(b"", None));
+    }
+
+    /// `^.*$` is answered without running the regex: the same match and captures as running it.
+    #[test]
+    fn match_everything_patterns_answer_as_the_regex_does() {
+        for pattern in ["^.*$", "^.*", "^(?:.*)$"] {
+            let fast = rx(pattern);
+            assert!(fast.matches_whole);
+            for input in [&b""[..], b"User-Agent", b"a\nb\r\n", b"\xff\x00x"] {
+                let (mut got, mut want) = (Vec::new(), Vec::new());
+                assert!(fast.matches(input, Some(&mut got)));
+                assert!(search(&fast.regex, input, Some(&mut want)));
+                assert_eq!(got, want, "{pattern} on {input:?}");
+            }
+        }
+        assert!(!rx("^.+$").matches_whole);
     }
 
     #[test]
