@@ -13,11 +13,15 @@ use std::hash::Hasher;
 
 use crate::rules::fast_hash::FastHasher;
 
-/// Number of entries per thread, in sets of [`WAYS`] (newest first).
-const SLOTS: usize = 4096;
+/// Number of scan entries per thread, in sets of [`WAYS`] (newest first): room for most of
+/// the values of a 10 KB JSON body through CRS's chains.
+const SLOTS: usize = 8192;
+/// Number of miss entries per thread.
+const MISS_SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
-/// Longer values rarely repeat and are not memoized (bounds each table near 1.5 MiB per thread).
+/// Longer values rarely repeat and are not memoized (bounds the scan table near 3 MiB and the
+/// miss table near 1 MiB per thread; typical values take a third of that).
 const MAX_LEN: usize = 256;
 
 /// What a memo entry holds for its value.
@@ -120,7 +124,7 @@ type Table = RefCell<Vec<Option<Entry>>>;
 
 thread_local! {
     static MEMO: Table = RefCell::new((0..SLOTS).map(|_| None).collect());
-    static MISSES: Table = RefCell::new((0..SLOTS).map(|_| None).collect());
+    static MISSES: Table = RefCell::new((0..MISS_SLOTS).map(|_| None).collect());
 }
 
 /// The hash of a value for [`Key::hash`]; computed once per value and reused for every lookup.
@@ -166,10 +170,10 @@ fn memoized(key: &Key<'_>) -> bool {
 
 /// ORs the remembered result for `key` into `out` (its length is the result's) when there is one.
 fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
-    let set = set_of(key);
     let words = out.len();
     key.computed.table().with(|m| {
         let m = m.borrow();
+        let set = set_of(key, m.len());
         let hit = m[set..set + WAYS]
             .iter()
             .flatten()
@@ -183,9 +187,9 @@ fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
 
 /// Remembers `bits` as the result for `key`, in place of the oldest entry of its set.
 fn insert(key: &Key<'_>, bits: &[u64]) {
-    let set = set_of(key);
     key.computed.table().with(|m| {
         let mut m = m.borrow_mut();
+        let set = set_of(key, m.len());
         // The oldest entry makes room: it moves out, its buffer is reused for the new one.
         m[set..set + WAYS].rotate_right(1);
         match &mut m[set] {
@@ -210,13 +214,13 @@ fn or_into(out: &mut [u64], bits: &[u64]) {
     }
 }
 
-/// The first entry of the key's set.
-fn set_of(key: &Key<'_>) -> usize {
+/// The first entry of the key's set in a table of `len` entries.
+fn set_of(key: &Key<'_>, len: usize) -> usize {
     let mut h = FastHasher::default();
     h.write_u64(key.hash ^ key.filter.rotate_left(17));
     h.write_u64(key.computed.code());
     let h = h.finish();
-    (h ^ (h >> 32)) as usize % (SLOTS / WAYS) * WAYS
+    (h ^ (h >> 32)) as usize % (len / WAYS) * WAYS
 }
 
 #[cfg(test)]
