@@ -9,8 +9,10 @@ use regex::bytes::Regex;
 pub enum KeyPattern {
     /// `^literal`: keys starting with the literal (ASCII case ignored).
     Prefix(Vec<u8>),
-    /// Any other pattern.
-    Regex(Regex),
+    /// Any other pattern, with the literals one of which every key it matches contains (ASCII
+    /// case ignored), when it has such a set: keys holding none are passed over without
+    /// running the regex (CRS 922110 tests every `TX` key with `/MULTIPART_HEADERS_CONTENT_TYPES_*/`).
+    Regex(Regex, Option<Vec<Vec<u8>>>),
 }
 
 impl KeyPattern {
@@ -24,7 +26,7 @@ impl KeyPattern {
             .unicode(false)
             .build()
             .or_else(|_| Regex::new(&format!("(?i){re}")))
-            .map(KeyPattern::Regex)
+            .map(|regex| KeyPattern::Regex(regex, crate::rules::prefilter::required_literals(re)))
             .map_err(|e| format!("invalid selector regex /{re}/: {e}"))
     }
 
@@ -32,9 +34,25 @@ impl KeyPattern {
     pub fn is_match(&self, key: &[u8]) -> bool {
         match self {
             KeyPattern::Prefix(p) => key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p),
-            KeyPattern::Regex(re) => re.is_match(key),
+            KeyPattern::Regex(re, None) => re.is_match(key),
+            KeyPattern::Regex(re, Some(literals)) => {
+                (key.len() > MAX_FILTERED_KEY
+                    || literals.iter().any(|l| contains_ignoring_case(key, l)))
+                    && re.is_match(key)
+            }
         }
     }
+}
+
+/// Keys longer than this go straight to the regex (the literal check is quadratic).
+const MAX_FILTERED_KEY: usize = 256;
+
+/// True when `literal` occurs in `key`, ASCII case ignored.
+fn contains_ignoring_case(key: &[u8], literal: &[u8]) -> bool {
+    literal.is_empty()
+        || key
+            .windows(literal.len())
+            .any(|w| w.eq_ignore_ascii_case(literal))
 }
 
 /// The literal of `^literal` when the rest has no regex syntax at all.
@@ -64,9 +82,15 @@ mod tests {
     #[test]
     fn other_selectors_run_as_case_insensitive_regexes() {
         let p = KeyPattern::new("^(id|x)_").unwrap();
-        assert!(matches!(p, KeyPattern::Regex(_)));
+        assert!(matches!(p, KeyPattern::Regex(..)));
         assert!(p.is_match(b"ID_1"));
         assert!(!p.is_match(b"y_1"));
+        let multipart = KeyPattern::new("MULTIPART_HEADERS_CONTENT_TYPES_*").unwrap();
+        assert!(matches!(multipart, KeyPattern::Regex(_, Some(_))));
+        assert!(multipart.is_match(b"multipart_headers_content_types_x-file"));
+        assert!(multipart.is_match(b"X_Multipart_Headers_Content_Types"));
+        assert!(!multipart.is_match(b"multipart_headers_content_type"));
+        assert!(!multipart.is_match(b"paranoia_level"));
         let dot = KeyPattern::new("^a.b").unwrap();
         assert!(dot.is_match(b"aXb"), "a dot stays a regex wildcard");
         assert!(KeyPattern::new("(").is_err());

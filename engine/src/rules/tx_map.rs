@@ -67,13 +67,11 @@ impl TxMap {
 
     /// The value of `key` to change in place, inserted empty when it is not set.
     pub fn value_mut(&mut self, key: &str) -> &mut Vec<u8> {
-        if !self.entries.contains_key(key) {
-            self.entries.insert(key.to_string(), Entry::default());
-        }
-        let e = self
-            .entries
-            .get_mut(key)
-            .expect("the key was inserted above");
+        let e = if self.entries.contains_key(key) {
+            self.entries.get_mut(key).expect("the key is there")
+        } else {
+            self.entries.entry(key.to_string()).or_default()
+        };
         e.changed = true;
         &mut e.value
     }

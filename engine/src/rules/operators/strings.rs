@@ -53,14 +53,33 @@ impl StringOp {
     pub fn matches(self, arg: &[u8], input: &[u8]) -> bool {
         match self {
             StringOp::Streq => input == arg,
-            StringOp::Contains | StringOp::Strmatch => memmem::find(input, arg).is_some(),
+            StringOp::Contains | StringOp::Strmatch => occurs(arg, input),
             StringOp::ContainsWord => contains_word(input, arg, memmem::find_iter(input, arg)),
             StringOp::BeginsWith => input.starts_with(arg),
             StringOp::EndsWith => input.ends_with(arg),
-            StringOp::Within => input.is_empty() || memmem::find(arg, input).is_some(),
+            StringOp::Within => input.is_empty() || occurs(input, arg),
         }
     }
 }
+
+/// True when `needle` occurs in `haystack`. A searcher costs more to build than a short search
+/// costs (`@within` looks for each value in a list expanded per request): a needle of up to
+/// [`SHORT_NEEDLE`] bytes in a haystack of up to [`SHORT_HAYSTACK`] is compared at each
+/// occurrence of its first byte; anything longer gets a searcher.
+fn occurs(needle: &[u8], haystack: &[u8]) -> bool {
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    if needle.len() > SHORT_NEEDLE || haystack.len() > SHORT_HAYSTACK {
+        return memmem::find(haystack, needle).is_some();
+    }
+    memchr::memchr_iter(first, haystack).any(|i| haystack[i..].starts_with(needle))
+}
+
+/// The longest needle [`occurs`] looks for without building a searcher.
+const SHORT_NEEDLE: usize = 32;
+/// The longest haystack [`occurs`] searches without building a searcher.
+const SHORT_HAYSTACK: usize = 4096;
 
 /// A string operator with a static argument and its precomputed searcher.
 #[derive(Debug)]
@@ -182,6 +201,31 @@ mod tests {
         assert!(check(op, "", b""));
         assert!(!check(op, "", b"x"));
         assert!(!check(op, list, b"GET HEAD POST OPTIONS PUT"));
+    }
+
+    /// The searcher-free path answers as a searcher does, for needles and haystacks on both
+    /// sides of its limits.
+    #[test]
+    fn short_searches_answer_as_a_searcher_does() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let hay_len = [0, 5, 40, 300, 5000][next() as usize % 5];
+            let needle_len = [0, 1, 2, 7, 32, 33][next() as usize % 6];
+            let byte = |r: u64| b"ab/"[r as usize % 3];
+            let haystack: Vec<u8> = (0..hay_len).map(|_| byte(next())).collect();
+            let needle: Vec<u8> = (0..needle_len).map(|_| byte(next())).collect();
+            assert_eq!(
+                occurs(&needle, &haystack),
+                memmem::find(&haystack, &needle).is_some(),
+                "{needle:?} in {haystack:?}"
+            );
+        }
     }
 
     #[test]
