@@ -20,6 +20,7 @@ const SLOTS: usize = 8192;
 const MISS_SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
+const _: () = assert!(SLOTS.is_power_of_two() && MISS_SLOTS.is_power_of_two());
 /// Longer values rarely repeat and are not memoized (bounds the scan table near 3 MiB and the
 /// miss table near 1 MiB per thread; typical values take a third of that).
 const MAX_LEN: usize = 256;
@@ -119,12 +120,28 @@ fn packed_eq(words: &[u64], value: &[u8]) -> bool {
         .all(|(w, c)| *w == pack(c))
 }
 
-/// A set-associative table of entries.
-type Table = RefCell<Vec<Option<Entry>>>;
+/// A set-associative table of entries. Each entry has a tag (bits of its key's hash, never 0;
+/// 0 marks an empty way) in a compact array of its own: most lookups read only their set's
+/// tags, and touch an entry (and its value's bytes) only when its tag is the key's.
+struct Slots {
+    tags: Vec<u32>,
+    entries: Vec<Option<Entry>>,
+}
+
+impl Slots {
+    fn new(len: usize) -> Slots {
+        Slots {
+            tags: vec![0; len],
+            entries: (0..len).map(|_| None).collect(),
+        }
+    }
+}
+
+type Table = RefCell<Slots>;
 
 thread_local! {
-    static MEMO: Table = RefCell::new((0..SLOTS).map(|_| None).collect());
-    static MISSES: Table = RefCell::new((0..MISS_SLOTS).map(|_| None).collect());
+    static MEMO: Table = RefCell::new(Slots::new(SLOTS));
+    static MISSES: Table = RefCell::new(Slots::new(MISS_SLOTS));
 }
 
 /// The hash of a value for [`Key::hash`]; computed once per value and reused for every lookup.
@@ -173,11 +190,10 @@ fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
     let words = out.len();
     key.computed.table().with(|m| {
         let m = m.borrow();
-        let set = set_of(key, m.len());
-        let hit = m[set..set + WAYS]
-            .iter()
-            .flatten()
-            .find(|e| e.holds(key, words));
+        let (set, tag) = place_of(key, m.tags.len());
+        let hit = (set..set + WAYS)
+            .filter(|&i| m.tags[i] == tag)
+            .find_map(|i| m.entries[i].as_ref().filter(|e| e.holds(key, words)));
         if let Some(e) = hit {
             or_into(out, &e.data[..words]);
         }
@@ -188,11 +204,13 @@ fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
 /// Remembers `bits` as the result for `key`, in place of the oldest entry of its set.
 fn insert(key: &Key<'_>, bits: &[u64]) {
     key.computed.table().with(|m| {
-        let mut m = m.borrow_mut();
-        let set = set_of(key, m.len());
+        let m = &mut *m.borrow_mut();
+        let (set, tag) = place_of(key, m.tags.len());
         // The oldest entry makes room: it moves out, its buffer is reused for the new one.
-        m[set..set + WAYS].rotate_right(1);
-        match &mut m[set] {
+        m.tags[set..set + WAYS].rotate_right(1);
+        m.entries[set..set + WAYS].rotate_right(1);
+        m.tags[set] = tag;
+        match &mut m.entries[set] {
             Some(e) => e.fill(key, bits),
             empty => {
                 let mut e = Entry {
@@ -214,13 +232,15 @@ fn or_into(out: &mut [u64], bits: &[u64]) {
     }
 }
 
-/// The first entry of the key's set in a table of `len` entries.
-fn set_of(key: &Key<'_>, len: usize) -> usize {
+/// The first entry of the key's set in a table of `len` entries (a power of two), and the key's
+/// tag.
+fn place_of(key: &Key<'_>, len: usize) -> (usize, u32) {
     let mut h = FastHasher::default();
     h.write_u64(key.hash ^ key.filter.rotate_left(17));
     h.write_u64(key.computed.code());
     let h = h.finish();
-    (h ^ (h >> 32)) as usize % (len / WAYS) * WAYS
+    let set = (h as usize & (len / WAYS - 1)) * WAYS;
+    (set, (h >> 32) as u32 | 1)
 }
 
 #[cfg(test)]
