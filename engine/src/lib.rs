@@ -23,6 +23,7 @@ pub mod ftw;
 pub mod geo;
 pub mod http_file;
 pub mod ingest;
+pub mod memo;
 pub mod metrics;
 pub mod parse;
 pub mod request;

@@ -13,7 +13,6 @@
 mod bits;
 mod evasion;
 mod literals;
-mod memo;
 mod multi_match;
 mod prefix_trie;
 mod triggers;
@@ -22,10 +21,11 @@ use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use crate::memo;
+pub use crate::memo::{value_hash, Computed};
 pub use bits::Bits;
 pub use evasion::{evasion_condition, Evasion};
 pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
-pub use memo::{value_hash, Computed};
 pub use multi_match::multi_match_may_hold;
 use prefix_trie::PrefixTrie;
 pub use triggers::{chain_trigger, Presence, Trigger};

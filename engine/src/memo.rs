@@ -1,12 +1,17 @@
-//! A per-thread memo of what the prefilter computed for values that repeat, within a request
-//! and from request to request (`User-Agent`, `Accept`, cookie values, the field names and the
-//! recurring values of an API's JSON bodies): a value's scan, its scan after a transformation
-//! chain, or whether a `multiMatch` link may hold on it. Computing those costs from a hundred
-//! nanoseconds (a scan) to a microsecond (a chain with `t:base64Decode`); finding them here costs
-//! a hash and a comparison. It also remembers the values a link's operator did not match (after
-//! its transformations), in a table of their own so that they never push scans out. The key is
-//! the prefilter's identity, what was computed and the whole value, compared byte for byte, so a
-//! hash collision can only cost a recomputation, never change a result.
+//! A per-thread memo of what was computed for values that repeat, within a request and from
+//! request to request (`User-Agent`, `Accept`, cookie values, the field names and the recurring
+//! values of an API's JSON bodies):
+//!
+//! - for the rules' prefilter: a value's scan, its scan after a transformation chain, or whether
+//!   a `multiMatch` link may hold on it; and the values a link's operator did not match (after
+//!   its transformations), in a table of their own so that they never push scans out;
+//! - for the built-in detectors: libinjection's answers, in a third table.
+//!
+//! Computing those costs from a hundred nanoseconds (a scan) to a microsecond (a chain with
+//! `t:base64Decode`, libinjection on a long value); finding them here costs a hash and a
+//! comparison. The key is the computation's owner (a prefilter's identity), what was computed
+//! and the whole value, compared byte for byte, so a hash collision can only cost a
+//! recomputation, never change a result.
 
 use std::cell::RefCell;
 use std::hash::Hasher;
@@ -18,9 +23,14 @@ use crate::rules::fast_hash::FastHasher;
 const SLOTS: usize = 8192;
 /// Number of miss entries per thread.
 const MISS_SLOTS: usize = 4096;
+/// Number of detector entries per thread: room for the names and common values of a few
+/// hundred JSON fields.
+const DETECTOR_SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
-const _: () = assert!(SLOTS.is_power_of_two() && MISS_SLOTS.is_power_of_two());
+const _: () = assert!(
+    SLOTS.is_power_of_two() && MISS_SLOTS.is_power_of_two() && DETECTOR_SLOTS.is_power_of_two()
+);
 /// Longer values rarely repeat and are not memoized (bounds the scan table near 3 MiB and the
 /// miss table near 1 MiB per thread; typical values take a third of that).
 const MAX_LEN: usize = 256;
@@ -37,6 +47,8 @@ pub enum Computed {
     /// That the link with this [`Link::memo_id`](crate::rules::ruleset::Link::memo_id) did not
     /// match the value (no result words: the entry is the answer).
     Miss(u32),
+    /// The answer of the built-in detector's classifier with this number.
+    Detector(u32),
 }
 
 impl Computed {
@@ -46,6 +58,7 @@ impl Computed {
             Computed::Chain(c) => 1 << 32 | u64::from(c),
             Computed::MultiMatch(id) => 2 << 32 | u64::from(id),
             Computed::Miss(id) => 3 << 32 | u64::from(id),
+            Computed::Detector(id) => 4 << 32 | u64::from(id),
         }
     }
 
@@ -55,6 +68,8 @@ impl Computed {
         match self {
             Computed::Scan => 16,
             Computed::Chain(_) | Computed::MultiMatch(_) | Computed::Miss(_) => 1,
+            // Even a 5-byte value costs libinjection about 0.5 µs.
+            Computed::Detector(_) => 4,
         }
     }
 
@@ -62,14 +77,16 @@ impl Computed {
     fn table(self) -> &'static std::thread::LocalKey<Table> {
         match self {
             Computed::Miss(_) => &MISSES,
+            Computed::Detector(_) => &DETECTIONS,
             _ => &MEMO,
         }
     }
 }
 
-/// A memo key: the prefilter, what was computed, and the value with its [`value_hash`].
+/// A memo key: the computation's owner, what was computed, and the value with its [`value_hash`].
 pub struct Key<'v> {
-    /// [`super::Prefilter`]'s identity: results under different rule sets differ.
+    /// The owner's identity: a [`Prefilter`](crate::rules::prefilter::Prefilter)'s (results
+    /// under different rule sets differ); 0 for the built-in detectors.
     pub filter: u64,
     /// What was computed.
     pub computed: Computed,
@@ -142,6 +159,7 @@ type Table = RefCell<Slots>;
 thread_local! {
     static MEMO: Table = RefCell::new(Slots::new(SLOTS));
     static MISSES: Table = RefCell::new(Slots::new(MISS_SLOTS));
+    static DETECTIONS: Table = RefCell::new(Slots::new(DETECTOR_SLOTS));
 }
 
 /// The hash of a value for [`Key::hash`]; computed once per value and reused for every lookup.
@@ -155,7 +173,7 @@ pub fn value_hash(value: &[u8]) -> u64 {
 /// of `out.len()` words and remembering what it set.
 pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64])) {
     // Bits set before the call are not part of the value's result: compute on a clean buffer.
-    let mut bits = super::Bits::zeroed(out.len());
+    let mut bits = crate::rules::prefilter::Bits::zeroed(out.len());
     if !memoized(key) {
         compute(&mut bits);
         return or_into(out, &bits);
@@ -341,6 +359,23 @@ mod tests {
         let long = vec![b'a'; MAX_LEN + 1];
         remember_miss(&miss(3, &long));
         assert!(!known_miss(&miss(3, &long)), "long values are not kept");
+    }
+
+    /// Values whose keys fall in the same set do not evict each other (up to the set's ways).
+    #[test]
+    fn values_sharing_a_set_stay_memoized() {
+        let value = |i: u32| format!("memo-pair-value-{i}").into_bytes();
+        let set = |v: &[u8]| place_of(&key(5, Computed::Scan, v), SLOTS).0;
+        let first = value(0);
+        let second = (1..).map(value).find(|v| set(v) == set(&first)).unwrap();
+        let pair = [first, second];
+        let mut calls = 0;
+        for _ in 0..3 {
+            for v in &pair {
+                scan(5, v, &mut [0u64], &mut calls);
+            }
+        }
+        assert_eq!(calls, 2, "each value scanned once");
     }
 
     #[test]
