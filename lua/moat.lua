@@ -45,6 +45,7 @@ typedef struct {
   uint32_t anomaly_threshold;
   uint64_t body_limit;
   uint64_t time_budget_us;
+  uint8_t detectors;
 } MoatSettings;
 typedef struct {
   const uint8_t *ptr;
@@ -184,6 +185,7 @@ local DIRECTIVE = {
     body_limit = "moat_body_limit",
     body_limit_action = "moat_body_limit_action",
     time_budget = "moat_time_budget",
+    detectors = "moat_detectors",
 }
 
 -- Geo options (init's apply to every check; a check's replace init's one by one), mapped to
@@ -238,6 +240,9 @@ local function build_settings(base, opts)
     s[0] = base
     for name, value in pairs(opts) do
         local directive = DIRECTIVE[name]
+        if type(value) == "boolean" then
+            value = value and "on" or "off"
+        end
         if directive then
             if lib.moat_settings_set(s, directive, tostring(value), err_buf, 256) ~= 0 then
                 error("moat: " .. name .. ": " .. ffi_string(err_buf), 3)
@@ -254,8 +259,9 @@ end
 -- opts.rules: a SecLang rules file (e.g. OWASP CRS's main.conf with its Includes);
 -- opts.geoip, opts.geoip_asn: MaxMind databases (City or Country; ASN), opened once;
 -- opts.trusted_proxies, client_ip_header, geo_deny, geo_allow: the geo policy of every check;
--- opts.mode, threshold, block_status, body_limit, body_limit_action, time_budget: defaults for
--- every check, with the same values as the nginx directives ("detect", 5, 403, "8m", "reject", "5ms").
+-- opts.mode, threshold, block_status, body_limit, body_limit_action, time_budget, detectors:
+-- defaults for every check, with the same values as the nginx directives ("detect", 5, 403, "8m",
+-- "reject", "5ms", "off" or false).
 function _M.init(opts)
     opts = opts or {}
     lib = ffi.load(opts.lib or "moat")

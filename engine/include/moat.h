@@ -35,6 +35,16 @@
 #define MOAT_BODY_LIMIT_REJECT 1
 
 /*
+ `MoatSettings.detectors`: the built-in detectors run (the default; 0 means the same).
+ */
+#define MOAT_DETECTORS_ON 1
+
+/*
+ `MoatSettings.detectors`: the built-in detectors do not run.
+ */
+#define MOAT_DETECTORS_OFF 2
+
+/*
  `moat_verdict_action`: the request passes, nothing matched.
  */
 #define MOAT_ACTION_ALLOW 0
@@ -123,6 +133,11 @@ typedef struct {
    Time budget in microseconds.
    */
   uint64_t time_budget_us;
+  /*
+   MOAT_DETECTORS_OFF: the built-in detectors do not run (a rule set judges alone); any
+   other value (0 included): they run.
+   */
+  uint8_t detectors;
 } MoatSettings;
 
 /*

@@ -258,7 +258,12 @@ impl Engine {
         };
         let deadline = Deadline::at(start + budget);
         let mut findings = Vec::new();
-        for d in &self.detectors {
+        let detectors = if settings.detectors {
+            &self.detectors[..]
+        } else {
+            &[]
+        };
+        for d in detectors {
             if d.inspect(req, &inputs, &deadline, &mut findings).is_err() {
                 return out_of_time();
             }

@@ -31,6 +31,10 @@ pub const MOAT_MODE_OFF: u8 = 2;
 pub const MOAT_BODY_LIMIT_INSPECT: u8 = 0;
 /// `MoatSettings.body_limit_action`: reject a large body with 413.
 pub const MOAT_BODY_LIMIT_REJECT: u8 = 1;
+/// `MoatSettings.detectors`: the built-in detectors run (the default; 0 means the same).
+pub const MOAT_DETECTORS_ON: u8 = 1;
+/// `MoatSettings.detectors`: the built-in detectors do not run.
+pub const MOAT_DETECTORS_OFF: u8 = 2;
 /// `moat_verdict_action`: the request passes, nothing matched.
 pub const MOAT_ACTION_ALLOW: u8 = 0;
 /// `moat_verdict_action`: rules matched, the request passes.
@@ -124,6 +128,9 @@ pub struct MoatSettings {
     pub body_limit: u64,
     /// Time budget in microseconds.
     pub time_budget_us: u64,
+    /// MOAT_DETECTORS_OFF: the built-in detectors do not run (a rule set judges alone); any
+    /// other value (0 included): they run.
+    pub detectors: u8,
 }
 
 /// One matched rule of a verdict. Strings stay valid until the verdict is freed.
@@ -240,6 +247,7 @@ impl MoatSettings {
             } else {
                 Duration::from_micros(self.time_budget_us)
             },
+            detectors: self.detectors != MOAT_DETECTORS_OFF,
         }
     }
 
@@ -258,6 +266,11 @@ impl MoatSettings {
             anomaly_threshold: s.anomaly_threshold,
             body_limit: s.body_limit,
             time_budget_us: s.time_budget.as_micros() as u64,
+            detectors: if s.detectors {
+                MOAT_DETECTORS_ON
+            } else {
+                MOAT_DETECTORS_OFF
+            },
         }
     }
 }
@@ -322,6 +335,7 @@ pub unsafe extern "C" fn moat_settings_set(
         take!(body_limit);
         take!(body_limit_action);
         take!(time_budget);
+        take!(detectors);
         *current = MoatSettings::from_settings(&merged);
         Ok(())
     })
@@ -799,6 +813,20 @@ mod tests {
             .into_owned();
         assert!(msg.contains("invalid size"), "{msg}");
         assert_eq!(s.mode, MOAT_MODE_DETECT, "a failed set changes nothing");
+        assert!(s.to_settings().detectors, "detectors run by default");
+        let rc = unsafe {
+            moat_settings_set(
+                &mut s,
+                c"moat_detectors".as_ptr(),
+                c"off".as_ptr(),
+                err.as_mut_ptr(),
+                128,
+            )
+        };
+        assert_eq!(rc, 0);
+        assert_eq!(s.detectors, MOAT_DETECTORS_OFF);
+        assert!(!s.to_settings().detectors);
+        assert_eq!(s.mode, MOAT_MODE_DETECT, "other fields are kept");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Per-location settings: mode, threshold, body limits, time budget.
+//! Per-location settings: mode, threshold, body limits, time budget, built-in detectors.
 //!
 //! The directive syntax (`moat on;`, `moat_threshold 5;` …) is parsed here once and shared by the
 //! nginx module, the Lua binding and the CLI, so every adapter accepts and rejects the same values
@@ -81,6 +81,9 @@ pub struct Settings {
     /// Inspection stops and the request passes once this much time is spent, plus
     /// [`crate::engine::BODY_TIME_PER_BYTE`] for each inspected body byte.
     pub time_budget: Duration,
+    /// Whether the built-in detectors judge the request next to the rules (off: a rule set
+    /// such as OWASP CRS decides alone, as under ModSecurity).
+    pub detectors: bool,
 }
 
 impl Default for Settings {
@@ -92,6 +95,7 @@ impl Default for Settings {
             body_limit: 8 * 1024 * 1024,
             body_limit_action: BodyLimitAction::Inspect,
             time_budget: Duration::from_millis(5),
+            detectors: true,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct SettingsPatch {
     pub body_limit_action: Option<BodyLimitAction>,
     /// `moat_time_budget TIME;`
     pub time_budget: Option<Duration>,
+    /// `moat_detectors on|off;`
+    pub detectors: Option<bool>,
 }
 
 /// The directives that set [`Settings`] fields, as `(name, argument description)`.
@@ -121,6 +127,7 @@ pub const DIRECTIVES: &[(&str, &str)] = &[
     ("moat_body_limit", "size, e.g. 512k or 8m"),
     ("moat_body_limit_action", "reject|inspect"),
     ("moat_time_budget", "time, e.g. 5ms or 1s"),
+    ("moat_detectors", "on|off"),
 ];
 
 impl SettingsPatch {
@@ -154,6 +161,7 @@ impl SettingsPatch {
                 BodyLimitAction::parse(value)?,
             ),
             "moat_time_budget" => set_once(&mut self.time_budget, name, parse_duration(value)?),
+            "moat_detectors" => set_once(&mut self.detectors, name, parse_switch(value)?),
             _ => Err(format!("unknown directive \"{name}\"")),
         }
     }
@@ -166,6 +174,7 @@ impl SettingsPatch {
         self.body_limit = self.body_limit.or(parent.body_limit);
         self.body_limit_action = self.body_limit_action.or(parent.body_limit_action);
         self.time_budget = self.time_budget.or(parent.time_budget);
+        self.detectors = self.detectors.or(parent.detectors);
     }
 
     /// The settings with defaults for whatever no level set.
@@ -178,6 +187,7 @@ impl SettingsPatch {
             body_limit: self.body_limit.unwrap_or(d.body_limit),
             body_limit_action: self.body_limit_action.unwrap_or(d.body_limit_action),
             time_budget: self.time_budget.unwrap_or(d.time_budget),
+            detectors: self.detectors.unwrap_or(d.detectors),
         }
     }
 }
@@ -229,6 +239,17 @@ fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), String>
     }
     *slot = Some(value);
     Ok(())
+}
+
+/// Parses `on` or `off`.
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!(
+            "invalid switch \"{value}\": expected \"on\" or \"off\""
+        )),
+    }
 }
 
 fn parse_in_range(value: &str, min: u32, max: u32, what: &str) -> Result<u32, String> {
@@ -299,6 +320,24 @@ mod tests {
         assert!(p.apply("moat_body_limit", &["lots"]).is_err());
         assert!(p.apply("moat_time_budget", &["0"]).is_err());
         assert!(p.apply("moat_time_budget", &["5", "6"]).is_err());
+        let e = p.apply("moat_detectors", &["no"]).unwrap_err();
+        assert!(e.contains("\"on\" or \"off\""), "{e}");
+    }
+
+    /// Built-in detectors are on unless a level turns them off; a location inherits the
+    /// server's choice and may make its own.
+    #[test]
+    fn detectors_are_on_by_default_and_inherited() {
+        assert!(SettingsPatch::default().resolve().detectors);
+        let mut server = SettingsPatch::default();
+        server.apply("moat_detectors", &["off"]).unwrap();
+        let mut quiet = SettingsPatch::default();
+        quiet.inherit(&server);
+        assert!(!quiet.resolve().detectors);
+        let mut own = SettingsPatch::default();
+        own.apply("moat_detectors", &["on"]).unwrap();
+        own.inherit(&server);
+        assert!(own.resolve().detectors);
     }
 
     #[test]

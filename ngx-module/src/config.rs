@@ -62,7 +62,7 @@ pub struct LocConf {
 }
 
 /// Number of entries in [`COMMANDS`], including the terminator.
-pub const COMMAND_COUNT: usize = 17;
+pub const COMMAND_COUNT: usize = 18;
 
 /// The directive table: the settings directives (names as in [`moat::settings::DIRECTIVES`]),
 /// the rules directives, `moat_log_clickhouse` and `moat_metrics`.
@@ -73,6 +73,7 @@ pub const COMMANDS: [ngx_command_t; COMMAND_COUNT] = [
     directive(ngx_string!("moat_body_limit"), set_directive),
     directive(ngx_string!("moat_body_limit_action"), set_directive),
     directive(ngx_string!("moat_time_budget"), set_directive),
+    directive(ngx_string!("moat_detectors"), set_directive),
     directive(ngx_string!("moat_rules_file"), rules::set_rules_directive),
     directive(
         ngx_string!("moat_rules_remove_by_id"),

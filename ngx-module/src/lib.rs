@@ -14,6 +14,7 @@
 //! | `moat_body_limit` | body bytes inspected, e.g. `512k`, `8m` (default 8m) |
 //! | `moat_body_limit_action` | `reject` (413) or `inspect` the first bytes (default) |
 //! | `moat_time_budget` | inspection time before failing open, e.g. `5ms` (default 5ms) |
+//! | `moat_detectors` | `off`: the built-in detectors do not run, the rules judge alone (default `on`) |
 //! | `moat_rules_file` | SecLang files loaded in order as one rule set (OWASP CRS) |
 //! | `moat_rules_remove_by_id` | rule ids and ranges removed at this level |
 //! | `moat_geoip`, `moat_geoip_asn` | MaxMind City/Country and ASN databases (`http` only) |

@@ -31,6 +31,10 @@ const SERVER: &str = r#"
             access_by_lua_block { require("moat").protect{ time_budget = "1s" } }
             proxy_pass http://127.0.0.1:BACKEND;
         }
+        location /quiet/ {
+            access_by_lua_block { require("moat").protect{ detectors = false } }
+            proxy_pass http://127.0.0.1:BACKEND;
+        }
         location /check/ {
             access_by_lua_block { }
             content_by_lua_block {
@@ -147,6 +151,18 @@ fn satisfy_any_cannot_bypass_protect_in_the_rewrite_phase() {
         200
     );
     assert_eq!(backend.received_at("/satisfy/ok")[0].body, body);
+}
+
+/// `detectors = false` (as `moat_detectors off`): without rules nothing judges, so an XSS the
+/// built-in detectors block elsewhere passes.
+#[test]
+fn protect_without_detectors_leaves_the_judging_to_the_rules() {
+    let (nginx, backend) = start();
+    let xss = "x?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let status = |path: &str| request(nginx.port, "GET", &format!("{path}{xss}"), &[], b"").status;
+    assert_eq!(status("/"), 403, "{}", nginx.error_log());
+    assert_eq!(status("/quiet/"), 200, "{}", nginx.error_log());
+    assert_eq!(backend.received().len(), 1);
 }
 
 #[test]

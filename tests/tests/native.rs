@@ -375,6 +375,7 @@ fn nginx_t_rejects_bad_directives_with_file_line_and_reason() {
             "invalid body limit action \"maybe\"",
         ),
         ("moat_time_budget 0;", "invalid time \"0\""),
+        ("moat_detectors maybe;", "invalid switch \"maybe\""),
         ("moat on; moat off;", "duplicate"),
     ] {
         let conf =
@@ -488,6 +489,47 @@ fn seclang_rules_block_with_their_status_and_removals_and_moat_off_apply() {
     assert_eq!(get("/args/a?q=1"), 451, "no status: moat_block_status");
     assert!(nginx.error_log().contains("[id \"2\"]"));
     assert_eq!(backend.received().len(), 3);
+}
+
+/// With `moat_detectors off` the rules judge alone: an injection only the built-in detectors
+/// flag passes, the rules still block; the server's detectors stay on elsewhere.
+#[test]
+fn moat_detectors_off_leaves_the_judging_to_the_rules() {
+    let files = rule_files(&[("args.conf", DENY_ARGS)]);
+    let conf = format!(
+        r#"
+    server {{
+        listen 127.0.0.1:PORT;
+        moat on;
+        location / {{ proxy_pass http://127.0.0.1:BACKEND; }}
+        location /rules-only/ {{
+            moat_detectors off;
+            moat_rules_file {args};
+            proxy_pass http://127.0.0.1:BACKEND;
+        }}
+    }}
+"#,
+        args = files[0].display(),
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let sqli_in_header = |uri: &str| {
+        let headers = [("Referer", "1' UNION SELECT username, password FROM users--")];
+        request(nginx.port, "GET", uri, &headers, b"").status
+    };
+    assert_eq!(sqli_in_header("/a"), 403, "{}", nginx.error_log());
+    assert_eq!(
+        sqli_in_header("/rules-only/a"),
+        200,
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(
+        sqli_in_header("/rules-only/a?q=1"),
+        403,
+        "the rules still judge"
+    );
+    assert_eq!(backend.received().len(), 1);
 }
 
 #[test]
