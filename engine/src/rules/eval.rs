@@ -419,7 +419,7 @@ fn target_values<'a>(
     target: &super::ruleset::Target,
     tx: &'a Transaction<'a>,
 ) -> Vec<Value<'a>> {
-    let mut values = Vec::new();
+    let mut values = Vec::with_capacity(8);
     variables::resolve_into(tx, target, &mut values);
     values.retain(|v| !is_excluded(v, rule, link, tx));
     if target.spec.count {

@@ -2,16 +2,22 @@
 //! entries the request changed. A request starts from the `TX` the prologue left (about a
 //! hundred CRS settings); the thread keeps the previous request's map, and putting it back in
 //! that state touches only the entries the previous request changed instead of comparing and
-//! copying every one.
+//! copying every one. Keys the previous request added (CRS 920450 adds one per header name) stay
+//! in the table, absent, with their buffers: the next request setting the same key reuses them.
 
 use super::fast_hash::FastMap;
 
-/// One `TX` value and whether it changed since the map was last put back in its start state.
+/// One `TX` value, whether it is set, and whether it changed since the map was last put back in
+/// its start state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Entry {
     value: Vec<u8>,
+    present: bool,
     changed: bool,
 }
+
+/// Absent entries kept for reuse at most; beyond, a reset drops them.
+const MAX_ABSENT: usize = 64;
 
 /// A `TX` map (keys lower-cased by the callers; captures live at `0`–`9`).
 #[derive(Debug, Clone, Default)]
@@ -19,13 +25,11 @@ pub struct TxMap {
     entries: FastMap<String, Entry>,
     /// The identity of the start state the unchanged entries hold (0: none known).
     origin: u64,
-    /// Set when a key was removed: the unchanged entries no longer hold the whole start state.
-    removed: bool,
 }
 
 impl PartialEq for TxMap {
     fn eq(&self, other: &TxMap) -> bool {
-        self.entries.len() == other.entries.len()
+        self.iter().count() == other.iter().count()
             && self
                 .iter()
                 .all(|(k, v)| other.get(k).is_some_and(|o| o == v))
@@ -38,40 +42,44 @@ impl TxMap {
         TxMap {
             entries: FastMap::with_capacity_and_hasher(capacity, Default::default()),
             origin: 0,
-            removed: false,
         }
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Vec<u8>> {
-        self.entries.get(key).map(|e| &e.value)
+        self.entries
+            .get(key)
+            .filter(|e| e.present)
+            .map(|e| &e.value)
     }
 
     /// The stored key and value of `key`.
     pub fn get_key_value(&self, key: &str) -> Option<(&String, &Vec<u8>)> {
-        self.entries.get_key_value(key).map(|(k, e)| (k, &e.value))
+        self.entries
+            .get_key_value(key)
+            .filter(|(_, e)| e.present)
+            .map(|(k, e)| (k, &e.value))
     }
 
     /// Every key and value, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
-        self.entries.iter().map(|(k, e)| (k, &e.value))
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.present)
+            .map(|(k, e)| (k, &e.value))
     }
 
-    /// The value of `key` to change in place.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Vec<u8>> {
-        self.entries.get_mut(key).map(|e| {
-            e.changed = true;
-            &mut e.value
-        })
-    }
-
-    /// The value of `key` to change in place, inserted empty when it is not set.
+    /// The value of `key` to change in place, set empty when it is not set.
     pub fn value_mut(&mut self, key: &str) -> &mut Vec<u8> {
         let e = if self.entries.contains_key(key) {
             self.entries.get_mut(key).expect("the key is there")
         } else {
             self.entries.entry(key.to_string()).or_default()
         };
+        if !e.present {
+            e.present = true;
+            e.value.clear();
+        }
         e.changed = true;
         &mut e.value
     }
@@ -82,15 +90,17 @@ impl TxMap {
             key,
             Entry {
                 value,
+                present: true,
                 changed: true,
             },
         );
     }
 
-    /// Removes `key`.
+    /// Removes `key` (its entry stays, absent, until the next reset).
     pub fn remove(&mut self, key: &str) {
-        if self.entries.remove(key).is_some() {
-            self.removed = true;
+        if let Some(e) = self.entries.get_mut(key) {
+            e.present = false;
+            e.changed = true;
         }
     }
 
@@ -101,51 +111,44 @@ impl TxMap {
 
     /// Puts the map in the state of `start` (whose identity is `origin`, never 0), reusing the
     /// buffers of the entries it has. When the map was last put in that same state, only the
-    /// entries changed since are compared and copied.
+    /// entries changed since are compared and copied; keys `start` lacks stay absent for reuse
+    /// (up to [`MAX_ABSENT`] of them).
     pub fn reset_to(&mut self, start: &TxMap, origin: u64) {
-        if self.origin == origin && !self.removed {
-            self.entries.retain(|k, e| {
-                if !e.changed {
-                    return true;
-                }
-                match start.entries.get(k) {
-                    Some(s) => {
-                        e.value.clone_from(&s.value);
-                        e.changed = false;
-                        true
+        if self.origin != origin {
+            self.entries.retain(|k, _| start.entries.contains_key(k));
+            for (k, s) in &start.entries {
+                match self.entries.get_mut(k) {
+                    Some(e) => e.clone_from(s),
+                    None => {
+                        self.entries.insert(k.clone(), s.clone());
                     }
-                    None => false,
                 }
-            });
-            return;
-        }
-        self.entries.retain(|k, _| start.entries.contains_key(k));
-        for (k, s) in &start.entries {
-            match self.entries.get_mut(k) {
-                Some(e) => {
-                    e.value.clone_from(&s.value);
+                if let Some(e) = self.entries.get_mut(k) {
                     e.changed = false;
                 }
-                None => {
-                    self.entries.insert(
-                        k.clone(),
-                        Entry {
-                            value: s.value.clone(),
-                            changed: false,
-                        },
-                    );
+            }
+            self.origin = origin;
+            return;
+        }
+        for (k, e) in self.entries.iter_mut().filter(|(_, e)| e.changed) {
+            e.changed = false;
+            match start.entries.get(k) {
+                Some(s) => {
+                    e.value.clone_from(&s.value);
+                    e.present = s.present;
                 }
+                None => e.present = false,
             }
         }
-        self.origin = origin;
-        self.removed = false;
+        if self.entries.len() > start.entries.len() + MAX_ABSENT {
+            self.entries.retain(|k, _| start.entries.contains_key(k));
+        }
     }
 
     /// Empties the map.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.origin = 0;
-        self.removed = false;
     }
 }
 
@@ -171,7 +174,7 @@ mod tests {
             m.reset_to(&start, 7);
             assert!(m == start, "round {round}: {m:?}");
             *m.value_mut("score") = b"5".to_vec();
-            m.get_mut("methods").unwrap().extend_from_slice(b" POST");
+            m.value_mut("methods").extend_from_slice(b" POST");
             m.insert("header_name_920450_x".into(), b"/x/".to_vec());
             if round == 2 {
                 m.remove("paranoia_level");
@@ -180,6 +183,28 @@ mod tests {
         }
         m.reset_to(&start, 7);
         assert!(m == start, "{m:?}");
+    }
+
+    /// A key the last request added is absent after the reset (not read, not listed), and a
+    /// request setting it again starts from an empty value; absent keys beyond the cap go.
+    #[test]
+    fn keys_of_the_last_request_are_absent_and_start_empty_when_set_again() {
+        let start = map(&[("paranoia_level", "1")]);
+        let mut m = TxMap::default();
+        m.reset_to(&start, 3);
+        m.value_mut("header_name_920450_host")
+            .extend_from_slice(b"/host/");
+        m.reset_to(&start, 3);
+        assert_eq!(m.get("header_name_920450_host"), None);
+        assert!(m.get_key_value("header_name_920450_host").is_none());
+        assert_eq!(m.iter().count(), 1);
+        assert_eq!(m.value_mut("header_name_920450_host"), &b""[..]);
+        for i in 0..2 * MAX_ABSENT {
+            m.value_mut(&format!("k{i}"));
+        }
+        m.reset_to(&start, 3);
+        assert!(m.entries.len() <= 1 + MAX_ABSENT, "{}", m.entries.len());
+        assert!(m == start);
     }
 
     /// A map last reset to another start state is fully reset, not only its changed entries.

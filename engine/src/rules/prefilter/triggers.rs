@@ -127,6 +127,10 @@ impl Presence {
 /// change the value: it holds a backslash or `//`, or a `/`-separated segment that is `.` or
 /// ends in `..`.
 fn path_work(value: &[u8]) -> bool {
+    // Without a separator the value is one segment (a dotted name such as `order.items.0.sku`).
+    if memchr::memchr2(b'/', b'\\', value).is_none() {
+        return value == b"." || value.ends_with(b"..");
+    }
     value.contains(&b'\\')
         || value.windows(2).any(|w| w == b"//")
         || value
