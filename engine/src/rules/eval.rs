@@ -419,16 +419,22 @@ fn target_values<'a>(
     target: &super::ruleset::Target,
     tx: &'a Transaction<'a>,
 ) -> Vec<Value<'a>> {
-    let mut values = Vec::with_capacity(8);
+    let mut values = Vec::new();
     variables::resolve_into(tx, target, &mut values);
     values.retain(|v| !is_excluded(v, rule, link, tx));
     if target.spec.count {
-        return vec![Value {
+        const DIGITS: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
+        let count = match DIGITS.get(values.len()) {
+            Some(digit) => Cow::Borrowed(*digit),
+            None => Cow::Owned(values.len().to_string().into_bytes()),
+        };
+        values.clear();
+        values.push(Value {
             collection: target.spec.collection,
             key: None,
-            value: Cow::Owned(values.len().to_string().into_bytes()),
+            value: count,
             slot: None,
-        }];
+        });
     }
     values
 }
