@@ -495,9 +495,16 @@ function _M.check(opts)
     return result
 end
 
+-- Per variable name: false once writing it failed. A variable exists only when the configuration
+-- declares it (set $moat_action "";), for the worker's lifetime; a failed write raises a Lua
+-- error, whose unwinding costs microseconds, so it is tried once.
+local writable = {}
+
 local function set_var(name, value)
-    -- Variables exist only where the configuration declares them (set $moat_action "";).
-    pcall(function() ngx.var[name] = value end)
+    if writable[name] == false then
+        return
+    end
+    writable[name] = pcall(function() ngx.var[name] = value end)
 end
 
 --- Judges the current request, logs in ModSecurity's style, exposes the verdict in ngx.ctx.moat
