@@ -32,7 +32,7 @@ const _: () = assert!(
     SLOTS.is_power_of_two() && MISS_SLOTS.is_power_of_two() && DETECTOR_SLOTS.is_power_of_two()
 );
 /// Longer values rarely repeat and are not memoized (bounds the scan table near 3 MiB and the
-/// miss table near 1 MiB per thread; typical values take a third of that).
+/// miss and detector tables near 1 MiB each per thread; typical values take a third of that).
 const MAX_LEN: usize = 256;
 
 /// What a memo entry holds for its value.
