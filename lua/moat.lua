@@ -204,7 +204,8 @@ local policy_cache = setmetatable({}, { __mode = "k" })
 local geo_buf = ffi_new("MoatGeo[1]")
 local err_buf = ffi_new("char[256]")
 local match_buf = ffi_new("MoatMatch[1]")
--- Lua strings whose bytes are lent to moat_check; held here until the call returns.
+-- Lua strings whose bytes are lent to moat_check; held here until the call returns. Only one
+-- request at a time has strings here: check() pins them after its last yield.
 local pinned = {}
 
 -- Returns a MoatSettings built from `base` with the fields in `opts` applied, or raises an
@@ -380,9 +381,8 @@ local function collect_headers(keep)
     return arr, n
 end
 
--- Reads the whole body: in memory, or the file nginx spooled it to.
+-- The body read by ngx.req.read_body(): in memory, or the file nginx spooled it to.
 local function collect_body(keep)
-    ngx.req.read_body()
     local data = ngx.req.get_body_data()
     if data then
         keep[#keep + 1] = data
@@ -464,6 +464,9 @@ function _M.check(opts)
     end
     local settings = settings_for(opts)
     local policy = policy_for(opts)
+    -- Reading the body may yield to other requests, which pin and release their own strings in
+    -- `pinned`: nothing of this request is pinned until the engine call, which does not yield.
+    ngx.req.read_body()
     local keep = pinned
     local headers, nheaders = collect_headers(keep)
     local body, nbody = collect_body(keep)

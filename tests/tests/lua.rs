@@ -31,6 +31,15 @@ const SERVER: &str = r#"
             access_by_lua_block { require("moat").protect{ time_budget = "1s" } }
             proxy_pass http://127.0.0.1:BACKEND;
         }
+        location /gc/ {
+            content_by_lua_block {
+                collectgarbage("collect")
+                collectgarbage("collect")
+                local t = {}
+                for i = 1, 50000 do t[i] = "filler-" .. i .. string.rep("x", 20 + i % 40) end
+                ngx.say(#t)
+            }
+        }
         location /quiet/ {
             access_by_lua_block { require("moat").protect{ detectors = false } }
             proxy_pass http://127.0.0.1:BACKEND;
@@ -163,6 +172,42 @@ fn protect_without_detectors_leaves_the_judging_to_the_rules() {
     assert_eq!(status("/"), 403, "{}", nginx.error_log());
     assert_eq!(status("/quiet/"), 200, "{}", nginx.error_log());
     assert_eq!(backend.received().len(), 1);
+}
+
+/// A request whose body is still on its way waits inside `protect()`; other requests run and
+/// collect garbage meanwhile. What the waiting request lent to the engine (its header strings)
+/// must still be there when its body arrives: its XSS in a header is blocked.
+#[test]
+fn a_request_waiting_for_its_body_is_judged_on_its_own_headers() {
+    use std::io::{Read, Write};
+    let (nginx, _backend) = start();
+    for round in 0..12 {
+        let mut slow = std::net::TcpStream::connect(("127.0.0.1", nginx.port)).unwrap();
+        slow.write_all(
+            b"POST /form HTTP/1.1\r\nHost: localhost\r\nUser-Agent: <script>alert(document.cookie)</script>\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        for _ in 0..3 {
+            let other = request(
+                nginx.port,
+                "GET",
+                "/gc/x",
+                &[("User-Agent", "curl/8.0")],
+                b"",
+            );
+            assert_eq!(other.status, 200, "{}", nginx.error_log());
+        }
+        slow.write_all(b"a=b&c").unwrap();
+        let mut answer = String::new();
+        slow.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 403"),
+            "round {round}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    }
 }
 
 #[test]
