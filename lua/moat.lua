@@ -503,11 +503,15 @@ end
 -- error, whose unwinding costs microseconds, so it is tried once.
 local writable = {}
 
+local function write_var(name, value)
+    ngx.var[name] = value
+end
+
 local function set_var(name, value)
     if writable[name] == false then
         return
     end
-    writable[name] = pcall(function() ngx.var[name] = value end)
+    writable[name] = pcall(write_var, name, value)
 end
 
 --- Judges the current request, logs in ModSecurity's style, exposes the verdict in ngx.ctx.moat

@@ -783,46 +783,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn settings_set_validates_like_nginx() {
-        let mut s = MoatSettings::from_settings(&Settings::default());
+    /// `moat_settings_set` on `s`: its return code and error text.
+    fn set(s: &mut MoatSettings, name: &CStr, value: &CStr) -> (i32, String) {
         let mut err = [0 as c_char; 128];
-        let rc = unsafe {
-            moat_settings_set(
-                &mut s,
-                c"moat".as_ptr(),
-                c"detect".as_ptr(),
-                err.as_mut_ptr(),
-                128,
-            )
-        };
-        assert_eq!(rc, 0);
-        assert_eq!(s.mode, MOAT_MODE_DETECT);
-        let rc = unsafe {
-            moat_settings_set(
-                &mut s,
-                c"moat_body_limit".as_ptr(),
-                c"x".as_ptr(),
-                err.as_mut_ptr(),
-                128,
-            )
-        };
-        assert_eq!(rc, -1);
+        // SAFETY: `s` is a live MoatSettings, both strings are NUL-terminated, `err` holds 128
+        // bytes.
+        let rc =
+            unsafe { moat_settings_set(s, name.as_ptr(), value.as_ptr(), err.as_mut_ptr(), 128) };
+        // SAFETY: `err` was zeroed and is written NUL-terminated within its 128 bytes.
         let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
             .to_string_lossy()
             .into_owned();
+        (rc, msg)
+    }
+
+    #[test]
+    fn settings_set_validates_like_nginx() {
+        let mut s = MoatSettings::from_settings(&Settings::default());
+        let (rc, _) = set(&mut s, c"moat", c"detect");
+        assert_eq!(rc, 0);
+        assert_eq!(s.mode, MOAT_MODE_DETECT);
+        let (rc, msg) = set(&mut s, c"moat_body_limit", c"x");
+        assert_eq!(rc, -1);
         assert!(msg.contains("invalid size"), "{msg}");
         assert_eq!(s.mode, MOAT_MODE_DETECT, "a failed set changes nothing");
         assert!(s.to_settings().detectors, "detectors run by default");
-        let rc = unsafe {
-            moat_settings_set(
-                &mut s,
-                c"moat_detectors".as_ptr(),
-                c"off".as_ptr(),
-                err.as_mut_ptr(),
-                128,
-            )
-        };
+        let (rc, _) = set(&mut s, c"moat_detectors", c"off");
         assert_eq!(rc, 0);
         assert_eq!(s.detectors, MOAT_DETECTORS_OFF);
         assert!(!s.to_settings().detectors);

@@ -31,6 +31,8 @@ pub mod rules;
 pub mod seclang;
 pub mod settings;
 pub mod stats;
+#[cfg(test)]
+mod test_rng;
 pub mod verdict;
 
 pub use engine::Engine;

@@ -163,7 +163,12 @@ thread_local! {
 }
 
 /// The hash of a value for [`Key::hash`]; computed once per value and reused for every lookup.
+/// 0, without reading it, for a value too long for the memo to keep (never looked up): a request
+/// body is not hashed for nothing.
 pub fn value_hash(value: &[u8]) -> u64 {
+    if value.len() > MAX_LEN {
+        return 0;
+    }
     let mut h = FastHasher::default();
     h.write(value);
     h.finish()

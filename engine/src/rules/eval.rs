@@ -580,10 +580,11 @@ impl Variables for TxMap {
 
 impl Variables for FastMap<String, Vec<u8>> {
     fn value_mut(&mut self, key: &str) -> &mut Vec<u8> {
-        if !self.contains_key(key) {
-            self.insert(key.to_string(), Vec::new());
+        if self.contains_key(key) {
+            self.get_mut(key).expect("the key is there")
+        } else {
+            self.entry(key.to_string()).or_default()
         }
-        self.get_mut(key).expect("the key was inserted above")
     }
 
     fn remove_key(&mut self, key: &str) {
@@ -611,12 +612,7 @@ pub fn parse_int(v: &[u8]) -> i64 {
 }
 
 fn ctl(tx: &mut Transaction<'_>, c: &LinkCtl) {
-    if c.targets
-        .iter()
-        .any(|t| t.spec.collection == Collection::Tx)
-    {
-        tx.tx_targets_removed = true;
-    }
+    tx.tx_targets_removed |= c.removes_tx;
     match &c.ctl {
         Ctl::RuleRemoveById(ranges) => tx.removed_ids.extend_from_slice(ranges),
         Ctl::RuleRemoveByTag(tag) => tx.removed_tags.push(tag.clone()),

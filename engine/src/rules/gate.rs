@@ -157,20 +157,16 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
 
 /// True when the request has a value for one of the scope's inputs.
 fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
-    scope
-        .inputs
-        .iter()
-        .zip(&scope.targets)
-        .any(|(input, _)| match input {
-            Input::Group { source, .. } => !tx.by_source[*source as usize].is_empty(),
-            Input::Named { source, key, .. } => tx.by_source[*source as usize]
-                .iter()
-                .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
-            Input::Scalar(c) => {
-                scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
-                    || variables::scalar_value(tx, *c).is_some()
-            }
-        })
+    scope.inputs.iter().any(|input| match input {
+        Input::Group { source, .. } => !tx.by_source[*source as usize].is_empty(),
+        Input::Named { source, key, .. } => tx.by_source[*source as usize]
+            .iter()
+            .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
+        Input::Scalar(c) => {
+            scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
+                || variables::scalar_value(tx, *c).is_some()
+        }
+    })
 }
 
 /// The cache slot of a request scalar.

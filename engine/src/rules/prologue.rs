@@ -169,19 +169,20 @@ fn known_outcomes(
             !written.contains(k) && !written_prefixes.iter().any(|p| k.starts_with(p.as_str()))
         };
         let settled = |link: &Link| tests_only_tx(link) && tx_reads(link).all(stable);
-        if rule.links.iter().all(settled) && only_skips(rule) {
+        let whole = rule.links.iter().all(settled) && only_skips(rule);
+        if whole || rule.links.first().is_some_and(settled) {
             tx.tx.clone_from(&start.0);
             set_matched(tx, &start.1);
-            known[index] = Some(if eval::rule_matches(rules, rule, tx) {
-                Known::Match(matched_of(tx))
+            known[index] = if whole {
+                Some(if eval::rule_matches(rules, rule, tx) {
+                    Known::Match(matched_of(tx))
+                } else {
+                    Known::NoMatch
+                })
             } else {
-                Known::NoMatch
-            });
-        } else if rule.links.first().is_some_and(settled) {
-            tx.tx.clone_from(&start.0);
-            set_matched(tx, &start.1);
-            let first = &rule.links[0];
-            known[index] = (!eval::link_matches(rules, rule, first, tx)).then_some(Known::NoMatch);
+                let first = &rule.links[0];
+                (!eval::link_matches(rules, rule, first, tx)).then_some(Known::NoMatch)
+            };
         }
         for link in &rule.links {
             if link.capture {
@@ -276,7 +277,9 @@ fn tests_only_tx(link: &Link) -> bool {
 fn tx_only(s: &MacroString) -> bool {
     s.parts.iter().all(|p| match p {
         MacroPart::Literal(_) => true,
-        MacroPart::Macro { collection, key } => collection == "TX" && key.is_some(),
+        MacroPart::Macro { collection, key } => {
+            *collection == Some(Collection::Tx) && key.is_some()
+        }
     })
 }
 

@@ -116,6 +116,8 @@ pub struct LinkCtl {
     pub ctl: Ctl,
     /// For `ruleRemoveTargetById` / `ByTag`, the targets removed, compiled.
     pub targets: Arc<[Target]>,
+    /// True when one of `targets` is in `TX` (see [`super::prologue`]'s known outcomes).
+    pub removes_tx: bool,
 }
 
 impl LinkCtl {
@@ -130,6 +132,7 @@ impl LinkCtl {
         };
         Ok(LinkCtl {
             ctl: ctl.clone(),
+            removes_tx: targets.iter().any(|t| t.spec.collection == Collection::Tx),
             targets: targets.into(),
         })
     }

@@ -212,8 +212,9 @@ impl<'t> Transaction<'t> {
             match part {
                 MacroPart::Literal(l) => out.extend_from_slice(l.as_bytes()),
                 MacroPart::Macro { collection, key } => {
-                    if let Some(v) = super::variables::macro_value(self, collection, key.as_deref())
-                    {
+                    let value = collection
+                        .and_then(|c| super::variables::macro_value(self, c, key.as_deref()));
+                    if let Some(v) = value {
                         out.extend_from_slice(&v);
                     }
                 }

@@ -84,18 +84,6 @@ impl TxMap {
         &mut e.value
     }
 
-    /// Sets `key` to `value`.
-    pub fn insert(&mut self, key: String, value: Vec<u8>) {
-        self.entries.insert(
-            key,
-            Entry {
-                value,
-                present: true,
-                changed: true,
-            },
-        );
-    }
-
     /// Removes `key` (its entry stays, absent, until the next reset).
     pub fn remove(&mut self, key: &str) {
         if let Some(e) = self.entries.get_mut(key) {
@@ -118,13 +106,17 @@ impl TxMap {
             self.entries.retain(|k, _| start.entries.contains_key(k));
             for (k, s) in &start.entries {
                 match self.entries.get_mut(k) {
-                    Some(e) => e.clone_from(s),
-                    None => {
-                        self.entries.insert(k.clone(), s.clone());
+                    Some(e) => {
+                        e.clone_from(s);
+                        e.changed = false;
                     }
-                }
-                if let Some(e) = self.entries.get_mut(k) {
-                    e.changed = false;
+                    None => {
+                        let e = Entry {
+                            changed: false,
+                            ..s.clone()
+                        };
+                        self.entries.insert(k.clone(), e);
+                    }
                 }
             }
             self.origin = origin;
@@ -159,7 +151,7 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> TxMap {
         let mut m = TxMap::default();
         for (k, v) in pairs {
-            m.insert(k.to_string(), v.as_bytes().to_vec());
+            *m.value_mut(k) = v.as_bytes().to_vec();
         }
         m
     }
@@ -175,7 +167,7 @@ mod tests {
             assert!(m == start, "round {round}: {m:?}");
             *m.value_mut("score") = b"5".to_vec();
             m.value_mut("methods").extend_from_slice(b" POST");
-            m.insert("header_name_920450_x".into(), b"/x/".to_vec());
+            *m.value_mut("header_name_920450_x") = b"/x/".to_vec();
             if round == 2 {
                 m.remove("paranoia_level");
             }

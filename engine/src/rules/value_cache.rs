@@ -234,20 +234,13 @@ impl ValueCache {
         trigger: &Trigger,
         slot: u32,
     ) -> Option<bool> {
-        let (presence, own_scan) = {
-            let inner = self.inner.borrow();
-            let at = slot as usize;
-            ((*inner.presences.get(at)?)?, (*inner.slot_scans.get(at)?)?)
-        };
-        if !presence.meets(trigger) {
-            return Some(self.has(own_scan, id));
-        }
-        if link.multi_match {
+        let (presence, _) = self.known_own(slot)?;
+        if link.multi_match && presence.meets(trigger) {
             // The operator also sees every intermediate value, which no scan covers.
             return Some(true);
         }
-        let scan = *self.inner.borrow().scans.get(&key(slot, link.chain_id))?;
-        Some(self.has(scan, id))
+        self.known_scan(link, trigger, slot)
+            .map(|scan| self.has(scan, id))
     }
 
     /// False when no value of `fields` can match the link's operator (prefilter id `id`) after
@@ -327,14 +320,23 @@ impl ValueCache {
     /// The scan of the value in `slot` after the link's chain, when this request already
     /// computed it (no need for the value).
     pub fn known_scan(&self, link: &Link, trigger: &Trigger, slot: u32) -> Option<u32> {
-        let inner = self.inner.borrow();
-        let at = slot as usize;
-        let presence = (*inner.presences.get(at)?)?;
-        let own = (*inner.slot_scans.get(at)?)?;
+        let (presence, own) = self.known_own(slot)?;
         if !presence.meets(trigger) {
             return Some(own);
         }
-        inner.scans.get(&key(slot, link.chain_id)).copied()
+        self.inner
+            .borrow()
+            .scans
+            .get(&key(slot, link.chain_id))
+            .copied()
+    }
+
+    /// What the untransformed value in `slot` holds and where its scan is, when this request
+    /// already scanned it.
+    fn known_own(&self, slot: u32) -> Option<(Presence, u32)> {
+        let inner = self.inner.borrow();
+        let at = slot as usize;
+        Some(((*inner.presences.get(at)?)?, (*inner.slot_scans.get(at)?)?))
     }
 
     /// True when this request has looked at the value in `slot` (so it has one).

@@ -409,14 +409,9 @@ pub fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<
 /// The value of `%{collection.key}` in a macro, if it has one.
 pub fn macro_value<'a>(
     tx: &'a Transaction<'a>,
-    collection: &str,
+    c: Collection,
     key: Option<&str>,
 ) -> Option<Cow<'a, [u8]>> {
-    // `%{tx.…}`, by far the most common macro, without looking the collection up by name.
-    if let ("TX", Some(k)) = (collection, key) {
-        return tx.tx.get(k).map(|v| Cow::Borrowed(v.as_slice()));
-    }
-    let c = Collection::from_name(collection)?;
     match (c, key) {
         (Collection::Tx, Some(k)) => tx.tx.get(k).map(|v| Cow::Borrowed(v.as_slice())),
         (Collection::Rule, _) => None,

@@ -1,15 +1,18 @@
-//! Macro strings: text with `%{collection.key}` expansions, split once at load time so the
-//! evaluator only concatenates.
+//! Macro strings: text with `%{collection.key}` expansions, split once at load time (the
+//! collection named too) so the evaluator only looks values up and concatenates.
+
+use super::variables::Collection;
 
 /// One piece of a macro string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MacroPart {
     /// Text copied as is.
     Literal(String),
-    /// `%{collection}` or `%{collection.key}`; `collection` is upper-cased, `key` lower-cased.
+    /// `%{collection}` or `%{collection.key}`; `key` is lower-cased.
     Macro {
-        /// The collection or variable name, e.g. `TX`, `MATCHED_VAR`, `REQUEST_HEADERS`.
-        collection: String,
+        /// The collection or variable named, e.g. `TX`, `MATCHED_VAR`, `REQUEST_HEADERS`;
+        /// `None` for a name that is none (the macro expands to nothing).
+        collection: Option<Collection>,
         /// The key after the first `.`, if any.
         key: Option<String>,
     },
@@ -87,7 +90,7 @@ fn parse_macro(inner: &str) -> Option<MacroPart> {
         return None;
     }
     Some(MacroPart::Macro {
-        collection: name.to_ascii_uppercase(),
+        collection: Collection::from_name(name),
         key: key.map(|k| k.to_ascii_lowercase()),
     })
 }
@@ -98,7 +101,7 @@ mod tests {
 
     fn m(c: &str, k: Option<&str>) -> MacroPart {
         MacroPart::Macro {
-            collection: c.into(),
+            collection: Collection::from_name(c),
             key: k.map(Into::into),
         }
     }

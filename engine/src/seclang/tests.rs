@@ -4,6 +4,8 @@ use super::*;
 use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::test_rng::XorShift;
+
 fn errs(text: &str) -> Vec<String> {
     parse_str(text, "t.conf")
         .unwrap_err()
@@ -197,18 +199,6 @@ fn include_errors() {
     let e = load_file(dir.join("absent.conf")).unwrap_err();
     assert!(e[0].reason.starts_with("cannot read"));
     let _ = fs::remove_dir_all(&dir);
-}
-
-/// Tiny xorshift generator for the fuzz smoke test.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]

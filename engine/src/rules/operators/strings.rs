@@ -211,13 +211,8 @@ mod tests {
     /// sides of its limits.
     #[test]
     fn short_searches_answer_as_a_searcher_does() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for _ in 0..3000 {
             let hay_len = [0, 5, 40, 300, 5000][next() as usize % 5];
             let needle_len = [0, 1, 2, 7, 32, 33][next() as usize % 6];

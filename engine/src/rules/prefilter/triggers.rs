@@ -252,13 +252,8 @@ mod tests {
 
     #[test]
     fn long_and_short_values_are_scanned_alike() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next();
         const BYTES: &[u8] = b" \t\n\r\x0b\x0c/(.\\aZ%&#\x00\xff";
         for round in 0..3000 {
             let len = (next() % 40) as usize;

@@ -101,19 +101,7 @@ pub fn never_lengthens(t: Transformation) -> bool {
 mod tests {
     use super::*;
 
-    /// A tiny xorshift64 generator, so the test needs no dependency.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
+    use crate::test_rng::XorShift;
 
     /// Bytes the transformations react to, so random inputs hit their interesting paths.
     const ALPHABET: &[u8] = b"%uU+&#xX;\\/.*-<!>'\"^ ,()\t\n\r\x0b\x0c\x00\xa0\xc2\xe2\xf0\x80\xbf\xff0123456789abcdefABCDEFgqtlmpnsobvr=_";
