@@ -418,8 +418,8 @@ fn target_values<'a>(
     link: &Link,
     target: &super::ruleset::Target,
     tx: &'a Transaction<'a>,
-) -> Vec<Value<'a>> {
-    let mut values = Vec::new();
+) -> variables::Values<'a> {
+    let mut values = variables::Values::new();
     variables::resolve_into(tx, target, &mut values);
     values.retain(|v| !is_excluded(v, rule, link, tx));
     if target.spec.count {

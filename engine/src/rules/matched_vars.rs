@@ -26,6 +26,17 @@ impl MatchedVars {
         self.len = 0;
     }
 
+    /// The largest buffer an entry holds, or the number of entries if larger (to decide whether
+    /// the buffers are worth keeping).
+    pub fn capacity(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| e.name.capacity().max(e.value.capacity()))
+            .max()
+            .unwrap_or(0)
+            .max(self.entries.len())
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.len

@@ -117,8 +117,67 @@ fn spare_tx_map(prologue: Option<&Prologue>) -> TxMap {
     map
 }
 
+/// The buffers of a transaction that the thread's next one reuses: the matched-variable trail,
+/// `setvar`'s expansion buffers and the field index by source.
+#[derive(Default)]
+struct Scratch {
+    matched_var: Vec<u8>,
+    matched_var_name: String,
+    matched_vars: MatchedVars,
+    spare_vars: MatchedVars,
+    setvar_buffers: (Vec<u8>, Vec<u8>),
+    by_source: [Vec<u32>; SOURCES],
+}
+
+thread_local! {
+    /// The [`Scratch`] of the thread's last transaction.
+    static SPARE_SCRATCH: spare::Spare<Scratch> = const { std::cell::RefCell::new(None) };
+}
+
+/// Buffers longer than this (bytes or entries) are freed rather than kept for the next request.
+const KEEP_AT_MOST: usize = 1 << 16;
+
+impl Scratch {
+    /// The thread's spare scratch emptied, or a new one.
+    fn take() -> Scratch {
+        let Some(mut s) = spare::take(&SPARE_SCRATCH) else {
+            return Scratch::default();
+        };
+        s.matched_var.clear();
+        s.matched_var_name.clear();
+        s.matched_vars.clear();
+        s.spare_vars.clear();
+        s.setvar_buffers.0.clear();
+        s.setvar_buffers.1.clear();
+        s.by_source.iter_mut().for_each(Vec::clear);
+        s
+    }
+
+    /// True when no buffer grew past [`KEEP_AT_MOST`].
+    fn worth_keeping(&self) -> bool {
+        self.matched_var.capacity() <= KEEP_AT_MOST
+            && self.matched_var_name.capacity() <= KEEP_AT_MOST
+            && self.matched_vars.capacity() <= KEEP_AT_MOST
+            && self.spare_vars.capacity() <= KEEP_AT_MOST
+            && self.setvar_buffers.0.capacity() <= KEEP_AT_MOST
+            && self.setvar_buffers.1.capacity() <= KEEP_AT_MOST
+            && self.by_source.iter().all(|v| v.capacity() <= KEEP_AT_MOST)
+    }
+}
+
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
+        let scratch = Scratch {
+            matched_var: std::mem::take(&mut self.matched_var),
+            matched_var_name: std::mem::take(&mut self.matched_var_name),
+            matched_vars: std::mem::take(&mut self.matched_vars),
+            spare_vars: std::mem::take(&mut self.spare_vars),
+            setvar_buffers: std::mem::take(&mut self.setvar_buffers),
+            by_source: std::mem::take(&mut self.by_source),
+        };
+        if scratch.worth_keeping() {
+            spare::keep(&SPARE_SCRATCH, scratch);
+        }
         let map = std::mem::take(&mut self.tx);
         if map.capacity() > 1024 {
             // A request that set thousands of variables does not keep its table.
@@ -143,16 +202,17 @@ impl<'t> Transaction<'t> {
         mode: EngineMode,
         prologue: Option<&Prologue>,
     ) -> Self {
+        let scratch = Scratch::take();
         let mut tx = Transaction {
             req,
             inputs,
             body,
             tx: spare_tx_map(prologue),
             collections: FastMap::default(),
-            matched_var: Vec::new(),
-            matched_var_name: String::new(),
-            matched_vars: MatchedVars::default(),
-            spare_vars: MatchedVars::default(),
+            matched_var: scratch.matched_var,
+            matched_var_name: scratch.matched_var_name,
+            matched_vars: scratch.matched_vars,
+            spare_vars: scratch.spare_vars,
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             removed_targets: Vec::new(),
@@ -164,10 +224,10 @@ impl<'t> Transaction<'t> {
             unique_id: req.request_id,
             response: None,
             cache: ValueCache::default(),
-            setvar_buffers: Default::default(),
+            setvar_buffers: scratch.setvar_buffers,
             from_prologue: prologue.is_some(),
             tx_targets_removed: false,
-            by_source: Default::default(),
+            by_source: scratch.by_source,
         };
         if let Some(p) = prologue {
             set_matched(&mut tx, &p.matched);
@@ -179,7 +239,7 @@ impl<'t> Transaction<'t> {
     /// Rebuilds the field index and empties the value cache (its slots are field indices).
     pub fn reindex_fields(&mut self) {
         self.cache = ValueCache::new(self.inputs.fields.len());
-        self.by_source = Default::default();
+        self.by_source.iter_mut().for_each(Vec::clear);
         for (i, f) in self.inputs.fields.iter().enumerate() {
             self.by_source[f.source as usize].push(i as u32);
         }

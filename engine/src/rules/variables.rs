@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use super::ruleset::Target;
 use super::transaction::Transaction;
 use crate::parse::{BodyProcessor, Field, ParseFlags, Source};
@@ -131,9 +133,12 @@ fn selects(target: &Target, key: &[u8]) -> bool {
     }
 }
 
+/// A target's values: most targets have one or two, kept inline instead of allocated.
+pub type Values<'a> = SmallVec<[Value<'a>; 2]>;
+
 /// The values of `target` (without its exclusions applied).
-pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Vec<Value<'a>> {
-    let mut out = Vec::new();
+pub fn resolve<'a>(tx: &'a Transaction<'a>, target: &Target) -> Values<'a> {
+    let mut out = Values::new();
     resolve_into(tx, target, &mut out);
     out
 }
@@ -172,7 +177,7 @@ fn field_value_as<'a>(
 }
 
 /// Appends the values of `target` (without its exclusions applied) to `out`.
-pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Vec<Value<'a>>) {
+pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Values<'a>) {
     let c = target.spec.collection;
     let name = c;
     if let Some((sources, names)) = target.fields {
