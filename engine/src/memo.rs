@@ -40,6 +40,9 @@ const MAX_LEN: usize = 256;
 pub enum Computed {
     /// The value's own scan.
     Scan,
+    /// The value's own scan followed by what it holds (a
+    /// [`Presence`](crate::rules::prefilter::Presence)).
+    Own,
     /// The scan of the value after the transformation chain with this id.
     Chain(u32),
     /// Whether the `multiMatch` link with this prefilter id may hold on the value (bit 0).
@@ -54,11 +57,12 @@ pub enum Computed {
 impl Computed {
     fn code(self) -> u64 {
         match self {
-            Computed::Scan => 4,
+            Computed::Scan => 0,
             Computed::Chain(c) => 1 << 32 | u64::from(c),
             Computed::MultiMatch(id) => 2 << 32 | u64::from(id),
             Computed::Miss(id) => 3 << 32 | u64::from(id),
             Computed::Detector(id) => 4 << 32 | u64::from(id),
+            Computed::Own => 5 << 32,
         }
     }
 
@@ -67,7 +71,7 @@ impl Computed {
     /// trie), more than a lookup, from 4 bytes up (a short query value, a header name).
     fn min_len(self) -> usize {
         match self {
-            Computed::Scan => 4,
+            Computed::Scan | Computed::Own => 4,
             Computed::Chain(_) | Computed::MultiMatch(_) | Computed::Miss(_) => 1,
             // Even a 5-byte value costs libinjection about 0.5 µs.
             Computed::Detector(_) => 4,
@@ -125,10 +129,17 @@ impl Entry {
     }
 }
 
+/// Up to 8 bytes as a little-endian word (zero-padded).
 fn pack(chunk: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word[..chunk.len()].copy_from_slice(chunk);
-    u64::from_le_bytes(word)
+    match <[u8; 8]>::try_from(chunk) {
+        Ok(eight) => u64::from_le_bytes(eight),
+        // The last, short chunk of a value: byte by byte (a copy of a variable length would
+        // call memmove).
+        Err(_) => chunk
+            .iter()
+            .rev()
+            .fold(0, |word, &b| word << 8 | u64::from(b)),
+    }
 }
 
 fn packed_eq(words: &[u64], value: &[u8]) -> bool {
@@ -298,6 +309,20 @@ mod tests {
             assert_eq!(out, [value.len() as u64, 0]);
         }
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn a_short_chunk_packs_as_its_bytes_zero_padded() {
+        let bytes = *b"\x01\x82\x03\xf4\x05\x06\x07\xff";
+        for len in 0..=8 {
+            let mut padded = [0u8; 8];
+            padded[..len].copy_from_slice(&bytes[..len]);
+            assert_eq!(
+                pack(&bytes[..len]),
+                u64::from_le_bytes(padded),
+                "{len} bytes"
+            );
+        }
     }
 
     #[test]

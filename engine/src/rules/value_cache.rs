@@ -517,28 +517,30 @@ impl ValueCache {
         p
     }
 
-    /// The untransformed value's presence and scan, computed on first use.
+    /// The untransformed value's presence and scan, computed on first use (both from one
+    /// lookup in the per-thread memo for a value the thread saw before).
     fn scanned(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> Scanned {
-        let presence = self.presence(slot, value);
-        let known = self.inner.borrow().slot_scans.get(slot as usize).copied();
-        if let Some(Some(scan)) = known {
+        if let Some((presence, scan)) = self.known_own(slot) {
             return Scanned { presence, scan };
         }
-        let scan = self.scan(filter, slot, value);
-        if let Some(entry) = self.inner.borrow_mut().slot_scans.get_mut(slot as usize) {
+        let hash = self.hash(slot, value);
+        let words = filter.words();
+        let mut inner = self.inner.borrow_mut();
+        let at = inner.arena.len();
+        inner.arena.resize(at + words + Presence::WORDS, 0);
+        filter.scan_own(value, hash, &mut inner.arena[at..]);
+        let presence = Presence::from_words(&inner.arena[at + words..]);
+        inner.arena.truncate(at + words);
+        let scan = at as u32;
+        let at = slot as usize;
+        if let Some(entry) = inner.presences.get_mut(at) {
+            // A presence computed before is the same.
+            *entry = Some(presence);
+        }
+        if let Some(entry) = inner.slot_scans.get_mut(at) {
             *entry = Some(scan);
         }
         Scanned { presence, scan }
-    }
-
-    /// Scans the untransformed value in `slot` into a new arena entry; returns its offset.
-    fn scan(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> u32 {
-        let hash = self.hash(slot, value);
-        let mut inner = self.inner.borrow_mut();
-        let at = inner.arena.len();
-        inner.arena.resize(at + filter.words(), 0);
-        filter.scan_hashed(value, hash, &mut inner.arena[at..]);
-        at as u32
     }
 
     /// True when this thread remembers that the link with memo id `link` did not match the value

@@ -297,6 +297,18 @@ impl Prefilter {
         });
     }
 
+    /// Writes into `out` (zeroed, [`words`](Self::words) + [`Presence::WORDS`] long) the scan
+    /// of `value` (whose [`value_hash`] is `hash`), then what it holds (see
+    /// [`Presence::to_words`]): both from one lookup in the per-thread memo when the thread
+    /// computed them before.
+    pub fn scan_own(&self, value: &[u8], hash: u64, out: &mut [u64]) {
+        let words = self.words();
+        self.remembered(Computed::Own, value, hash, out, |o| {
+            self.scan_uncached(value, &mut o[..words]);
+            Presence::of(value).to_words(&mut o[words..]);
+        });
+    }
+
     /// ORs into `out` what `compute` sets for `value` (whose [`value_hash`] is `hash`) under
     /// this prefilter, from the per-thread memo when the thread computed it before (see
     /// [`memo`]).

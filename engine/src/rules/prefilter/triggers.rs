@@ -88,6 +88,26 @@ impl Presence {
         p
     }
 
+    /// Number of words [`to_words`](Self::to_words) writes.
+    pub const WORDS: usize = 5;
+
+    /// The presence as [`WORDS`](Self::WORDS) words (for the per-thread memo).
+    pub fn to_words(&self, out: &mut [u64]) {
+        out[..4].copy_from_slice(&self.bytes);
+        out[4] = u64::from(self.special_whitespace) | u64::from(self.path_work) << 1;
+    }
+
+    /// The presence [`to_words`](Self::to_words) wrote.
+    pub fn from_words(words: &[u64]) -> Presence {
+        let mut bytes = [0; 4];
+        bytes.copy_from_slice(&words[..4]);
+        Presence {
+            bytes,
+            special_whitespace: words[4] & 1 != 0,
+            path_work: words[4] & 2 != 0,
+        }
+    }
+
     /// True when the value holds one of `bytes`.
     fn holds_any(&self, bytes: &[u8]) -> bool {
         bytes
@@ -249,6 +269,25 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
 mod tests {
     use super::*;
     use crate::rules::transformations;
+
+    #[test]
+    fn a_presence_comes_back_whole_from_its_words() {
+        for value in [
+            &b""[..],
+            b"plain",
+            b"a  b\t",
+            b"/a/../b",
+            b"\x00\xff<script>",
+            b" (x) //y",
+        ] {
+            let p = Presence::of(value);
+            let mut words = [0u64; Presence::WORDS];
+            p.to_words(&mut words);
+            assert_eq!(Presence::from_words(&words), p, "{value:?}");
+        }
+        let both = Presence::of(b"a  /./b");
+        assert!(both.special_whitespace && both.path_work);
+    }
 
     #[test]
     fn long_and_short_values_are_scanned_alike() {
