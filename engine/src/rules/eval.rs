@@ -73,6 +73,13 @@ pub fn run_phase_from(
                 set_matched(tx, vars);
                 true
             }
+            Some(Some(Known::MatchThenSet(vars))) => {
+                set_matched(tx, vars);
+                rule.links
+                    .iter()
+                    .for_each(|link| run_link_actions(link, tx));
+                true
+            }
             _ => rule_matches(rules, rule, tx),
         };
         if !matched {

@@ -53,6 +53,10 @@ pub enum Known {
     NoMatch,
     /// It matches, with these `MATCHED_VARS`.
     Match(Matched),
+    /// Its one link matches, with this one `MATCHED_VAR`, and its `setvar`s then run (their
+    /// values may depend on the request: CRS's scoring rules add up the request's scores
+    /// under a paranoia-level test known at load).
+    MatchThenSet(Matched),
 }
 
 impl Prologue {
@@ -149,7 +153,8 @@ pub fn set_matched(tx: &mut Transaction<'_>, matched: &Matched) {
 /// 1, leaving `tx`). A rule whose conditions read only `TX` keys, none of which a rule between
 /// the prologue and it may write, has the outcome it has on the prologue's `TX`: known when it
 /// matches and only skips then (no `setvar`, `capture`, logging or disruptive action), or when
-/// its first condition fails (nothing of it runs).
+/// its first condition fails (nothing of it runs); or, for a one-link rule that only sets
+/// variables, known to match (its `setvar`s run per request).
 fn known_outcomes(
     rules: &RuleSet,
     resume: (usize, u32),
@@ -179,9 +184,11 @@ fn known_outcomes(
                 } else {
                     Known::NoMatch
                 })
+            } else if !eval::link_matches(rules, rule, &rule.links[0], tx) {
+                Some(Known::NoMatch)
             } else {
-                let first = &rule.links[0];
-                (!eval::link_matches(rules, rule, first, tx)).then_some(Known::NoMatch)
+                (rule.links.len() == 1 && only_sets(rule) && tx.matched_vars.len() == 1)
+                    .then(|| Known::MatchThenSet(matched_of(tx)))
             };
         }
         for link in &rule.links {
@@ -210,6 +217,16 @@ fn only_skips(rule: &CompiledRule) -> bool {
         && rule.links.iter().all(|l| {
             l.setvars.is_empty() && l.ctls.is_empty() && !l.capture && l.operator.is_some()
         })
+}
+
+/// True when the rule, when it matches, does nothing but its `setvar`s and skips: no `ctl`,
+/// `capture`, logging or disruptive action, and no link without an operator.
+fn only_sets(rule: &CompiledRule) -> bool {
+    quiet(rule)
+        && rule
+            .links
+            .iter()
+            .all(|l| l.ctls.is_empty() && !l.capture && l.operator.is_some())
 }
 
 /// The `TX` keys a link tests: its targets' and its operator argument's macros (lower-cased).
@@ -394,6 +411,41 @@ SecMarker END
         assert_eq!(of(6), None, "it logs");
         assert_eq!(of(7), Some(Known::NoMatch));
         assert_eq!(of(8), Some(Known::NoMatch), "its first condition fails");
+    }
+
+    #[test]
+    fn a_scoring_rule_under_a_settled_test_adds_each_requests_own_score() {
+        let config = crate::seclang::parse_str(
+            r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.pl=1,setvar:tx.total=0"
+SecRule REQUEST_URI "@contains attack" "id:2,phase:1,pass,nolog,setvar:tx.score=+5"
+SecRule REQUEST_URI "@contains worse" "id:3,phase:1,pass,nolog,setvar:tx.score=+5"
+SecRule TX:pl "@ge 1" "id:4,phase:2,pass,nolog,setvar:'tx.total=+%{tx.score}'"
+SecRule TX:pl "@ge 2" "id:5,phase:2,pass,nolog,setvar:'tx.total=+100'"
+SecRule TX:total "@ge 10" "id:6,phase:2,deny,status:403,log,msg:'total %{tx.total}'"
+"#,
+            "prologue-scoring.conf",
+        )
+        .unwrap();
+        let set = RuleSet::compile(&config).unwrap();
+        let known = &set.prologue.as_ref().unwrap().known;
+        let of = |id: u32| known[set.rules.iter().position(|r| r.id == id).unwrap()].clone();
+        assert_eq!(
+            of(4),
+            Some(Known::MatchThenSet(vec![(
+                "TX:pl".to_string(),
+                b"1".to_vec()
+            )]))
+        );
+        assert_eq!(of(5), Some(Known::NoMatch));
+        assert_eq!(of(6), None, "rule 4 writes tx.total per request");
+        let engine = Engine::with_rules(Settings::default(), None).without_builtin_detectors();
+        for _ in 0..2 {
+            assert_eq!(ids_with(&engine, &set, b"/attack/worse", &[]), "6");
+            assert_eq!(ids_with(&engine, &set, b"/attack", &[]), "");
+            assert_eq!(ids_with(&engine, &set, b"/", &[]), "");
+        }
     }
 
     #[test]
