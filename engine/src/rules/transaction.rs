@@ -255,10 +255,19 @@ impl<'t> Transaction<'t> {
         self.flag(ParseFlags::BODY_PARSE_ERROR) || self.flag(ParseFlags::JSON_TOO_DEEP)
     }
 
-    /// Expands `%{…}` macros in `s`.
-    pub fn expand<'s>(&self, s: &'s MacroString) -> Cow<'s, [u8]> {
-        if s.parts.iter().all(|p| matches!(p, MacroPart::Literal(_))) {
-            return Cow::Borrowed(s.raw.as_bytes());
+    /// Expands `%{…}` macros in `s`. A string without macros, or one that is a single macro
+    /// (`%{tx.restricted_headers_basic}`), is borrowed rather than copied.
+    pub fn expand<'s>(&'s self, s: &'s MacroString) -> Cow<'s, [u8]> {
+        match &s.parts[..] {
+            parts if parts.iter().all(|p| matches!(p, MacroPart::Literal(_))) => {
+                return Cow::Borrowed(s.raw.as_bytes());
+            }
+            [MacroPart::Macro { collection, key }] => {
+                let value =
+                    collection.and_then(|c| super::variables::macro_value(self, c, key.as_deref()));
+                return value.unwrap_or(Cow::Borrowed(b""));
+            }
+            _ => {}
         }
         let mut out = Vec::with_capacity(s.raw.len());
         self.expand_into(s, &mut out);
