@@ -691,6 +691,28 @@ SecRule ARGS "@contains select" "id:100,phase:2,deny,status:403,tag:'sqli'"
         assert_eq!(ids(&e, b"/search?text=select"), "100");
     }
 
+    /// A `ctl` removes a target without keys (`REQUEST_FILENAME`) whole: CRS 941010 takes it
+    /// away from its `xss-perf-disable` rules for paths of plain characters.
+    #[test]
+    fn a_keyless_target_is_removed_whole() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule REQUEST_FILENAME "!@validateByteRange 45-47,48-57,65-90,95,97-122" "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=perf;REQUEST_FILENAME"
+SecRule REQUEST_FILENAME|ARGS "@contains document.cookie" "id:100,phase:2,deny,status:403,tag:'perf'"
+SecRule REQUEST_FILENAME|ARGS "@contains secret" "id:101,phase:2,deny,status:403"
+"#,
+        );
+        assert_eq!(ids(&e, b"/manual/document.cookie"), "");
+        assert_eq!(ids(&e, b"/manual/document.cookie<"), "100");
+        assert_eq!(ids(&e, b"/p?x=document.cookie"), "100");
+        assert_eq!(
+            ids(&e, b"/secret/page"),
+            "101",
+            "only the tagged rule loses it"
+        );
+    }
+
     /// A value a rule missed is remembered per rule: another rule (other transformations) still
     /// matches the same value, and the rule still matches a value it has not seen, on requests
     /// after the misses were remembered.

@@ -434,8 +434,12 @@ pub fn macro_value<'a>(
     }
 }
 
-/// True when `exclusion` selects `value` (same collection, matching key).
+/// True when `exclusion` selects `value`: same collection, and a matching key, or no selector
+/// for a value without a key (`ctl:ruleRemoveTargetByTag=…;REQUEST_FILENAME`).
 pub fn excludes(exclusion: &Target, value: &Value<'_>) -> bool {
     value.collection == exclusion.spec.collection
-        && value.key.as_deref().is_some_and(|k| selects(exclusion, k))
+        && match value.key.as_deref() {
+            Some(k) => selects(exclusion, k),
+            None => exclusion.spec.selector == Selector::None,
+        }
 }
