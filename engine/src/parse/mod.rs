@@ -101,7 +101,7 @@ impl ParseFlags {
     }
 }
 
-/// Which body parser ran.
+/// Which body parser ran (or, for a request without a body, the one its content type selects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BodyProcessor {
     /// No body, or a content type Moat does not parse.
@@ -178,29 +178,37 @@ pub fn parse_request<'a>(req: &Request<'a>, body: &'a [u8], limits: &Limits) -> 
             cookies::parse(h.value, &mut inputs);
         }
     }
+    let ctype = req.header(b"content-type").unwrap_or(b"");
     if !body.is_empty() {
-        let ctype = req.header(b"content-type").unwrap_or(b"");
-        parse_body(ctype, body, &mut inputs, limits);
+        parse_body_as(processor_for(ctype), ctype, body, &mut inputs, limits);
+    } else if !mime_of(ctype).is_empty() {
+        // No body to parse, but `REQBODY_PROCESSOR` names the processor the content type
+        // selects, as in ModSecurity (CRS 920539 tells JSON requests by it).
+        inputs.body_processor = processor_for(ctype);
     }
     inputs
 }
 
-fn parse_body<'a>(ctype: &'a [u8], body: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) {
+/// The media type of a `Content-Type` value (before its parameters), trimmed.
+fn mime_of(ctype: &[u8]) -> &[u8] {
     let mime_end = memchr::memchr(b';', ctype).unwrap_or(ctype.len());
-    let mime = ctype[..mime_end].trim_ascii();
-    let processor =
-        if mime.is_empty() || mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
-            BodyProcessor::UrlEncoded
-        } else if is_json(mime) {
-            BodyProcessor::Json
-        } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
-            BodyProcessor::Multipart
-        } else if is_xml(mime) {
-            BodyProcessor::Xml
-        } else {
-            BodyProcessor::None
-        };
-    parse_body_as(processor, ctype, body, inputs, limits);
+    ctype[..mime_end].trim_ascii()
+}
+
+/// The body processor a `Content-Type` value selects (URL-encoded when there is none).
+fn processor_for(ctype: &[u8]) -> BodyProcessor {
+    let mime = mime_of(ctype);
+    if mime.is_empty() || mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
+        BodyProcessor::UrlEncoded
+    } else if is_json(mime) {
+        BodyProcessor::Json
+    } else if mime.eq_ignore_ascii_case(b"multipart/form-data") {
+        BodyProcessor::Multipart
+    } else if is_xml(mime) {
+        BodyProcessor::Xml
+    } else {
+        BodyProcessor::None
+    }
 }
 
 /// Parses `body` with the given processor (as chosen by the content type, or forced by a rule's
@@ -258,4 +266,41 @@ fn is_xml(mime: &[u8]) -> bool {
 fn is_json(mime: &[u8]) -> bool {
     mime.eq_ignore_ascii_case(b"application/json")
         || (mime.len() > 5 && mime[mime.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Header;
+
+    fn processor(ctype: Option<&[u8]>, body: &[u8]) -> BodyProcessor {
+        let headers = ctype
+            .map(|value| Header {
+                name: b"Content-Type",
+                value,
+            })
+            .into_iter()
+            .collect();
+        let req = Request {
+            method: b"POST",
+            uri: b"/api",
+            version: b"HTTP/1.1",
+            headers,
+            ..Default::default()
+        };
+        parse_request(&req, body, &Limits::default()).body_processor
+    }
+
+    /// `REQBODY_PROCESSOR` names what the content type selects even without a body, as in
+    /// ModSecurity (CRS 920539 turns 920540 off for JSON requests by it).
+    #[test]
+    fn the_content_type_names_the_processor_with_or_without_a_body() {
+        let json = Some(&b"application/json; charset=utf-8"[..]);
+        assert_eq!(processor(json, b""), BodyProcessor::Json);
+        assert_eq!(processor(json, b"{\"a\":1}"), BodyProcessor::Json);
+        assert_eq!(processor(Some(b"text/xml"), b""), BodyProcessor::Xml);
+        assert_eq!(processor(None, b""), BodyProcessor::None);
+        assert_eq!(processor(Some(b" "), b""), BodyProcessor::None);
+        assert_eq!(processor(None, b"a=1"), BodyProcessor::UrlEncoded);
+    }
 }
