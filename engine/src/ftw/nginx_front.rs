@@ -54,6 +54,7 @@ pub fn front(raw: &[u8]) -> Result<Vec<u8>, u16> {
     if http11 && hosts == 0 {
         return Err(400);
     }
+    let framed = content_lengths > 0 || transfer_encoding.is_some();
     if let Some(te) = transfer_encoding {
         if !request_line.ends_with(b"HTTP/1.1") || content_lengths > 0 {
             return Err(400);
@@ -63,7 +64,11 @@ pub fn front(raw: &[u8]) -> Result<Vec<u8>, u16> {
         }
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    // Without `Content-Length` or `Transfer-Encoding` the request has no body: nginx takes
+    // what follows the header as the next request on the connection.
+    if framed {
+        out.extend_from_slice(body);
+    }
     Ok(out)
 }
 
@@ -157,6 +162,15 @@ mod tests {
         let out = front(b"GET / HTTP/1.1\r\nHost: a\r\nX_Filename: a.php\r\nAccept: */*\r\n\r\n")
             .unwrap();
         assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n");
+    }
+
+    #[test]
+    fn bytes_after_a_header_without_a_length_are_not_its_body() {
+        let bare = front(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n{\"a\":1}").unwrap();
+        assert_eq!(bare, b"POST / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let sized =
+            front(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n{\"a\":1}").unwrap();
+        assert!(sized.ends_with(b"\r\n\r\n{\"a\":1}"));
     }
 
     #[test]
