@@ -47,6 +47,9 @@ pub enum Computed {
     Chain(u32),
     /// Whether the `multiMatch` link with this prefilter id may hold on the value (bit 0).
     MultiMatch(u32),
+    /// For the first 64 `multiMatch` links checked alone (by their index among them): which
+    /// were computed for the value (word 0) and which may hold on it (word 1).
+    MultiMatches,
     /// That the link with this [`Link::memo_id`](crate::rules::ruleset::Link::memo_id) did not
     /// match the value (no result words: the entry is the answer).
     Miss(u32),
@@ -63,6 +66,7 @@ impl Computed {
             Computed::Miss(id) => 3 << 32 | u64::from(id),
             Computed::Detector(id) => 4 << 32 | u64::from(id),
             Computed::Own => 5 << 32,
+            Computed::MultiMatches => 6 << 32,
         }
     }
 
@@ -72,7 +76,10 @@ impl Computed {
     fn min_len(self) -> usize {
         match self {
             Computed::Scan | Computed::Own => 4,
-            Computed::Chain(_) | Computed::MultiMatch(_) | Computed::Miss(_) => 1,
+            Computed::Chain(_)
+            | Computed::MultiMatch(_)
+            | Computed::MultiMatches
+            | Computed::Miss(_) => 1,
             // Even a 5-byte value costs libinjection about 0.5 µs.
             Computed::Detector(_) => 4,
         }
@@ -203,6 +210,36 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
     insert(key, &bits);
 }
 
+/// Writes the remembered result for `key` into `out` (its length is the result's); false when
+/// there is none.
+pub fn fetch(key: &Key<'_>, out: &mut [u64]) -> bool {
+    out.fill(0);
+    memoized(key) && lookup(key, out)
+}
+
+/// Remembers `bits` as the result for `key`, over the entry it has, if any (a result that
+/// grows: [`Computed::MultiMatches`]).
+pub fn store(key: &Key<'_>, bits: &[u64]) {
+    if !memoized(key) {
+        return;
+    }
+    let updated = key.computed.table().with(|m| {
+        let m = &mut *m.borrow_mut();
+        let (set, tag) = place_of(key, m.tags.len());
+        let words = bits.len();
+        let found = (set..set + WAYS).find(|&i| {
+            m.tags[i] == tag && m.entries[i].as_ref().is_some_and(|e| e.holds(key, words))
+        });
+        if let Some(e) = found.and_then(|i| m.entries[i].as_mut()) {
+            e.data[..words].copy_from_slice(bits);
+        }
+        found.is_some()
+    });
+    if !updated {
+        insert(key, bits);
+    }
+}
+
 /// True when the memo holds that the link of a [`Computed::Miss`] key did not match its value.
 pub fn known_miss(key: &Key<'_>) -> bool {
     memoized(key) && lookup(key, &mut [])
@@ -309,6 +346,34 @@ mod tests {
             assert_eq!(out, [value.len() as u64, 0]);
         }
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn a_stored_result_grows_in_place() {
+        let value = b"multi-match record value";
+        let k = key(31, Computed::MultiMatches, value);
+        let mut out = [7u64; 2];
+        assert!(!fetch(&k, &mut out));
+        assert_eq!(out, [0, 0]);
+        store(&k, &[0b1, 0b0]);
+        store(&k, &[0b11, 0b10]);
+        assert!(fetch(&k, &mut out));
+        assert_eq!(out, [0b11, 0b10]);
+        // The second store overwrote the first entry: three other keys of the set still fit.
+        let (set, _) = place_of(&k, SLOTS);
+        let others: Vec<Vec<u8>> = (0..100_000u32)
+            .map(|n| format!("other value {n}").into_bytes())
+            .filter(|v| place_of(&key(31, Computed::MultiMatches, v), SLOTS).0 == set)
+            .take(WAYS - 1)
+            .collect();
+        for v in &others {
+            store(&key(31, Computed::MultiMatches, v), &[1, 1]);
+        }
+        assert!(
+            fetch(&k, &mut out),
+            "the record was not pushed out by a duplicate"
+        );
+        assert!(!fetch(&key(32, Computed::MultiMatches, value), &mut out));
     }
 
     #[test]

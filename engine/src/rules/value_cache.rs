@@ -63,6 +63,9 @@ struct Inner {
     slot_scans: Vec<Option<u32>>,
     /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
     hashes: Vec<u64>,
+    /// Per slot: which `multiMatch` links were computed for the value and which may hold on
+    /// it (see [`Computed::MultiMatches`]), once looked up.
+    multi: Vec<Option<[u64; 2]>>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
@@ -117,6 +120,8 @@ impl Inner {
         self.slot_scans.resize(slots, None);
         self.hashes.clear();
         self.hashes.resize(slots, 0);
+        self.multi.clear();
+        self.multi.resize(slots, None);
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_scans.clear();
@@ -209,20 +214,58 @@ impl ValueCache {
     ) -> bool {
         self.scanned(filter, slot, value);
         if link.multi_match && self.presence(slot, value).meets(trigger) {
-            let mut held = [0u64];
-            let hash = self.hash(slot, value);
-            filter.remembered(Computed::MultiMatch(id), value, hash, &mut held, |out| {
-                let holds =
-                    prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
-                out[0] = u64::from(holds);
-            });
-            return held[0] != 0;
+            return self.multi_match_may_hold(filter, link, id, slot, value);
         }
         if let Some(answer) = self.known_may_match(link, id, trigger, slot) {
             return answer;
         }
         let scan = self.transformed_scan(filter, link, trigger, slot, value);
         self.has(scan, id)
+    }
+
+    /// Whether the `multiMatch` link (prefilter id `id`) may hold on the value in `slot`. The
+    /// answers of all such links for one value share a memo entry, looked up once per request.
+    fn multi_match_may_hold(
+        &self,
+        filter: &Prefilter,
+        link: &Link,
+        id: u32,
+        slot: u32,
+        value: &[u8],
+    ) -> bool {
+        let hash = self.hash(slot, value);
+        let compute = || prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
+        let Some(bit) = filter.multi_bit(id) else {
+            let mut held = [0u64];
+            filter.remembered(Computed::MultiMatch(id), value, hash, &mut held, |out| {
+                out[0] = u64::from(compute());
+            });
+            return held[0] != 0;
+        };
+        let mask = 1u64 << bit;
+        let known = self
+            .inner
+            .borrow()
+            .multi
+            .get(slot as usize)
+            .copied()
+            .flatten();
+        let mut record = known.unwrap_or_else(|| {
+            let mut words = [0u64; 2];
+            filter.fetch(Computed::MultiMatches, value, hash, &mut words);
+            words
+        });
+        if record[0] & mask == 0 {
+            record[0] |= mask;
+            if compute() {
+                record[1] |= mask;
+            }
+            filter.store(Computed::MultiMatches, value, hash, &record);
+        }
+        if let Some(entry) = self.inner.borrow_mut().multi.get_mut(slot as usize) {
+            *entry = Some(record);
+        }
+        record[1] & mask != 0
     }
 
     /// What [`may_match`](Self::may_match) would answer for `slot`, when the value there was

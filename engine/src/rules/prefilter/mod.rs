@@ -433,6 +433,24 @@ impl Prefilter {
         self.alone_entry(id).map_or(0, |a| a.2)
     }
 
+    /// Link `id`'s bit in a [`Computed::MultiMatches`] result: its index among the links
+    /// checked alone, for the first 64 of them.
+    pub fn multi_bit(&self, id: u32) -> Option<u32> {
+        let i = self.alone.binary_search_by_key(&id, |a| a.0).ok()?;
+        (i < 64).then_some(i as u32)
+    }
+
+    /// The per-thread memo's result for `value` (whose [`value_hash`] is `hash`), written into
+    /// `out`; false when it has none.
+    pub fn fetch(&self, computed: Computed, value: &[u8], hash: u64, out: &mut [u64]) -> bool {
+        memo::fetch(&self.key(computed, value, hash), out)
+    }
+
+    /// Remembers `bits` as the result for `value` in the per-thread memo, over what it held.
+    pub fn store(&self, computed: Computed, value: &[u8], hash: u64, bits: &[u64]) {
+        memo::store(&self.key(computed, value, hash), bits);
+    }
+
     /// Link `id`'s entry in `alone`, when it is checked alone.
     fn alone_entry(&self, id: u32) -> Option<&(u32, AhoCorasick, usize)> {
         let i = self.alone.binary_search_by_key(&id, |a| a.0).ok()?;
