@@ -50,9 +50,9 @@ pub enum Computed {
     /// For the first 64 `multiMatch` links checked alone (by their index among them): which
     /// were computed for the value (word 0) and which may hold on it (word 1).
     MultiMatches,
-    /// That the link with this [`Link::memo_id`](crate::rules::ruleset::Link::memo_id) did not
-    /// match the value (no result words: the entry is the answer).
-    Miss(u32),
+    /// The links that did not match the value, one bit per
+    /// [`Link::memo_id`](crate::rules::ruleset::Link::memo_id).
+    Misses,
     /// The answer of the built-in detector's classifier with this number.
     Detector(u32),
 }
@@ -63,7 +63,7 @@ impl Computed {
             Computed::Scan => 0,
             Computed::Chain(c) => 1 << 32 | u64::from(c),
             Computed::MultiMatch(id) => 2 << 32 | u64::from(id),
-            Computed::Miss(id) => 3 << 32 | u64::from(id),
+            Computed::Misses => 3 << 32,
             Computed::Detector(id) => 4 << 32 | u64::from(id),
             Computed::Own => 5 << 32,
             Computed::MultiMatches => 6 << 32,
@@ -79,7 +79,7 @@ impl Computed {
             Computed::Chain(_)
             | Computed::MultiMatch(_)
             | Computed::MultiMatches
-            | Computed::Miss(_) => 1,
+            | Computed::Misses => 1,
             // Even a 5-byte value costs libinjection about 0.5 µs.
             Computed::Detector(_) => 4,
         }
@@ -88,7 +88,7 @@ impl Computed {
     /// The table the entry lives in.
     fn table(self) -> &'static std::thread::LocalKey<Table> {
         match self {
-            Computed::Miss(_) => &MISSES,
+            Computed::Misses => &MISSES,
             Computed::Detector(_) => &DETECTIONS,
             _ => &MEMO,
         }
@@ -237,18 +237,6 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
     });
     if !updated {
         insert(key, bits);
-    }
-}
-
-/// True when the memo holds that the link of a [`Computed::Miss`] key did not match its value.
-pub fn known_miss(key: &Key<'_>) -> bool {
-    memoized(key) && lookup(key, &mut [])
-}
-
-/// Remembers that the link of a [`Computed::Miss`] key did not match its value.
-pub fn remember_miss(key: &Key<'_>) {
-    if memoized(key) {
-        insert(key, &[]);
     }
 }
 
@@ -443,18 +431,21 @@ mod tests {
     }
 
     #[test]
-    fn a_miss_is_known_only_for_the_link_and_value_it_was_remembered_for() {
+    fn misses_are_known_only_for_the_owner_and_value_they_were_stored_for() {
         let value = b"Mozilla/5.0 miss-memo-test";
-        let miss = |id, v| key(21, Computed::Miss(id), v);
-        assert!(!known_miss(&miss(3, value)));
-        remember_miss(&miss(3, value));
-        assert!(known_miss(&miss(3, value)));
-        assert!(!known_miss(&miss(4, value)));
-        assert!(!known_miss(&key(22, Computed::Miss(3), value)));
-        assert!(!known_miss(&miss(3, b"Mozilla/5.0 miss-memo-tesT")));
+        let misses = |filter, v| key(filter, Computed::Misses, v);
+        let mut out = [0u64; 2];
+        store(&misses(21, value), &[0b1000, 1]);
+        assert!(fetch(&misses(21, value), &mut out));
+        assert_eq!(out, [0b1000, 1]);
+        assert!(!fetch(&misses(22, value), &mut out));
+        assert!(!fetch(&misses(21, b"Mozilla/5.0 miss-memo-tesT"), &mut out));
         let long = vec![b'a'; MAX_LEN + 1];
-        remember_miss(&miss(3, &long));
-        assert!(!known_miss(&miss(3, &long)), "long values are not kept");
+        store(&misses(21, &long), &[1, 1]);
+        assert!(
+            !fetch(&misses(21, &long), &mut out),
+            "long values are not kept"
+        );
     }
 
     /// Values whose keys fall in the same set do not evict each other (up to the set's ways).

@@ -324,8 +324,13 @@ impl RuleSet {
                     .as_ref()
                     .is_some_and(Operator::is_worth_remembering)
             });
+        let mut count = 0;
         for (id, link) in remembered.enumerate() {
             link.memo_id = Some(id as u32);
+            count = id as u32 + 1;
+        }
+        if let Some(p) = &mut self.prefilter {
+            p.set_memo_links(count);
         }
     }
 

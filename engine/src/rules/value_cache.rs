@@ -66,6 +66,9 @@ struct Inner {
     /// Per slot: which `multiMatch` links were computed for the value and which may hold on
     /// it (see [`Computed::MultiMatches`]), once looked up.
     multi: Vec<Option<[u64; 2]>>,
+    /// Per slot: the offset in `arena` of the links known not to match the value (see
+    /// [`Computed::Misses`]), once looked up.
+    misses: Vec<Option<u32>>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
@@ -99,7 +102,7 @@ thread_local! {
 
 /// Buffers larger than this (entries, or arena words) are freed rather than kept for the next
 /// request, so one huge request does not hold its memory for the thread's lifetime.
-const KEEP_AT_MOST: usize = 1 << 14;
+const KEEP_AT_MOST: usize = 1 << 16;
 
 impl Inner {
     /// True when the buffers are small enough to keep for the next request.
@@ -122,6 +125,8 @@ impl Inner {
         self.hashes.resize(slots, 0);
         self.multi.clear();
         self.multi.resize(slots, None);
+        self.misses.clear();
+        self.misses.resize(slots, None);
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_scans.clear();
@@ -589,12 +594,42 @@ impl ValueCache {
     /// True when this thread remembers that the link with memo id `link` did not match the value
     /// in `slot`.
     pub fn known_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) -> bool {
-        filter.known_miss(link, value, self.hash(slot, value))
+        let at = self.misses_at(filter, slot, value) as usize;
+        prefilter::has(
+            &self.inner.borrow().arena[at..at + filter.miss_words()],
+            link,
+        )
     }
 
     /// Remembers that the link with memo id `link` did not match the value in `slot`.
     pub fn remember_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) {
-        filter.remember_miss(link, value, self.hash(slot, value));
+        let words = filter.miss_words();
+        if link as usize >= words * 64 {
+            return;
+        }
+        let at = self.misses_at(filter, slot, value) as usize;
+        let hash = self.hash(slot, value);
+        let mut inner = self.inner.borrow_mut();
+        let record = &mut inner.arena[at..at + words];
+        record[link as usize / 64] |= 1 << (link % 64);
+        filter.store(Computed::Misses, value, hash, record);
+    }
+
+    /// The offset in the arena of the links known not to match the value in `slot`, looked up
+    /// in the per-thread memo once per request (all the value's misses share one entry).
+    fn misses_at(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> u32 {
+        if let Some(Some(at)) = self.inner.borrow().misses.get(slot as usize) {
+            return *at;
+        }
+        let hash = self.hash(slot, value);
+        let mut inner = self.inner.borrow_mut();
+        let at = inner.arena.len();
+        inner.arena.resize(at + filter.miss_words(), 0);
+        filter.fetch(Computed::Misses, value, hash, &mut inner.arena[at..]);
+        if let Some(entry) = inner.misses.get_mut(slot as usize) {
+            *entry = Some(at as u32);
+        }
+        at as u32
     }
 
     /// The memo hash of the untransformed value in `slot`, computed on first use.

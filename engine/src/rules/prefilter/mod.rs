@@ -95,6 +95,9 @@ pub struct Prefilter {
     ids: usize,
     /// This prefilter's identity in the per-thread scan memo.
     uid: u64,
+    /// Number of links whose misses are remembered (see
+    /// [`Link::memo_id`](crate::rules::ruleset::Link::memo_id)).
+    memo_links: u32,
     /// The squeezed literals of more than one byte (whole) in an automaton of their own, run on
     /// squeezed values that differ from the value, and the ids owning each; single bytes are in
     /// `single`, which squeezing cannot change the answer of.
@@ -257,6 +260,7 @@ impl Prefilter {
             single_used,
             ids: sets.len(),
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            memo_links: 0,
             squeezed: if squeezed.is_empty() {
                 None
             } else {
@@ -275,6 +279,16 @@ impl Prefilter {
             part_start: Vec::new(),
             parts: Vec::new(),
         })
+    }
+
+    /// Sets the number of links whose misses are remembered (their memo ids are `0..n`).
+    pub fn set_memo_links(&mut self, n: u32) {
+        self.memo_links = n;
+    }
+
+    /// Number of 64-bit words in a [`Computed::Misses`] result.
+    pub fn miss_words(&self) -> usize {
+        self.memo_links.div_ceil(64) as usize
     }
 
     /// Number of 64-bit words in a scan result.
@@ -321,17 +335,6 @@ impl Prefilter {
         compute: impl FnOnce(&mut [u64]),
     ) {
         memo::remembered(&self.key(computed, value, hash), out, compute);
-    }
-
-    /// True when this thread remembers that the link with memo id `link` did not match `value`
-    /// (whose [`value_hash`] is `hash`).
-    pub fn known_miss(&self, link: u32, value: &[u8], hash: u64) -> bool {
-        memo::known_miss(&self.key(Computed::Miss(link), value, hash))
-    }
-
-    /// Remembers that the link with memo id `link` did not match `value`.
-    pub fn remember_miss(&self, link: u32, value: &[u8], hash: u64) {
-        memo::remember_miss(&self.key(Computed::Miss(link), value, hash));
     }
 
     fn key<'v>(&self, computed: Computed, value: &'v [u8], hash: u64) -> memo::Key<'v> {
