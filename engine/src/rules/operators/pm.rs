@@ -46,8 +46,11 @@ impl Pm {
     }
 
     fn new(phrases: Vec<Vec<u8>>) -> Result<Pm, String> {
+        // A contiguous NFA: CRS's phrase files would take megabytes per worker as DFAs, and
+        // the prefilter already runs most links only on values holding one of their phrases.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(&phrases)
             .map_err(|e| format!("cannot build the phrase matcher: {e}"))?;
         Ok(Pm { phrases, automaton })
