@@ -713,6 +713,53 @@ SecRule REQUEST_FILENAME|ARGS "@contains secret" "id:101,phase:2,deny,status:403
         );
     }
 
+    /// `REQUEST_BODY` is scanned for the literals of the rules that read it only; the same
+    /// bytes in a header are still scanned for every rule's, on every request (a scan
+    /// remembered for the body must not stand for the header's).
+    #[test]
+    fn the_body_prefilter_never_hides_another_slots_match() {
+        const RULES: &str = r#"
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule REQUEST_BODY "@rx zzz" "id:1,phase:2,deny,status:403,t:none,t:urlDecodeUni"
+SecRule REQUEST_BODY "@rx yyy" "id:2,phase:2,deny,status:403,t:none"
+SecRule REQUEST_HEADERS:X-Data "@rx attackword" "id:3,phase:2,deny,status:403,t:none,t:urlDecodeUni"
+SecRule REQUEST_HEADERS:X-Data "@rx attack%77" "id:4,phase:2,deny,status:403,t:none"
+"#;
+        let set = RuleSet::compile(&crate::seclang::parse_str(RULES, "b.conf").unwrap()).unwrap();
+        let filter = set.prefilter.as_ref().unwrap();
+        assert!(
+            !std::ptr::eq(filter, filter.for_body()),
+            "the body has a prefilter of its own"
+        );
+        let e = engine(RULES);
+        let post = |data: &'static [u8]| {
+            let req = Request {
+                method: b"POST",
+                uri: b"/upload",
+                version: b"HTTP/1.1",
+                headers: vec![
+                    crate::request::Header {
+                        name: b"Content-Type",
+                        value: b"text/plain",
+                    },
+                    crate::request::Header {
+                        name: b"X-Data",
+                        value: data,
+                    },
+                ],
+                body: vec![crate::request::BodyPart::Memory(data)],
+                ..Default::default()
+            };
+            e.check(&req, None).rule_ids()
+        };
+        for _ in 0..3 {
+            assert_eq!(post(b"attack%77ord"), "3");
+            assert_eq!(post(b"attack%77"), "4");
+            assert_eq!(post(b"zz%7a"), "1");
+        }
+    }
+
     /// A value a rule missed is remembered per rule: another rule (other transformations) still
     /// matches the same value, and the rule still matches a value it has not seen, on requests
     /// after the misses were remembered.

@@ -329,8 +329,20 @@ impl RuleSet {
             link.memo_id = Some(id as u32);
             count = id as u32 + 1;
         }
+        let reads_body: Vec<bool> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.links.iter())
+            .filter(|l| l.prefilter.is_some())
+            .map(|l| {
+                l.targets
+                    .iter()
+                    .any(|t| t.spec.collection == Collection::RequestBody)
+            })
+            .collect();
         if let Some(p) = &mut self.prefilter {
             p.set_memo_links(count);
+            p.set_body_conditions(&sets, &reads_body);
         }
     }
 

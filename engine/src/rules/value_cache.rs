@@ -18,6 +18,7 @@ use super::ruleset::Link;
 use super::spare;
 use super::transformations;
 use crate::parse::{Field, Source};
+use crate::seclang::variables::Collection;
 
 /// Number of field sources (see [`Source`]).
 pub const SOURCES: usize = 8;
@@ -82,6 +83,8 @@ struct Inner {
     scopes: Vec<ScopeMemo>,
     /// Scan results, `words` words each.
     arena: Vec<u64>,
+    /// The slot of `REQUEST_BODY`, scanned with [`Prefilter::for_body`].
+    body_slot: Option<u32>,
 }
 
 impl Drop for ValueCache {
@@ -170,6 +173,7 @@ impl ValueCache {
     pub fn new(fields: usize) -> ValueCache {
         let mut inner = spare::take(&SPARE).unwrap_or_default();
         inner.reset(2 * fields + SCALAR_SLOTS);
+        inner.body_slot = super::variables::scalar_slot(Collection::RequestBody, fields);
         ValueCache {
             inner: RefCell::new(inner),
         }
@@ -520,14 +524,17 @@ impl ValueCache {
         let hash = self.hash(slot, value);
         let mut bits = Bits::zeroed(filter.words());
         let computed = Computed::Chain(link.chain_id);
-        filter.remembered(computed, value, hash, &mut bits, |out| {
+        // Remembered under the identity of the prefilter that scans (`REQUEST_BODY` has its
+        // own): the same bytes in another slot need every link's literals.
+        let scanning = self.filter_for(filter, slot);
+        scanning.remembered(computed, value, hash, &mut bits, |out| {
             let transformed = self.transformed(link, trigger, Some(slot), value);
             // The scan ignores ASCII case: a value the chain only re-cased has the original's.
             if transformed.eq_ignore_ascii_case(value) {
                 let own = self.scanned(filter, slot, value).scan;
                 self.or_into(out, own);
             } else {
-                filter.scan_uncached(&transformed, out);
+                scanning.scan_uncached(&transformed, out);
             }
         });
         let scan = self.store(&bits);
@@ -542,6 +549,16 @@ impl ValueCache {
         let words = bits.len();
         for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
             *b |= w;
+        }
+    }
+
+    /// The prefilter that scans the value in `slot`: `REQUEST_BODY`'s own (see
+    /// [`Prefilter::for_body`]), else `filter`.
+    fn filter_for<'f>(&self, filter: &'f Prefilter, slot: u32) -> &'f Prefilter {
+        if self.inner.borrow().body_slot == Some(slot) {
+            filter.for_body()
+        } else {
+            filter
         }
     }
 
@@ -573,6 +590,7 @@ impl ValueCache {
         }
         let hash = self.hash(slot, value);
         let words = filter.words();
+        let filter = self.filter_for(filter, slot);
         let mut inner = self.inner.borrow_mut();
         let at = inner.arena.len();
         inner.arena.resize(at + words + Presence::WORDS, 0);

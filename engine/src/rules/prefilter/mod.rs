@@ -98,6 +98,10 @@ pub struct Prefilter {
     /// Number of links whose misses are remembered (see
     /// [`Link::memo_id`](crate::rules::ruleset::Link::memo_id)).
     memo_links: u32,
+    /// The prefilter for `REQUEST_BODY`'s value: the same ids, with the literals of only the
+    /// links that read `REQUEST_BODY` (no other link looks at that value's scans). A body is
+    /// long and rarely repeats; the smaller automaton scans it several times faster.
+    body: Option<Box<Prefilter>>,
     /// The squeezed literals of more than one byte (whole) in an automaton of their own, run on
     /// squeezed values that differ from the value, and the ids owning each; single bytes are in
     /// `single`, which squeezing cannot change the answer of.
@@ -261,6 +265,7 @@ impl Prefilter {
             ids: sets.len(),
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo_links: 0,
+            body: None,
             squeezed: if squeezed.is_empty() {
                 None
             } else {
@@ -279,6 +284,39 @@ impl Prefilter {
             part_start: Vec::new(),
             parts: Vec::new(),
         })
+    }
+
+    /// Builds [`for_body`](Self::for_body) from the conditions of the links that read
+    /// `REQUEST_BODY` (`reads_body`, by id; `sets` as given to [`build`](Self::build)).
+    pub fn set_body_conditions(&mut self, sets: &[Condition], reads_body: &[bool]) {
+        let body_sets: Vec<Condition> = sets
+            .iter()
+            .zip(reads_body)
+            .map(|(cond, &reads)| {
+                if reads {
+                    cond.clone()
+                } else {
+                    // Never set: the same number of parts keeps the ids (and words) the same.
+                    Condition {
+                        literals: Vec::new(),
+                        also: cond.also.iter().map(|_| Vec::new()).collect(),
+                        evasion: None,
+                        checked_alone: false,
+                    }
+                }
+            })
+            .collect();
+        self.body = Prefilter::build(&body_sets)
+            .filter(|b| b.words() == self.words())
+            .map(|mut b| {
+                b.memo_links = self.memo_links;
+                Box::new(b)
+            });
+    }
+
+    /// The prefilter to scan `REQUEST_BODY`'s value with (this one when it has no smaller one).
+    pub fn for_body(&self) -> &Prefilter {
+        self.body.as_deref().unwrap_or(self)
     }
 
     /// Sets the number of links whose misses are remembered (their memo ids are `0..n`).
@@ -487,6 +525,7 @@ impl Prefilter {
             + self.alone.iter().map(|a| a.1.memory_usage()).sum::<usize>()
             + (self.conjunctive.capacity() * 2 + self.part_start.capacity() + self.parts.capacity())
                 * 4
+            + self.body.as_ref().map_or(0, |b| b.memory_usage())
     }
 }
 
