@@ -713,6 +713,41 @@ SecRule REQUEST_FILENAME|ARGS "@contains secret" "id:101,phase:2,deny,status:403
         );
     }
 
+    /// `SecRuleUpdateTargetById` and `!` exclusions take a whole collection or a keyless
+    /// variable away from a rule (`!REQUEST_COOKIES`, `!REQUEST_FILENAME`), as in ModSecurity.
+    #[test]
+    fn a_whole_collection_or_keyless_variable_can_be_excluded_at_load() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule REQUEST_COOKIES|ARGS "@rx attack" "id:100,phase:1,deny,status:403"
+SecRule REQUEST_FILENAME|ARGS "@rx secret" "id:101,phase:1,deny,status:403"
+SecRule REQUEST_FILENAME|ARGS|!REQUEST_FILENAME "@rx hidden" "id:102,phase:1,deny,status:403"
+SecRuleUpdateTargetById 100 "!REQUEST_COOKIES"
+SecRuleUpdateTargetById 101 "!REQUEST_FILENAME"
+"#,
+        );
+        let get = |uri: &'static [u8], cookie: &'static [u8]| {
+            let req = Request {
+                method: b"GET",
+                uri,
+                version: b"HTTP/1.1",
+                headers: vec![crate::request::Header {
+                    name: b"Cookie",
+                    value: cookie,
+                }],
+                ..Default::default()
+            };
+            e.check(&req, None).rule_ids()
+        };
+        assert_eq!(get(b"/", b"a=attack"), "");
+        assert_eq!(get(b"/?q=attack", b"a=1"), "100");
+        assert_eq!(get(b"/secret/page", b"a=1"), "");
+        assert_eq!(get(b"/p?q=secret", b"a=1"), "101");
+        assert_eq!(get(b"/hidden/page", b"a=1"), "");
+        assert_eq!(get(b"/p?q=hidden", b"a=1"), "102");
+    }
+
     /// `REQUEST_BODY` is scanned for the literals of the rules that read it only; the same
     /// bytes in a header are still scanned for every rule's, on every request (a scan
     /// remembered for the body must not stand for the header's).

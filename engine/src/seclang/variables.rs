@@ -260,9 +260,6 @@ fn parse_one(text: &str) -> Result<(VariableSpec, &str), Reason> {
             selector
         }
     };
-    if exclude && selector == Selector::None {
-        return Err(format!("excluded variable !{name} needs a selector"));
-    }
     Ok((
         VariableSpec {
             collection,
@@ -377,7 +374,6 @@ mod tests {
             ("NOPE", "unknown variable \"NOPE\""),
             ("ARGS|", "expected a variable name"),
             ("", "empty variable list"),
-            ("!ARGS", "needs a selector"),
             ("!&ARGS:x", "both excluded"),
             ("ARGS:/abc", "unterminated regex"),
             ("ARGS:", "empty selector"),
@@ -388,6 +384,12 @@ mod tests {
             assert!(err.contains(want), "{text}: {err}");
         }
         assert_eq!(parse_target_list("!ARGS:a").unwrap().len(), 1);
+        // A whole collection or a keyless variable can be excluded, as in ModSecurity
+        // (`SecRuleUpdateTargetById 300000-399999 !REQUEST_COOKIES`).
+        let whole = parse_target_list("!REQUEST_COOKIES|!REQUEST_FILENAME").unwrap();
+        assert!(whole
+            .iter()
+            .all(|t| t.exclude && t.selector == Selector::None));
     }
 
     #[test]
