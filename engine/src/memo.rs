@@ -3,8 +3,8 @@
 //! values of an API's JSON bodies):
 //!
 //! - for the rules' prefilter: a value's scan, its scan after a transformation chain, or whether
-//!   a `multiMatch` link may hold on it; and the values a link's operator did not match (after
-//!   its transformations), in a table of their own so that they never push scans out;
+//!   the `multiMatch` links may hold on it; and the links whose operator did not match the value
+//!   (after their transformations), in a table of their own so that they never push scans out;
 //! - for the built-in detectors: libinjection's answers, in a third table.
 //!
 //! Computing those costs from a hundred nanoseconds (a scan) to a microsecond (a chain with
@@ -45,10 +45,8 @@ pub enum Computed {
     Own,
     /// The scan of the value after the transformation chain with this id.
     Chain(u32),
-    /// Whether the `multiMatch` link with this prefilter id may hold on the value (bit 0).
-    MultiMatch(u32),
-    /// For the first 64 `multiMatch` links checked alone (by their index among them): which
-    /// were computed for the value (word 0) and which may hold on it (word 1).
+    /// For the `multiMatch` links (by their index among the links checked alone): which were
+    /// computed for the value, then which may hold on it.
     MultiMatches,
     /// The links that did not match the value, one bit per
     /// [`Link::memo_id`](crate::rules::ruleset::Link::memo_id).
@@ -62,7 +60,6 @@ impl Computed {
         match self {
             Computed::Scan => 0,
             Computed::Chain(c) => 1 << 32 | u64::from(c),
-            Computed::MultiMatch(id) => 2 << 32 | u64::from(id),
             Computed::Misses => 3 << 32,
             Computed::Detector(id) => 4 << 32 | u64::from(id),
             Computed::Own => 5 << 32,
@@ -76,10 +73,7 @@ impl Computed {
     fn min_len(self) -> usize {
         match self {
             Computed::Scan | Computed::Own => 4,
-            Computed::Chain(_)
-            | Computed::MultiMatch(_)
-            | Computed::MultiMatches
-            | Computed::Misses => 1,
+            Computed::Chain(_) | Computed::MultiMatches | Computed::Misses => 1,
             // Even a 5-byte value costs libinjection about 0.5 µs.
             Computed::Detector(_) => 4,
         }
@@ -225,13 +219,9 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
     }
     let updated = key.computed.table().with(|m| {
         let m = &mut *m.borrow_mut();
-        let (set, tag) = place_of(key, m.tags.len());
-        let words = bits.len();
-        let found = (set..set + WAYS).find(|&i| {
-            m.tags[i] == tag && m.entries[i].as_ref().is_some_and(|e| e.holds(key, words))
-        });
+        let found = find(m, key, bits.len());
         if let Some(e) = found.and_then(|i| m.entries[i].as_mut()) {
-            e.data[..words].copy_from_slice(bits);
+            e.data[..bits.len()].copy_from_slice(bits);
         }
         found.is_some()
     });
@@ -250,15 +240,19 @@ fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
     let words = out.len();
     key.computed.table().with(|m| {
         let m = m.borrow();
-        let (set, tag) = place_of(key, m.tags.len());
-        let hit = (set..set + WAYS)
-            .filter(|&i| m.tags[i] == tag)
-            .find_map(|i| m.entries[i].as_ref().filter(|e| e.holds(key, words)));
+        let hit = find(&m, key, words).and_then(|i| m.entries[i].as_ref());
         if let Some(e) = hit {
             or_into(out, &e.data[..words]);
         }
         hit.is_some()
     })
+}
+
+/// The index of the entry holding `key`'s result (of `words` words), if the table has one.
+fn find(m: &Slots, key: &Key<'_>, words: usize) -> Option<usize> {
+    let (set, tag) = place_of(key, m.tags.len());
+    (set..set + WAYS)
+        .find(|&i| m.tags[i] == tag && m.entries[i].as_ref().is_some_and(|e| e.holds(key, words)))
 }
 
 /// Remembers `bits` as the result for `key`, in place of the oldest entry of its set.
@@ -414,7 +408,7 @@ mod tests {
         let kinds = [
             Computed::Chain(4),
             Computed::Chain(5),
-            Computed::MultiMatch(4),
+            Computed::MultiMatches,
         ];
         for round in 0..2 {
             for (i, &computed) in kinds.iter().enumerate() {

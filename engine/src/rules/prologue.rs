@@ -213,10 +213,7 @@ fn known_outcomes(
 /// True when the rule, when it matches, does nothing but skip: no `setvar`, `ctl`, `capture`,
 /// logging or disruptive action, and no link without an operator.
 fn only_skips(rule: &CompiledRule) -> bool {
-    quiet(rule)
-        && rule.links.iter().all(|l| {
-            l.setvars.is_empty() && l.ctls.is_empty() && !l.capture && l.operator.is_some()
-        })
+    only_sets(rule) && rule.links.iter().all(|l| l.setvars.is_empty())
 }
 
 /// True when the rule, when it matches, does nothing but its `setvar`s and skips: no `ctl`,

@@ -297,6 +297,8 @@ impl RuleSet {
     /// per-thread memo may remember under its identity.
     fn build_prefilter(&mut self) {
         let mut sets = Vec::new();
+        // Per prefilter id: whether the link reads `REQUEST_BODY` (see `Prefilter::for_body`).
+        let mut reads_body = Vec::new();
         for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
             if let Some(mut set) = link
                 .operator
@@ -306,6 +308,11 @@ impl RuleSet {
                 set.checked_alone = link.multi_match;
                 link.prefilter = Some(sets.len() as u32);
                 sets.push(set);
+                reads_body.push(
+                    link.targets
+                        .iter()
+                        .any(|t| t.spec.collection == Collection::RequestBody),
+                );
             }
         }
         self.prefilter = Prefilter::build(&sets);
@@ -325,21 +332,10 @@ impl RuleSet {
                     .is_some_and(Operator::is_worth_remembering)
             });
         let mut count = 0;
-        for (id, link) in remembered.enumerate() {
-            link.memo_id = Some(id as u32);
-            count = id as u32 + 1;
+        for link in remembered {
+            link.memo_id = Some(count);
+            count += 1;
         }
-        let reads_body: Vec<bool> = self
-            .rules
-            .iter()
-            .flat_map(|r| r.links.iter())
-            .filter(|l| l.prefilter.is_some())
-            .map(|l| {
-                l.targets
-                    .iter()
-                    .any(|t| t.spec.collection == Collection::RequestBody)
-            })
-            .collect();
         if let Some(p) = &mut self.prefilter {
             p.set_memo_links(count);
             p.set_body_conditions(&sets, &reads_body);

@@ -64,12 +64,9 @@ struct Inner {
     slot_scans: Vec<Option<u32>>,
     /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
     hashes: Vec<u64>,
-    /// Per slot: which `multiMatch` links were computed for the value and which may hold on
-    /// it (see [`Computed::MultiMatches`]), once looked up.
-    multi: Vec<Option<[u64; 2]>>,
-    /// Per slot: the offset in `arena` of the links known not to match the value (see
-    /// [`Computed::Misses`]), once looked up.
-    misses: Vec<Option<u32>>,
+    /// Per [`Record`] kind, per slot: the offset in `arena` of the value's record, once looked
+    /// up in the per-thread memo.
+    records: [Vec<Option<u32>>; 2],
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
@@ -126,10 +123,10 @@ impl Inner {
         self.slot_scans.resize(slots, None);
         self.hashes.clear();
         self.hashes.resize(slots, 0);
-        self.multi.clear();
-        self.multi.resize(slots, None);
-        self.misses.clear();
-        self.misses.resize(slots, None);
+        for records in &mut self.records {
+            records.clear();
+            records.resize(slots, None);
+        }
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_scans.clear();
@@ -154,6 +151,34 @@ struct GroupScans {
     or: u32,
     /// `(slot, offset in arena of its scan)` per value, in field order.
     members: Vec<(u32, u32)>,
+}
+
+/// A record of bits the per-thread memo keeps per value, for every link at once.
+#[derive(Clone, Copy)]
+enum Record {
+    /// The links known not to match the value, by memo id ([`Computed::Misses`]).
+    Misses,
+    /// The `multiMatch` links computed for the value, then those that may hold on it
+    /// ([`Computed::MultiMatches`]).
+    MultiMatches,
+}
+
+impl Record {
+    /// What the memo calls the record.
+    fn computed(self) -> Computed {
+        match self {
+            Record::Misses => Computed::Misses,
+            Record::MultiMatches => Computed::MultiMatches,
+        }
+    }
+
+    /// The record's length in words under `filter`.
+    fn words(self, filter: &Prefilter) -> usize {
+        match self {
+            Record::Misses => filter.miss_words(),
+            Record::MultiMatches => 2 * filter.multi_words(),
+        }
+    }
 }
 
 /// What a value (or a group of values) holds, and where its scan is.
@@ -233,7 +258,7 @@ impl ValueCache {
     }
 
     /// Whether the `multiMatch` link (prefilter id `id`) may hold on the value in `slot`. The
-    /// answers of all such links for one value share a memo entry, looked up once per request.
+    /// answers of all such links for one value share a memo record, looked up once per request.
     fn multi_match_may_hold(
         &self,
         filter: &Prefilter,
@@ -242,39 +267,24 @@ impl ValueCache {
         slot: u32,
         value: &[u8],
     ) -> bool {
-        let hash = self.hash(slot, value);
         let compute = || prefilter::multi_match_may_hold(filter, &link.transformations, id, value);
         let Some(bit) = filter.multi_bit(id) else {
-            let mut held = [0u64];
-            filter.remembered(Computed::MultiMatch(id), value, hash, &mut held, |out| {
-                out[0] = u64::from(compute());
-            });
-            return held[0] != 0;
+            return compute();
         };
-        let mask = 1u64 << bit;
-        let known = self
-            .inner
-            .borrow()
-            .multi
-            .get(slot as usize)
-            .copied()
-            .flatten();
-        let mut record = known.unwrap_or_else(|| {
-            let mut words = [0u64; 2];
-            filter.fetch(Computed::MultiMatches, value, hash, &mut words);
-            words
-        });
-        if record[0] & mask == 0 {
-            record[0] |= mask;
-            if compute() {
-                record[1] |= mask;
+        let held = filter.multi_words() * 64 + bit;
+        let record = Record::MultiMatches;
+        let at = self.record_at(filter, record, slot, value) as usize;
+        {
+            let inner = self.inner.borrow();
+            let words = &inner.arena[at..at + record.words(filter)];
+            if prefilter::has(words, bit as u32) {
+                return prefilter::has(words, held as u32);
             }
-            filter.store(Computed::MultiMatches, value, hash, &record);
         }
-        if let Some(entry) = self.inner.borrow_mut().multi.get_mut(slot as usize) {
-            *entry = Some(record);
-        }
-        record[1] & mask != 0
+        let holds = compute();
+        let learned = [Some(bit), holds.then_some(held)];
+        self.add_to_record(filter, record, slot, value, learned.into_iter().flatten());
+        holds
     }
 
     /// What [`may_match`](Self::may_match) would answer for `slot`, when the value there was
@@ -612,39 +622,62 @@ impl ValueCache {
     /// True when this thread remembers that the link with memo id `link` did not match the value
     /// in `slot`.
     pub fn known_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) -> bool {
-        let at = self.misses_at(filter, slot, value) as usize;
-        prefilter::has(
-            &self.inner.borrow().arena[at..at + filter.miss_words()],
-            link,
-        )
+        self.record_bit(filter, Record::Misses, slot, value, link as usize)
     }
 
     /// Remembers that the link with memo id `link` did not match the value in `slot`.
     pub fn remember_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) {
-        let words = filter.miss_words();
-        if link as usize >= words * 64 {
-            return;
-        }
-        let at = self.misses_at(filter, slot, value) as usize;
-        let hash = self.hash(slot, value);
-        let mut inner = self.inner.borrow_mut();
-        let record = &mut inner.arena[at..at + words];
-        record[link as usize / 64] |= 1 << (link % 64);
-        filter.store(Computed::Misses, value, hash, record);
+        self.add_to_record(filter, Record::Misses, slot, value, [link as usize]);
     }
 
-    /// The offset in the arena of the links known not to match the value in `slot`, looked up
-    /// in the per-thread memo once per request (all the value's misses share one entry).
-    fn misses_at(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> u32 {
-        if let Some(Some(at)) = self.inner.borrow().misses.get(slot as usize) {
+    /// Bit `bit` of the value's record of kind `record`.
+    fn record_bit(
+        &self,
+        filter: &Prefilter,
+        record: Record,
+        slot: u32,
+        value: &[u8],
+        bit: usize,
+    ) -> bool {
+        let at = self.record_at(filter, record, slot, value) as usize;
+        let words = record.words(filter);
+        prefilter::has(&self.inner.borrow().arena[at..at + words], bit as u32)
+    }
+
+    /// Sets `bits` in the value's record of kind `record` and remembers the record.
+    fn add_to_record(
+        &self,
+        filter: &Prefilter,
+        record: Record,
+        slot: u32,
+        value: &[u8],
+        bits: impl IntoIterator<Item = usize>,
+    ) {
+        let at = self.record_at(filter, record, slot, value) as usize;
+        let hash = self.hash(slot, value);
+        let mut inner = self.inner.borrow_mut();
+        let words = &mut inner.arena[at..at + record.words(filter)];
+        for bit in bits {
+            if let Some(w) = words.get_mut(bit / 64) {
+                *w |= 1 << (bit % 64);
+            }
+        }
+        filter.store(record.computed(), value, hash, words);
+    }
+
+    /// The offset in the arena of the value's record of kind `record`, looked up in the
+    /// per-thread memo once per request.
+    fn record_at(&self, filter: &Prefilter, record: Record, slot: u32, value: &[u8]) -> u32 {
+        let kind = record as usize;
+        if let Some(Some(at)) = self.inner.borrow().records[kind].get(slot as usize) {
             return *at;
         }
         let hash = self.hash(slot, value);
         let mut inner = self.inner.borrow_mut();
         let at = inner.arena.len();
-        inner.arena.resize(at + filter.miss_words(), 0);
-        filter.fetch(Computed::Misses, value, hash, &mut inner.arena[at..]);
-        if let Some(entry) = inner.misses.get_mut(slot as usize) {
+        inner.arena.resize(at + record.words(filter), 0);
+        filter.fetch(record.computed(), value, hash, &mut inner.arena[at..]);
+        if let Some(entry) = inner.records[kind].get_mut(slot as usize) {
             *entry = Some(at as u32);
         }
         at as u32

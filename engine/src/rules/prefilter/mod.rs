@@ -114,6 +114,9 @@ pub struct Prefilter {
     /// `(id, automaton of its whole literals, its shortest literal's length)` for the links
     /// checked alone, sorted by id.
     alone: Vec<(u32, AhoCorasick, usize)>,
+    /// The ids of the links checked alone (`multiMatch`), sorted: a link's index here is its
+    /// bit in a [`Computed::MultiMatches`] result.
+    multi: Vec<u32>,
     /// The links with [`Condition::also`] sets, as bits; empty when none.
     conjunctive: Vec<u64>,
     /// Link `id`'s parts (its `also` sets, scanned under ids after the links') are
@@ -162,6 +165,9 @@ impl Prefilter {
         let mut squeezed: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
         let mut prefixes: Vec<(Vec<u8>, u32)> = Vec::new();
         let mut alone = Vec::new();
+        let multi: Vec<u32> = (0..sets.len() as u32)
+            .filter(|&id| sets[id as usize].checked_alone)
+            .collect();
         for (id, cond) in sets.iter().enumerate() {
             let id = id as u32;
             if cond.checked_alone && cond.evasion.is_none() && !cond.literals.is_empty() {
@@ -280,6 +286,7 @@ impl Prefilter {
             },
             prefixes: (!prefixes.is_empty()).then(|| PrefixTrie::new(&prefixes)),
             alone,
+            multi,
             conjunctive: Vec::new(),
             part_start: Vec::new(),
             parts: Vec::new(),
@@ -308,10 +315,7 @@ impl Prefilter {
             .collect();
         self.body = Prefilter::build(&body_sets)
             .filter(|b| b.words() == self.words())
-            .map(|mut b| {
-                b.memo_links = self.memo_links;
-                Box::new(b)
-            });
+            .map(Box::new);
     }
 
     /// The prefilter to scan `REQUEST_BODY`'s value with (this one when it has no smaller one).
@@ -474,11 +478,16 @@ impl Prefilter {
         self.alone_entry(id).map_or(0, |a| a.2)
     }
 
-    /// Link `id`'s bit in a [`Computed::MultiMatches`] result: its index among the links
-    /// checked alone, for the first 64 of them.
-    pub fn multi_bit(&self, id: u32) -> Option<u32> {
-        let i = self.alone.binary_search_by_key(&id, |a| a.0).ok()?;
-        (i < 64).then_some(i as u32)
+    /// Link `id`'s bit in a [`Computed::MultiMatches`] result's halves (see
+    /// [`multi_words`](Self::multi_words)): its index among the links checked alone.
+    pub fn multi_bit(&self, id: u32) -> Option<usize> {
+        self.multi.binary_search(&id).ok()
+    }
+
+    /// Number of 64-bit words in each half of a [`Computed::MultiMatches`] result: which links
+    /// checked alone were computed for the value, then which may hold on it.
+    pub fn multi_words(&self) -> usize {
+        self.multi.len().div_ceil(64)
     }
 
     /// The per-thread memo's result for `value` (whose [`value_hash`] is `hash`), written into
