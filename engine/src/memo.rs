@@ -2,10 +2,10 @@
 //! request to request (`User-Agent`, `Accept`, cookie values, the field names and the recurring
 //! values of an API's JSON bodies):
 //!
-//! - for the rules' prefilter: a value's scan, its scan after a transformation chain, or whether
-//!   the `multiMatch` links may hold on it; and the links whose operator did not match the value
-//!   (after their transformations), in a table of their own so that they never push scans out;
-//! - for the built-in detectors: libinjection's answers, in a third table.
+//! - for the rules' prefilter: a value's scan with what the value holds and what the rule
+//!   engine learned of it (the links whose operator did not match it, whether the `multiMatch`
+//!   links may hold on it) in one entry, or its scan after a transformation chain;
+//! - for the built-in detectors: libinjection's answers, in a table of their own.
 //!
 //! Computing those costs from a hundred nanoseconds (a scan) to a microsecond (a chain with
 //! `t:base64Decode`, libinjection on a long value); finding them here costs a hash and a
@@ -21,18 +21,14 @@ use crate::rules::fast_hash::FastHasher;
 /// Number of scan entries per thread, in sets of [`WAYS`] (newest first): room for most of
 /// the values of a 10 KB JSON body through CRS's chains.
 const SLOTS: usize = 8192;
-/// Number of miss entries per thread.
-const MISS_SLOTS: usize = 4096;
 /// Number of detector entries per thread: room for the names and common values of a few
 /// hundred JSON fields.
 const DETECTOR_SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
-const _: () = assert!(
-    SLOTS.is_power_of_two() && MISS_SLOTS.is_power_of_two() && DETECTOR_SLOTS.is_power_of_two()
-);
+const _: () = assert!(SLOTS.is_power_of_two() && DETECTOR_SLOTS.is_power_of_two());
 /// Longer values rarely repeat and are not memoized (bounds the scan table near 3 MiB and the
-/// miss and detector tables near 1 MiB each per thread; typical values take a third of that).
+/// detector table near 1 MiB per thread; typical values take a third of that).
 const MAX_LEN: usize = 256;
 
 /// What a memo entry holds for its value.
@@ -40,17 +36,13 @@ const MAX_LEN: usize = 256;
 pub enum Computed {
     /// The value's own scan.
     Scan,
-    /// The value's own scan followed by what it holds (a
-    /// [`Presence`](crate::rules::prefilter::Presence)).
+    /// The value's own scan, what it holds (a
+    /// [`Presence`](crate::rules::prefilter::Presence)), then the records the rule engine keeps
+    /// per value (see [`ValueCache`](crate::rules::value_cache::ValueCache)): one lookup per
+    /// value and request finds them all. The records grow ([`store`] over the entry).
     Own,
     /// The scan of the value after the transformation chain with this id.
     Chain(u32),
-    /// For the `multiMatch` links (by their index among the links checked alone): which were
-    /// computed for the value, then which may hold on it.
-    MultiMatches,
-    /// The links that did not match the value, one bit per
-    /// [`Link::memo_id`](crate::rules::ruleset::Link::memo_id).
-    Misses,
     /// The answer of the built-in detector's classifier with this number.
     Detector(u32),
 }
@@ -60,20 +52,20 @@ impl Computed {
         match self {
             Computed::Scan => 0,
             Computed::Chain(c) => 1 << 32 | u64::from(c),
-            Computed::Misses => 3 << 32,
             Computed::Detector(id) => 4 << 32 | u64::from(id),
             Computed::Own => 5 << 32,
-            Computed::MultiMatches => 6 << 32,
         }
     }
 
     /// Values shorter than this are computed again rather than looked up. A scan costs a few
     /// hundred cycles even on a short value (the automaton, the evasion squeeze, the prefix
-    /// trie), more than a lookup, from 4 bytes up (a short query value, a header name).
+    /// trie), more than a lookup, from 4 bytes up (a short query value, a header name). An
+    /// [`Own`](Computed::Own) entry also keeps what rules learned of the value, worth a lookup
+    /// from the first byte.
     fn min_len(self) -> usize {
         match self {
-            Computed::Scan | Computed::Own => 4,
-            Computed::Chain(_) | Computed::MultiMatches | Computed::Misses => 1,
+            Computed::Scan => 4,
+            Computed::Chain(_) | Computed::Own => 1,
             // Even a 5-byte value costs libinjection about 0.5 µs.
             Computed::Detector(_) => 4,
         }
@@ -82,7 +74,6 @@ impl Computed {
     /// The table the entry lives in.
     fn table(self) -> &'static std::thread::LocalKey<Table> {
         match self {
-            Computed::Misses => &MISSES,
             Computed::Detector(_) => &DETECTIONS,
             _ => &MEMO,
         }
@@ -171,7 +162,6 @@ type Table = RefCell<Slots>;
 
 thread_local! {
     static MEMO: Table = RefCell::new(Slots::new(SLOTS));
-    static MISSES: Table = RefCell::new(Slots::new(MISS_SLOTS));
     static DETECTIONS: Table = RefCell::new(Slots::new(DETECTOR_SLOTS));
 }
 
@@ -212,7 +202,7 @@ pub fn fetch(key: &Key<'_>, out: &mut [u64]) -> bool {
 }
 
 /// Remembers `bits` as the result for `key`, over the entry it has, if any (a result that
-/// grows: [`Computed::MultiMatches`]).
+/// grows: [`Computed::Own`]).
 pub fn store(key: &Key<'_>, bits: &[u64]) {
     if !memoized(key) {
         return;
@@ -332,8 +322,8 @@ mod tests {
 
     #[test]
     fn a_stored_result_grows_in_place() {
-        let value = b"multi-match record value";
-        let k = key(31, Computed::MultiMatches, value);
+        let value = b"own record value";
+        let k = key(31, Computed::Own, value);
         let mut out = [7u64; 2];
         assert!(!fetch(&k, &mut out));
         assert_eq!(out, [0, 0]);
@@ -345,17 +335,17 @@ mod tests {
         let (set, _) = place_of(&k, SLOTS);
         let others: Vec<Vec<u8>> = (0..100_000u32)
             .map(|n| format!("other value {n}").into_bytes())
-            .filter(|v| place_of(&key(31, Computed::MultiMatches, v), SLOTS).0 == set)
+            .filter(|v| place_of(&key(31, Computed::Own, v), SLOTS).0 == set)
             .take(WAYS - 1)
             .collect();
         for v in &others {
-            store(&key(31, Computed::MultiMatches, v), &[1, 1]);
+            store(&key(31, Computed::Own, v), &[1, 1]);
         }
         assert!(
             fetch(&k, &mut out),
             "the record was not pushed out by a duplicate"
         );
-        assert!(!fetch(&key(32, Computed::MultiMatches, value), &mut out));
+        assert!(!fetch(&key(32, Computed::Own, value), &mut out));
     }
 
     #[test]
@@ -405,11 +395,7 @@ mod tests {
     #[test]
     fn results_of_different_computations_on_one_value_are_kept_apart() {
         let value = b"19.99";
-        let kinds = [
-            Computed::Chain(4),
-            Computed::Chain(5),
-            Computed::MultiMatches,
-        ];
+        let kinds = [Computed::Chain(4), Computed::Chain(5), Computed::Own];
         for round in 0..2 {
             for (i, &computed) in kinds.iter().enumerate() {
                 let mut out = [0u64];
@@ -425,9 +411,9 @@ mod tests {
     }
 
     #[test]
-    fn misses_are_known_only_for_the_owner_and_value_they_were_stored_for() {
+    fn records_are_known_only_for_the_owner_and_value_they_were_stored_for() {
         let value = b"Mozilla/5.0 miss-memo-test";
-        let misses = |filter, v| key(filter, Computed::Misses, v);
+        let misses = |filter, v| key(filter, Computed::Own, v);
         let mut out = [0u64; 2];
         store(&misses(21, value), &[0b1000, 1]);
         assert!(fetch(&misses(21, value), &mut out));

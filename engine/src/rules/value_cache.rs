@@ -64,8 +64,8 @@ struct Inner {
     slot_scans: Vec<Option<u32>>,
     /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
     hashes: Vec<u64>,
-    /// Per [`Record`] kind, per slot: the offset in `arena` of the value's record, once looked
-    /// up in the per-thread memo.
+    /// Per [`Record`] kind, per slot: the offset in `arena` of the value's record (part of its
+    /// own scan's block, see [`Record::offset`]).
     records: [Vec<Option<u32>>; 2],
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; GROUPS],
@@ -153,31 +153,40 @@ struct GroupScans {
     members: Vec<(u32, u32)>,
 }
 
-/// A record of bits the per-thread memo keeps per value, for every link at once.
+/// A record of bits the per-thread memo keeps per value, for every link at once, after the
+/// value's own scan and presence in one [`Computed::Own`] entry:
+/// `[scan | presence | misses | multiMatch answers]`.
 #[derive(Clone, Copy)]
 enum Record {
-    /// The links known not to match the value, by memo id ([`Computed::Misses`]).
+    /// The links known not to match the value, one bit per
+    /// [`Link::memo_id`](super::ruleset::Link::memo_id).
     Misses,
-    /// The `multiMatch` links computed for the value, then those that may hold on it
-    /// ([`Computed::MultiMatches`]).
+    /// For the `multiMatch` links (by their index among the links checked alone): which were
+    /// computed for the value, then which may hold on it.
     MultiMatches,
 }
 
 impl Record {
-    /// What the memo calls the record.
-    fn computed(self) -> Computed {
-        match self {
-            Record::Misses => Computed::Misses,
-            Record::MultiMatches => Computed::MultiMatches,
-        }
-    }
-
     /// The record's length in words under `filter`.
     fn words(self, filter: &Prefilter) -> usize {
         match self {
             Record::Misses => filter.miss_words(),
             Record::MultiMatches => 2 * filter.multi_words(),
         }
+    }
+
+    /// Where the record starts in its value's [`Computed::Own`] block.
+    fn offset(self, filter: &Prefilter) -> usize {
+        let records = filter.words() + Presence::WORDS;
+        match self {
+            Record::Misses => records,
+            Record::MultiMatches => records + filter.miss_words(),
+        }
+    }
+
+    /// The length in words of a value's [`Computed::Own`] block under `filter`.
+    fn block_words(filter: &Prefilter) -> usize {
+        Record::MultiMatches.offset(filter) + Record::MultiMatches.words(filter)
     }
 }
 
@@ -600,21 +609,27 @@ impl ValueCache {
         }
         let hash = self.hash(slot, value);
         let words = filter.words();
+        let block = Record::block_words(filter);
+        let records = [Record::Misses, Record::MultiMatches].map(|r| r.offset(filter));
         let filter = self.filter_for(filter, slot);
         let mut inner = self.inner.borrow_mut();
         let at = inner.arena.len();
-        inner.arena.resize(at + words + Presence::WORDS, 0);
+        inner.arena.resize(at + block, 0);
         filter.scan_own(value, hash, &mut inner.arena[at..]);
         let presence = Presence::from_words(&inner.arena[at + words..]);
-        inner.arena.truncate(at + words);
         let scan = at as u32;
-        let at = slot as usize;
-        if let Some(entry) = inner.presences.get_mut(at) {
+        let s = slot as usize;
+        if let Some(entry) = inner.presences.get_mut(s) {
             // A presence computed before is the same.
             *entry = Some(presence);
         }
-        if let Some(entry) = inner.slot_scans.get_mut(at) {
+        if let Some(entry) = inner.slot_scans.get_mut(s) {
             *entry = Some(scan);
+        }
+        for (kind, offset) in records.into_iter().enumerate() {
+            if let Some(entry) = inner.records[kind].get_mut(s) {
+                *entry = Some((at + offset) as u32);
+            }
         }
         Scanned { presence, scan }
     }
@@ -644,7 +659,8 @@ impl ValueCache {
         prefilter::has(&self.inner.borrow().arena[at..at + words], bit as u32)
     }
 
-    /// Sets `bits` in the value's record of kind `record` and remembers the record.
+    /// Sets `bits` in the value's record of kind `record` and remembers its block (scan,
+    /// presence and records) in the per-thread memo.
     fn add_to_record(
         &self,
         filter: &Prefilter,
@@ -655,6 +671,7 @@ impl ValueCache {
     ) {
         let at = self.record_at(filter, record, slot, value) as usize;
         let hash = self.hash(slot, value);
+        let scanning = self.filter_for(filter, slot);
         let mut inner = self.inner.borrow_mut();
         let words = &mut inner.arena[at..at + record.words(filter)];
         for bit in bits {
@@ -662,25 +679,31 @@ impl ValueCache {
                 *w |= 1 << (bit % 64);
             }
         }
-        filter.store(record.computed(), value, hash, words);
+        if let Some(Some(own)) = inner.slot_scans.get(slot as usize) {
+            let own = *own as usize;
+            let block = &inner.arena[own..own + Record::block_words(filter)];
+            scanning.store(Computed::Own, value, hash, block);
+        }
     }
 
-    /// The offset in the arena of the value's record of kind `record`, looked up in the
-    /// per-thread memo once per request.
+    /// The offset in the arena of the value's record of kind `record`: part of the block the
+    /// value's own scan brought from the per-thread memo.
     fn record_at(&self, filter: &Prefilter, record: Record, slot: u32, value: &[u8]) -> u32 {
         let kind = record as usize;
-        if let Some(Some(at)) = self.inner.borrow().records[kind].get(slot as usize) {
-            return *at;
+        let known = |cache: &Self| {
+            cache.inner.borrow().records[kind]
+                .get(slot as usize)
+                .copied()
+        };
+        if let Some(Some(at)) = known(self) {
+            return at;
         }
-        let hash = self.hash(slot, value);
-        let mut inner = self.inner.borrow_mut();
-        let at = inner.arena.len();
-        inner.arena.resize(at + record.words(filter), 0);
-        filter.fetch(record.computed(), value, hash, &mut inner.arena[at..]);
-        if let Some(entry) = inner.records[kind].get_mut(slot as usize) {
-            *entry = Some(at as u32);
+        self.scanned(filter, slot, value);
+        if let Some(Some(at)) = known(self) {
+            return at;
         }
-        at as u32
+        // A slot past the table (none is): an empty record, not remembered.
+        self.store(&Bits::zeroed(record.words(filter)))
     }
 
     /// The memo hash of the untransformed value in `slot`, computed on first use.

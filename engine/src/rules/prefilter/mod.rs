@@ -115,7 +115,7 @@ pub struct Prefilter {
     /// checked alone, sorted by id.
     alone: Vec<(u32, AhoCorasick, usize)>,
     /// The ids of the links checked alone (`multiMatch`), sorted: a link's index here is its
-    /// bit in a [`Computed::MultiMatches`] result.
+    /// bit in a value's record of `multiMatch` answers.
     multi: Vec<u32>,
     /// The links with [`Condition::also`] sets, as bits; empty when none.
     conjunctive: Vec<u64>,
@@ -328,7 +328,7 @@ impl Prefilter {
         self.memo_links = n;
     }
 
-    /// Number of 64-bit words in a [`Computed::Misses`] result.
+    /// Number of 64-bit words in a value's record of the links that did not match it.
     pub fn miss_words(&self) -> usize {
         self.memo_links.div_ceil(64) as usize
     }
@@ -353,10 +353,10 @@ impl Prefilter {
         });
     }
 
-    /// Writes into `out` (zeroed, [`words`](Self::words) + [`Presence::WORDS`] long) the scan
-    /// of `value` (whose [`value_hash`] is `hash`), then what it holds (see
-    /// [`Presence::to_words`]): both from one lookup in the per-thread memo when the thread
-    /// computed them before.
+    /// Writes into `out` (zeroed, at least [`words`](Self::words) + [`Presence::WORDS`] long)
+    /// the scan of `value` (whose [`value_hash`] is `hash`), then what it holds (see
+    /// [`Presence::to_words`]), then the records stored with them (zeros when computed here):
+    /// all from one lookup in the per-thread memo when the thread computed them before.
     pub fn scan_own(&self, value: &[u8], hash: u64, out: &mut [u64]) {
         let words = self.words();
         self.remembered(Computed::Own, value, hash, out, |o| {
@@ -478,22 +478,16 @@ impl Prefilter {
         self.alone_entry(id).map_or(0, |a| a.2)
     }
 
-    /// Link `id`'s bit in a [`Computed::MultiMatches`] result's halves (see
+    /// Link `id`'s bit in the halves of a value's record of `multiMatch` answers (see
     /// [`multi_words`](Self::multi_words)): its index among the links checked alone.
     pub fn multi_bit(&self, id: u32) -> Option<usize> {
         self.multi.binary_search(&id).ok()
     }
 
-    /// Number of 64-bit words in each half of a [`Computed::MultiMatches`] result: which links
-    /// checked alone were computed for the value, then which may hold on it.
+    /// Number of 64-bit words in each half of a value's record of `multiMatch` answers: which
+    /// links checked alone were computed for the value, then which may hold on it.
     pub fn multi_words(&self) -> usize {
         self.multi.len().div_ceil(64)
-    }
-
-    /// The per-thread memo's result for `value` (whose [`value_hash`] is `hash`), written into
-    /// `out`; false when it has none.
-    pub fn fetch(&self, computed: Computed, value: &[u8], hash: u64, out: &mut [u64]) -> bool {
-        memo::fetch(&self.key(computed, value, hash), out)
     }
 
     /// Remembers `bits` as the result for `value` in the per-thread memo, over what it held.
