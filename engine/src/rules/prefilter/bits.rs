@@ -1,8 +1,9 @@
 //! A zeroed scan buffer of a prefilter's width, on the stack when it is small (as it is for
 //! CRS), so that computing a scan or an OR of scans allocates nothing.
 
-/// Words kept on the stack; wider buffers go to the heap.
-const INLINE: usize = 16;
+/// Words kept on the stack (a CRS value's own block of scan, presence and records takes
+/// about 25); wider buffers go to the heap.
+const INLINE: usize = 48;
 
 /// A zeroed buffer of scan words (see [`super::Prefilter::words`]).
 pub enum Bits {
@@ -49,7 +50,7 @@ mod tests {
 
     #[test]
     fn small_and_large_buffers_are_zeroed_and_sized() {
-        for words in [0, 1, 16, 17, 40] {
+        for words in [0, 1, 48, 49, 80] {
             let mut b = Bits::zeroed(words);
             assert_eq!(b.len(), words);
             assert!(b.iter().all(|w| *w == 0));
