@@ -116,17 +116,15 @@ mod tests {
 
     #[test]
     fn selects_args_cookies_and_two_headers() {
-        let inputs = Inputs {
-            fields: vec![
-                field(Source::QueryArg, b"q", b"x"),
-                field(Source::Header, b"User-Agent", b"ua"),
-                field(Source::Header, b"Accept", b"*/*"),
-                field(Source::Cookie, b"__utmz", b"free text"),
-                field(Source::Cookie, b"sid", b"abc"),
-                field(Source::Filename, b"f", b"a.txt"),
-            ],
-            ..Default::default()
-        };
+        let mut inputs = Inputs::default();
+        inputs.fields = vec![
+            field(Source::QueryArg, b"q", b"x"),
+            field(Source::Header, b"User-Agent", b"ua"),
+            field(Source::Header, b"Accept", b"*/*"),
+            field(Source::Cookie, b"__utmz", b"free text"),
+            field(Source::Cookie, b"sid", b"abc"),
+            field(Source::Filename, b"f", b"a.txt"),
+        ];
         let got: Vec<String> = injection_targets(&inputs).map(|t| t.variable()).collect();
         assert_eq!(
             got,

@@ -56,14 +56,12 @@ pub fn inspect_field(
         version: b"HTTP/1.1",
         ..Default::default()
     };
-    let inputs = Inputs {
-        fields: vec![Field {
-            source,
-            name: Cow::Borrowed(name),
-            value: Cow::Borrowed(value),
-        }],
-        ..Default::default()
-    };
+    let mut inputs = Inputs::default();
+    inputs.fields = vec![Field {
+        source,
+        name: Cow::Borrowed(name),
+        value: Cow::Borrowed(value),
+    }];
     run(detector, &req, &inputs)
 }
 

@@ -254,7 +254,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         self.name_budget -= cost;
         let field = Field {
             source: Source::BodyArg,
-            name: Cow::Owned(self.path.clone()),
+            name: super::recycle::owned_name(&self.path),
             value,
         };
         inputs.push_arg(field, self.limits);

@@ -13,6 +13,7 @@ pub mod cookies;
 mod fuzz_smoke;
 pub mod json;
 pub mod multipart;
+pub mod recycle;
 pub mod urlencoded;
 pub mod xml;
 
@@ -135,7 +136,8 @@ impl Default for Limits {
     }
 }
 
-/// Everything parsing produced for one request.
+/// Everything parsing produced for one request. Dropping it hands its buffers back to the
+/// thread (see [`recycle`]).
 #[derive(Debug, Default)]
 pub struct Inputs<'a> {
     /// Fields in request order: query arguments, headers, cookies, then body fields.
@@ -148,6 +150,12 @@ pub struct Inputs<'a> {
     pub arg_count: usize,
     /// Uploaded files: the part's name and the size of its content (`FILES_SIZES`).
     pub file_sizes: Vec<(Cow<'a, [u8]>, usize)>,
+}
+
+impl Drop for Inputs<'_> {
+    fn drop(&mut self) {
+        recycle::give_back(std::mem::take(&mut self.fields));
+    }
 }
 
 impl<'a> Inputs<'a> {
@@ -165,6 +173,7 @@ impl<'a> Inputs<'a> {
 /// Parses the request line, headers, cookies and (already loaded, possibly truncated) body.
 pub fn parse_request<'a>(req: &Request<'a>, body: &'a [u8], limits: &Limits) -> Inputs<'a> {
     let mut inputs = Inputs::default();
+    inputs.fields = recycle::fields();
     if let Some(q) = req.query() {
         urlencoded::parse(q, Source::QueryArg, &mut inputs, limits);
     }

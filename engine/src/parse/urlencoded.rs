@@ -42,8 +42,7 @@ mod tests {
     fn args(q: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut inputs = Inputs::default();
         parse(q, Source::QueryArg, &mut inputs, &Limits::default());
-        inputs
-            .fields
+        std::mem::take(&mut inputs.fields)
             .into_iter()
             .map(|f| (f.name.into_owned(), f.value.into_owned()))
             .collect()

@@ -5,21 +5,25 @@
 /// about 25); wider buffers go to the heap.
 const INLINE: usize = 48;
 
-/// A zeroed buffer of scan words (see [`super::Prefilter::words`]).
-pub enum Bits {
-    /// Up to [`INLINE`] words.
-    Inline([u64; INLINE], usize),
-    /// More.
-    Heap(Vec<u64>),
+/// A zeroed buffer of scan words (see [`super::Prefilter::words`]): the first `len` words of
+/// `inline`, or all of `heap` when more are needed.
+pub struct Bits {
+    inline: [u64; INLINE],
+    heap: Vec<u64>,
+    len: usize,
 }
 
 impl Bits {
     /// `words` zero words.
     pub fn zeroed(words: usize) -> Bits {
-        if words <= INLINE {
-            Bits::Inline([0; INLINE], words)
-        } else {
-            Bits::Heap(vec![0; words])
+        Bits {
+            inline: [0; INLINE],
+            heap: if words > INLINE {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
+            len: words,
         }
     }
 }
@@ -28,18 +32,20 @@ impl std::ops::Deref for Bits {
     type Target = [u64];
 
     fn deref(&self) -> &[u64] {
-        match self {
-            Bits::Inline(words, len) => &words[..*len],
-            Bits::Heap(words) => words,
+        if self.len > INLINE {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
         }
     }
 }
 
 impl std::ops::DerefMut for Bits {
     fn deref_mut(&mut self) -> &mut [u64] {
-        match self {
-            Bits::Inline(words, len) => &mut words[..*len],
-            Bits::Heap(words) => words,
+        if self.len > INLINE {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
         }
     }
 }
