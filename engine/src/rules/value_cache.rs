@@ -255,12 +255,13 @@ impl ValueCache {
         slot: u32,
         value: &[u8],
     ) -> bool {
-        self.scanned(filter, slot, value);
-        if link.multi_match && self.presence(slot, value).meets(trigger) {
-            return self.multi_match_may_hold(filter, link, id, slot, value);
+        let own = self.scanned(filter, slot, value);
+        if !own.presence.meets(trigger) {
+            // The chain leaves the value as it is (up to case): its own scan answers.
+            return self.has(own.scan, id);
         }
-        if let Some(answer) = self.known_may_match(link, id, trigger, slot) {
-            return answer;
+        if link.multi_match {
+            return self.multi_match_may_hold(filter, link, id, slot, value);
         }
         let scan = self.transformed_scan(filter, link, trigger, slot, value);
         self.has(scan, id)
