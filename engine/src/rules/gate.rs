@@ -141,8 +141,15 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
     let Some(Some(gate)) = rules.gates.by_rule.get(rule) else {
         return true;
     };
-    let scope = &rules.gates.scopes[gate.scope as usize];
     let mut memo = tx.cache.scope(gate.scope);
+    // Most gates find their scope's answer computed by an earlier rule.
+    match (memo.present, memo.scan, gate.id) {
+        (Some(false), _, _) => return false,
+        (Some(true), _, None) => return true,
+        (Some(true), Some(scan), Some(id)) => return tx.cache.has(scan, id),
+        _ => {}
+    }
+    let scope = &rules.gates.scopes[gate.scope as usize];
     let present = *memo.present.get_or_insert_with(|| has_values(scope, tx));
     let (true, Some(id), Some(filter)) = (present, gate.id, &rules.prefilter) else {
         tx.cache.set_scope(gate.scope, memo);
