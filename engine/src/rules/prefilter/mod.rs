@@ -360,8 +360,9 @@ impl Prefilter {
     pub fn scan_own(&self, value: &[u8], hash: u64, out: &mut [u64]) {
         let words = self.words();
         self.remembered(Computed::Own, value, hash, out, |o| {
-            self.scan_uncached(value, &mut o[..words]);
-            Presence::of(value).to_words(&mut o[words..]);
+            let presence = Presence::of(value);
+            self.scan_with(value, Some(presence.byte_set()), &mut o[..words]);
+            presence.to_words(&mut o[words..]);
         });
     }
 
@@ -390,7 +391,13 @@ impl Prefilter {
 
     /// [`scan`](Self::scan) without the memo, into `out` all zeros.
     pub fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
-        self.scan_each(value, out);
+        self.scan_with(value, None, out);
+    }
+
+    /// [`scan_uncached`](Self::scan_uncached), given the set of bytes `value` holds when
+    /// known (one bit per byte value).
+    fn scan_with(&self, value: &[u8], bytes: Option<&[u64; 4]>, out: &mut [u64]) {
+        self.scan_each(value, bytes, out);
         // Only the conjunctive links whose own set matched need their parts checked.
         for (w, mask) in self.conjunctive.iter().enumerate() {
             let mut bits = out[w] & mask;
@@ -409,16 +416,27 @@ impl Prefilter {
     }
 
     /// [`scan`](Self::scan) with every set on its own, conjunctions not applied.
-    fn scan_each(&self, value: &[u8], out: &mut [u64]) {
+    fn scan_each(&self, value: &[u8], bytes: Option<&[u64; 4]>, out: &mut [u64]) {
         if !self.single.is_empty() {
             let words = self.words();
-            let mut seen = [false; 256];
-            for &b in value {
-                let b = usize::from(b);
-                if self.single_used[b] && !seen[b] {
-                    seen[b] = true;
-                    for (o, w) in out.iter_mut().zip(&self.single[b * words..(b + 1) * words]) {
-                        *o |= w;
+            let mut add_row = |b: usize| {
+                for (o, w) in out.iter_mut().zip(&self.single[b * words..(b + 1) * words]) {
+                    *o |= w;
+                }
+            };
+            match bytes {
+                // The byte set is known: no second pass over a body-sized value.
+                Some(bytes) => (0..256)
+                    .filter(|&b| self.single_used[b] && bytes[b / 64] & (1 << (b % 64)) != 0)
+                    .for_each(add_row),
+                None => {
+                    let mut seen = [false; 256];
+                    for &b in value {
+                        let b = usize::from(b);
+                        if self.single_used[b] && !seen[b] {
+                            seen[b] = true;
+                            add_row(b);
+                        }
                     }
                 }
             }
@@ -610,6 +628,29 @@ mod tests {
             "a cut literal matches only when the rest follows"
         );
         assert_eq!(scan(b"onerr"), (false, false, false));
+    }
+
+    /// A value's own scan (which reuses the byte set its presence found) sets what the plain
+    /// scan sets, for short and body-sized values.
+    #[test]
+    fn own_scan_sets_what_the_scan_sets() {
+        let sets = vec![
+            vec![b"x".to_vec()],
+            vec![b";".to_vec(), b"javascript:".to_vec()],
+            vec![b"%".to_vec()],
+        ];
+        let p = Prefilter::build(&conditions(sets)).unwrap();
+        let long = [&b"a"[..]; 400].concat();
+        for value in [&b"X;"[..], b"plain", &[&long[..], b"X;"].concat(), &long] {
+            let mut own = vec![0; p.words() + Presence::WORDS];
+            p.scan_own(value, 0, &mut own);
+            let mut plain = vec![0; p.words()];
+            p.scan_uncached(value, &mut plain);
+            assert_eq!(own[..p.words()], plain[..], "{} bytes", value.len());
+        }
+        let mut own = vec![0; p.words() + Presence::WORDS];
+        p.scan_own(&[&long[..], b"X;"].concat(), 0, &mut own);
+        assert!(has(&own, 0) && has(&own, 1) && !has(&own, 2));
     }
 
     /// A body-sized value skips the squeezed pass, so its shell-evasion links must be taken
