@@ -195,6 +195,7 @@ fn main() {
         body: vec![BodyPart::Memory(&body)],
         client_addr: b"203.0.113.7",
         request_id: b"bench",
+        id_source: None,
     };
     let varying_bodies: Vec<(Vec<u8>, String)> = (0..256)
         .map(|k| {

@@ -204,7 +204,7 @@ impl Engine {
         };
         verdict.elapsed = start.elapsed();
         if verdict.action != Action::Allow || verdict.fail_open.is_some() {
-            verdict.set_request_info(req.uri, req.request_id);
+            verdict.set_request_info(req.uri, req.id());
         }
         self.stats.record(&verdict);
         self.metrics.block().record(&verdict);
@@ -413,6 +413,50 @@ mod tests {
         let v = engine().check(&req, None);
         assert_eq!(v.action, Action::Allow, "{:?}", v.findings);
         assert!(v.log_line().is_none());
+    }
+
+    /// An id source that counts how often it is asked.
+    struct CountingId(std::cell::Cell<u32>);
+
+    impl crate::request::IdSource for CountingId {
+        fn id(&self) -> &[u8] {
+            self.0.set(self.0.get() + 1);
+            b"lazy-id-42"
+        }
+    }
+
+    /// The request id is asked for only when something reads it: a passing request does not
+    /// pay for it, a blocked one carries it in its log line, and a rule reading `UNIQUE_ID`
+    /// sees it.
+    #[test]
+    fn the_request_id_is_fetched_only_when_read() {
+        let source = CountingId(std::cell::Cell::new(0));
+        let benign = Request {
+            uri: b"/index.html?page=2",
+            id_source: Some(&source),
+            ..Default::default()
+        };
+        assert_eq!(engine().check(&benign, None).action, Action::Allow);
+        assert_eq!(
+            source.0.get(),
+            0,
+            "nothing read the id of a passing request"
+        );
+        let attack = Request {
+            uri: b"/?q=1' or '1'='1",
+            ..benign.clone()
+        };
+        let line = engine().check(&attack, None).log_line().unwrap();
+        assert!(line.contains("[unique_id \"lazy-id-42\"]"), "{line}");
+        let config = crate::seclang::parse_str(
+            "SecRuleEngine On\nSecRule UNIQUE_ID \"@streq lazy-id-42\" \"id:1,phase:1,deny,status:403\"",
+            "unique-id.conf",
+        )
+        .unwrap();
+        let rules = Arc::new(crate::rules::RuleSet::compile(&config).unwrap());
+        let with_rule = Engine::with_rules(Settings::default(), Some(rules));
+        let v = with_rule.check(&benign, None);
+        assert_eq!((v.action, v.status), (Action::Block, 403));
     }
 
     #[test]

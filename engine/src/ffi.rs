@@ -583,6 +583,7 @@ pub(crate) unsafe fn request_from_c<'a>(req: &'a MoatRequest) -> Request<'a> {
             body,
             client_addr: slice(req.client_addr),
             request_id: slice(req.request_id),
+            id_source: None,
         }
     }
 }

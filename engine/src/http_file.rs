@@ -80,6 +80,7 @@ impl<'a> HttpFile<'a> {
             },
             client_addr: b"127.0.0.1",
             request_id: b"moat-check",
+            id_source: None,
         }
     }
 }

@@ -36,7 +36,7 @@ mod test_rng;
 pub mod verdict;
 
 pub use engine::Engine;
-pub use request::{BodyPart, Header, Request};
+pub use request::{BodyPart, Header, IdSource, Request};
 pub use settings::{Mode, Settings, SettingsPatch};
 pub use verdict::{Action, FailOpen, Verdict};
 

@@ -40,6 +40,18 @@ pub enum BodyPart<'a> {
     },
 }
 
+/// Gives a request's id when something first reads it (see [`Request::id_source`]).
+pub trait IdSource {
+    /// The id (empty when there is none).
+    fn id(&self) -> &[u8];
+}
+
+impl std::fmt::Debug for dyn IdSource + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdSource")
+    }
+}
+
 /// The request as the engine sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Request<'a> {
@@ -55,11 +67,23 @@ pub struct Request<'a> {
     pub body: Vec<BodyPart<'a>>,
     /// Client address as text.
     pub client_addr: &'a [u8],
-    /// Unique request id (nginx's `$request_id`), used in logs.
+    /// Unique request id (nginx's `$request_id`), used in logs; see [`id`](Self::id).
     pub request_id: &'a [u8],
+    /// Where the id comes from when `request_id` is empty, asked only when something reads
+    /// it (a log line, an event, a rule reading `UNIQUE_ID`): nginx makes `$request_id` from
+    /// random bytes, about a microsecond that a request nobody logs need not pay.
+    pub id_source: Option<&'a dyn IdSource>,
 }
 
 impl<'a> Request<'a> {
+    /// The request's unique id: `request_id`, or what `id_source` gives when that is empty.
+    pub fn id(&self) -> &'a [u8] {
+        match (self.request_id, self.id_source) {
+            ([], Some(source)) => source.id(),
+            (id, _) => id,
+        }
+    }
+
     /// The path part of the raw URI (everything before `?`).
     pub fn path(&self) -> &'a [u8] {
         match memchr::memchr(b'?', self.uri) {

@@ -151,8 +151,9 @@ unsafe fn judge(
     // SAFETY: ctx lives in the request pool. Done first: whatever happens below, a request is
     // judged at most once.
     unsafe { (*ctx).state = State::Done };
+    let id = request_view::RequestId::new(r, main.request_id_index);
     // SAFETY: r is live and unchanged during the check.
-    let req = unsafe { request_view::build(r, main.request_id_index) };
+    let req = unsafe { request_view::build(r, &id) };
     // SAFETY: the engine and the registry live as long as the configuration cycle this request
     // uses; requests only read the registry.
     let (engine, registry) = unsafe { (&*main.engine, main.registry.as_ref()) };

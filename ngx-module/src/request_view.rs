@@ -2,22 +2,21 @@
 
 use std::os::fd::BorrowedFd;
 
-use moat::{BodyPart, Header, Request};
+use moat::{BodyPart, Header, IdSource, Request};
 use ngx::ffi::{
     ngx_buf_t, ngx_http_get_indexed_variable, ngx_http_request_t, ngx_int_t, ngx_list_part_t,
     ngx_str_t, ngx_table_elt_t, ngx_uint_t,
 };
 
 /// The request as the engine sees it: method, raw URI, protocol, headers in order with repeats,
-/// client address, `$request_id` and the body buffers (memory or temp file ranges).
+/// client address and the body buffers (memory or temp file ranges); `id` gives `$request_id`
+/// when something reads it.
 ///
 /// # Safety
 /// `r` must be a live request; the result borrows from it and must not outlive it, nor may the
 /// request's headers or body buffers change while it is in use.
-pub unsafe fn build<'a>(r: *mut ngx_http_request_t, request_id_index: ngx_int_t) -> Request<'a> {
-    // SAFETY: the caller guarantees r is live.
-    let request_id = unsafe { request_id(r, request_id_index) };
-    // SAFETY: as above; only shared references are taken from here on.
+pub unsafe fn build<'a>(r: *mut ngx_http_request_t, id: &'a RequestId) -> Request<'a> {
+    // SAFETY: the caller guarantees r is live; only shared references are taken from here on.
     let req = unsafe { &*r };
     Request {
         method: str_bytes(&req.method_name),
@@ -27,7 +26,8 @@ pub unsafe fn build<'a>(r: *mut ngx_http_request_t, request_id_index: ngx_int_t)
         headers: unsafe { headers(&req.headers_in.headers.part) },
         // SAFETY: every request has a live connection.
         client_addr: str_bytes(unsafe { &(*req.connection).addr_text }),
-        request_id,
+        request_id: &[],
+        id_source: Some(id),
         // SAFETY: the request body, when present, is nginx's request body structure.
         body: unsafe { body(req) },
     }
@@ -41,6 +41,27 @@ fn str_bytes<'a>(s: &ngx_str_t) -> &'a [u8] {
     // SAFETY: a non-empty ngx_str_t points at `len` readable bytes that live as long as the
     // request (the callers only pass request fields).
     unsafe { std::slice::from_raw_parts(s.data, s.len) }
+}
+
+/// A request's `$request_id`, computed by nginx (from random bytes) on first use.
+pub struct RequestId {
+    r: *mut ngx_http_request_t,
+    index: ngx_int_t,
+}
+
+impl RequestId {
+    /// The id of `r`, a live request that outlives this value; `index` is `$request_id`'s
+    /// variable index in its configuration (negative when there is none).
+    pub fn new(r: *mut ngx_http_request_t, index: ngx_int_t) -> RequestId {
+        RequestId { r, index }
+    }
+}
+
+impl IdSource for RequestId {
+    fn id(&self) -> &[u8] {
+        // SAFETY: `new`'s caller guarantees the request is live while this value is.
+        unsafe { request_id(self.r, self.index) }
+    }
 }
 
 /// The value of `$request_id`, empty when unavailable.

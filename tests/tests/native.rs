@@ -82,6 +82,14 @@ fn attacks_are_blocked_wherever_they_hide() {
     for field in ["[id \"", "[msg \"", "[data \"", "[uri \"", "[unique_id \""] {
         assert!(log.contains(field), "error log lacks {field}: {log}");
     }
+    // The id is nginx's `$request_id` (32 hex digits), fetched when the line is written.
+    for id in log.split("[unique_id \"").skip(1) {
+        let id = &id[..id.find('"').unwrap_or(0)];
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "unique_id {id:?} is not a $request_id: {log}"
+        );
+    }
     assert!(log.contains("Moat: Access denied with code 403 (phase 2)"));
 }
 

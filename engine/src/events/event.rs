@@ -163,7 +163,7 @@ impl Event {
         let mut event = Event::from_texts(
             time_ms,
             [
-                req.request_id,
+                req.id(),
                 client_addr,
                 req.method,
                 bounded(seen.host, HOST_MAX),

@@ -82,8 +82,6 @@ pub struct Transaction<'t> {
     pub denied: Option<(u32, Option<u16>)>,
     /// Set by `allow`: no more rules run.
     pub allowed: bool,
-    /// Unique id (for `UNIQUE_ID`).
-    pub unique_id: &'t [u8],
     /// The response, during the response phases.
     pub response: Option<&'t Response<'t>>,
     /// What the rules computed about the request's values (see [`ValueCache`]).
@@ -221,7 +219,6 @@ impl<'t> Transaction<'t> {
             matches: Vec::new(),
             denied: None,
             allowed: false,
-            unique_id: req.request_id,
             response: None,
             cache: ValueCache::default(),
             setvar_buffers: scratch.setvar_buffers,

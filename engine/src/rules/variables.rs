@@ -306,7 +306,7 @@ pub fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<
         Collection::RemoteAddr | Collection::UseragentIp => {
             scalar(name, Cow::Borrowed(req.client_addr))
         }
-        Collection::UniqueId => scalar(name, Cow::Borrowed(tx.unique_id)),
+        Collection::UniqueId => scalar(name, Cow::Borrowed(tx.req.id())),
         Collection::ServerName => scalar(
             name,
             Cow::Borrowed(
