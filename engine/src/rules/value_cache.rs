@@ -514,6 +514,12 @@ impl ValueCache {
         let mut presence = Presence::default();
         let mut bits = Bits::zeroed(filter.words());
         let mut members = Vec::with_capacity(fields.indices.len());
+        // The values' memo sets are read together first (see [`memo::warm`]).
+        let hashes: Vec<u64> = fields
+            .values()
+            .map(|(slot, value)| self.hash(slot, value))
+            .collect();
+        filter.warm(Computed::Own, &hashes);
         for (slot, value) in fields.values() {
             let s = self.scanned(filter, slot, value);
             presence.add(&s.presence);

@@ -366,6 +366,12 @@ impl Prefilter {
         });
     }
 
+    /// Brings the per-thread memo's sets for `computed` of these values into the CPU cache
+    /// (see [`memo::warm`]).
+    pub fn warm(&self, computed: Computed, hashes: &[u64]) {
+        memo::warm(self.uid, computed, hashes);
+    }
+
     /// ORs into `out` what `compute` sets for `value` (whose [`value_hash`] is `hash`) under
     /// this prefilter, from the per-thread memo when the thread computed it before (see
     /// [`memo`]).
