@@ -225,7 +225,10 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
 /// reads are independent of each other, where each lookup waits for its own.
 pub fn warm(filter: u64, computed: Computed, hashes: &[u64]) {
     computed.table().with(|m| {
-        let m = m.borrow();
+        // Only a hint: nothing to do while the table is in use.
+        let Ok(m) = m.try_borrow() else {
+            return;
+        };
         let mut sum = 0u32;
         for &hash in hashes {
             let key = Key {
