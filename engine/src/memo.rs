@@ -194,13 +194,6 @@ pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64
     insert(key, &bits);
 }
 
-/// Writes the remembered result for `key` into `out` (its length is the result's); false when
-/// there is none.
-pub fn fetch(key: &Key<'_>, out: &mut [u64]) -> bool {
-    out.fill(0);
-    memoized(key) && lookup(key, out)
-}
-
 /// Remembers `bits` as the result for `key`, over the entry it has, if any (a result that
 /// grows: [`Computed::Own`]).
 pub fn store(key: &Key<'_>, bits: &[u64]) {
@@ -223,14 +216,14 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
 /// Reads the tags of the sets where `computed` results for values with these hashes (under
 /// owner `filter`) would be, so that the lookups that follow find them in the CPU cache: these
 /// reads are independent of each other, where each lookup waits for its own.
-pub fn warm(filter: u64, computed: Computed, hashes: &[u64]) {
+pub fn warm(filter: u64, computed: Computed, hashes: impl IntoIterator<Item = u64>) {
     computed.table().with(|m| {
         // Only a hint: nothing to do while the table is in use.
         let Ok(m) = m.try_borrow() else {
             return;
         };
         let mut sum = 0u32;
-        for &hash in hashes {
+        for hash in hashes {
             let key = Key {
                 filter,
                 computed,
@@ -322,6 +315,13 @@ mod tests {
             value,
             hash: value_hash(value),
         }
+    }
+
+    /// The remembered result for `key` (of `out`'s length) written into `out`; false when there
+    /// is none.
+    fn fetch(key: &Key<'_>, out: &mut [u64]) -> bool {
+        out.fill(0);
+        memoized(key) && lookup(key, out)
     }
 
     /// Looks `value` up as a scan under `filter`, counting the computations in `calls`.

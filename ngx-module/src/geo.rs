@@ -248,10 +248,9 @@ pub unsafe fn client_of(
     let ctx = unsafe { &mut *ctx };
     if !ctx.located {
         ctx.located = true;
-        // Locating the client reads no request id.
-        let id = request_view::RequestId::new(r, -1);
-        // SAFETY: r is live and unchanged while the view is used.
-        let req = unsafe { request_view::build(r, &id) };
+        // SAFETY: r is live and unchanged while the view is used. Locating the client reads
+        // no request id.
+        let req = unsafe { request_view::build(r, None) };
         ctx.client = engine.locate(&req, policy.map(|p| &p.client_ip));
     }
     ctx.client.clone()

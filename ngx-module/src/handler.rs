@@ -151,9 +151,10 @@ unsafe fn judge(
     // SAFETY: ctx lives in the request pool. Done first: whatever happens below, a request is
     // judged at most once.
     unsafe { (*ctx).state = State::Done };
-    let id = request_view::RequestId::new(r, main.request_id_index);
+    // SAFETY: r is live for the whole judgement, which `id` does not outlive.
+    let id = unsafe { request_view::RequestId::new(r, main.request_id_index) };
     // SAFETY: r is live and unchanged during the check.
-    let req = unsafe { request_view::build(r, &id) };
+    let req = unsafe { request_view::build(r, Some(&id)) };
     // SAFETY: the engine and the registry live as long as the configuration cycle this request
     // uses; requests only read the registry.
     let (engine, registry) = unsafe { (&*main.engine, main.registry.as_ref()) };

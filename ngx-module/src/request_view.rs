@@ -9,13 +9,13 @@ use ngx::ffi::{
 };
 
 /// The request as the engine sees it: method, raw URI, protocol, headers in order with repeats,
-/// client address and the body buffers (memory or temp file ranges); `id` gives `$request_id`
-/// when something reads it.
+/// client address and the body buffers (memory or temp file ranges); `id`, when given, gives
+/// `$request_id` when something reads it.
 ///
 /// # Safety
 /// `r` must be a live request; the result borrows from it and must not outlive it, nor may the
 /// request's headers or body buffers change while it is in use.
-pub unsafe fn build<'a>(r: *mut ngx_http_request_t, id: &'a RequestId) -> Request<'a> {
+pub unsafe fn build<'a>(r: *mut ngx_http_request_t, id: Option<&'a RequestId>) -> Request<'a> {
     // SAFETY: the caller guarantees r is live; only shared references are taken from here on.
     let req = unsafe { &*r };
     Request {
@@ -27,7 +27,7 @@ pub unsafe fn build<'a>(r: *mut ngx_http_request_t, id: &'a RequestId) -> Reques
         // SAFETY: every request has a live connection.
         client_addr: str_bytes(unsafe { &(*req.connection).addr_text }),
         request_id: &[],
-        id_source: Some(id),
+        id_source: id.map(|id| id as &dyn IdSource),
         // SAFETY: the request body, when present, is nginx's request body structure.
         body: unsafe { body(req) },
     }
@@ -50,9 +50,12 @@ pub struct RequestId {
 }
 
 impl RequestId {
-    /// The id of `r`, a live request that outlives this value; `index` is `$request_id`'s
-    /// variable index in its configuration (negative when there is none).
-    pub fn new(r: *mut ngx_http_request_t, index: ngx_int_t) -> RequestId {
+    /// The id of `r`; `index` is `$request_id`'s variable index in its configuration
+    /// (negative when there is none).
+    ///
+    /// # Safety
+    /// `r` must be a live request that outlives the returned value.
+    pub unsafe fn new(r: *mut ngx_http_request_t, index: ngx_int_t) -> RequestId {
         RequestId { r, index }
     }
 }

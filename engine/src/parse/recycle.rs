@@ -34,12 +34,11 @@ pub fn owned_name<'a>(bytes: &[u8]) -> Cow<'a, [u8]> {
 
 /// An empty field vector, with the capacity the thread's last request left.
 pub fn fields<'a>() -> Vec<Field<'a>> {
-    let spare = FIELDS
+    FIELDS
         .try_with(|f| f.try_borrow_mut().map(|mut f| std::mem::take(&mut *f)))
         .ok()
         .and_then(Result::ok)
-        .unwrap_or_default();
-    retyped(spare)
+        .unwrap_or_default()
 }
 
 /// Hands back a request's fields: their owned names' buffers and the vector itself.
@@ -59,7 +58,6 @@ pub fn give_back(mut fields: Vec<Field<'_>>) {
     if fields.capacity() > KEEP_FIELDS {
         return;
     }
-    fields.clear();
     let _ = FIELDS.try_with(|f| {
         if let Ok(mut f) = f.try_borrow_mut() {
             *f = retyped(fields);
@@ -67,9 +65,9 @@ pub fn give_back(mut fields: Vec<Field<'_>>) {
     });
 }
 
-/// An empty vector of fields of another lifetime, on the same allocation (collecting an empty
+/// An empty vector of fields that borrow nothing, on the same allocation (collecting an empty
 /// vector's iterator into one with the same layout reuses its buffer).
-fn retyped<'b>(mut fields: Vec<Field<'_>>) -> Vec<Field<'b>> {
+fn retyped(mut fields: Vec<Field<'_>>) -> Vec<Field<'static>> {
     fields.clear();
     fields
         .into_iter()

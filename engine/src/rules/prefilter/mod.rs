@@ -368,7 +368,7 @@ impl Prefilter {
 
     /// Brings the per-thread memo's sets for `computed` of these values into the CPU cache
     /// (see [`memo::warm`]).
-    pub fn warm(&self, computed: Computed, hashes: &[u64]) {
+    pub fn warm(&self, computed: Computed, hashes: impl IntoIterator<Item = u64>) {
         memo::warm(self.uid, computed, hashes);
     }
 
@@ -611,14 +611,19 @@ mod tests {
         assert!(bits.iter().all(|w| *w == 0));
     }
 
-    #[test]
-    fn single_bytes_and_cut_literals_are_found_in_any_case() {
+    /// A prefilter with a single byte (0), a byte or a cut literal (1) and a word (2).
+    fn bytes_and_cut_literals() -> Prefilter {
         let sets = vec![
             vec![b"x".to_vec()],
             vec![b";".to_vec(), b"javascript:".to_vec()],
             vec![b"onerror".to_vec()],
         ];
-        let p = Prefilter::build(&conditions(sets)).unwrap();
+        Prefilter::build(&conditions(sets)).unwrap()
+    }
+
+    #[test]
+    fn single_bytes_and_cut_literals_are_found_in_any_case() {
+        let p = bytes_and_cut_literals();
         let scan = |v: &[u8]| {
             let bits = scanned(&p, v);
             (has(&bits, 0), has(&bits, 1), has(&bits, 2))
@@ -640,12 +645,7 @@ mod tests {
     /// scan sets, for short and body-sized values.
     #[test]
     fn own_scan_sets_what_the_scan_sets() {
-        let sets = vec![
-            vec![b"x".to_vec()],
-            vec![b";".to_vec(), b"javascript:".to_vec()],
-            vec![b"%".to_vec()],
-        ];
-        let p = Prefilter::build(&conditions(sets)).unwrap();
+        let p = bytes_and_cut_literals();
         let long = [&b"a"[..]; 400].concat();
         for value in [&b"X;"[..], b"plain", &[&long[..], b"X;"].concat(), &long] {
             let mut own = vec![0; p.words() + Presence::WORDS];

@@ -282,6 +282,7 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::transformations;
 
     /// The values `t:normalizePath` may change, as a body-sized value too.
     #[test]
@@ -313,7 +314,6 @@ mod tests {
         body.extend_from_slice(b"/../etc");
         assert!(path_work(&body));
     }
-    use crate::rules::transformations;
 
     #[test]
     fn a_presence_comes_back_whole_from_its_words() {
