@@ -180,18 +180,17 @@ pub fn value_hash(value: &[u8]) -> u64 {
 /// ORs into `out` the result for `key`, from the memo or by calling `compute` on a zeroed buffer
 /// of `out.len()` words and remembering what it set.
 pub fn remembered(key: &Key<'_>, out: &mut [u64], compute: impl FnOnce(&mut [u64])) {
-    // Bits set before the call are not part of the value's result: compute on a clean buffer.
-    let mut bits = crate::rules::prefilter::Bits::zeroed(out.len());
-    if !memoized(key) {
-        compute(&mut bits);
-        return or_into(out, &bits);
-    }
-    if lookup(key, out) {
+    let memoize = memoized(key);
+    if memoize && lookup(key, out) {
         return;
     }
+    // Bits set before the call are not part of the value's result: compute on a clean buffer.
+    let mut bits = crate::rules::prefilter::Bits::zeroed(out.len());
     compute(&mut bits);
     or_into(out, &bits);
-    insert(key, &bits);
+    if memoize {
+        insert(key, &bits);
+    }
 }
 
 /// Remembers `bits` as the result for `key`, over the entry it has, if any (a result that

@@ -304,6 +304,16 @@ fn find_hits(
             trigger,
             &mut slots,
         );
+        if let Some(f) = rules.prefilter.as_ref() {
+            let multi = link
+                .prefilter
+                .filter(|_| link.multi_match)
+                .and_then(|id| f.multi_bit(id));
+            if link.memo_id.is_some() || multi.is_some() {
+                tx.cache
+                    .drop_known_misses(f, link.memo_id, multi, &mut slots);
+            }
+        }
         // Candidates were not prefiltered per value for a named field or `multiMatch`.
         let check_each = link.multi_match || target.field_key().is_some();
         let may_exclude = !tx.removed_targets.is_empty()
@@ -813,6 +823,30 @@ SecRule ARGS "@rx ^attack" "id:21,phase:2,deny,status:403,t:none,t:urlDecode"
         assert_eq!(ids(&e, b"/p?q=%2561ttack-attack"), "21");
         assert_eq!(ids(&e, b"/p?q=%2561ttack-attack"), "21");
         assert_eq!(ids(&e, b"/p?q=attack-attack"), "20");
+    }
+
+    /// Values of a recurring request that rules missed before are passed over as a group; a
+    /// new value among them is still judged, by a plain rule and by a `multiMatch` one that
+    /// decodes base64 (an attack behind known benign fields, and the same fields' values
+    /// swapped over).
+    #[test]
+    fn known_benign_fields_never_hide_a_new_value_among_them() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule ARGS "@rx ^attack" "id:20,phase:2,deny,status:403,t:none"
+SecRule ARGS "@rx evil" "id:30,phase:2,deny,status:403,multiMatch,t:none,t:base64Decode"
+"#,
+        );
+        let known = "/api?sku=SKU-00001&name=Blue%20shirt&qty=2&note=gift%20wrap";
+        for _ in 0..3 {
+            assert_eq!(ids(&e, known.as_bytes()), "");
+        }
+        assert_eq!(ids(&e, format!("{known}&x=attack").as_bytes()), "20");
+        assert_eq!(ids(&e, format!("{known}&x=ZXZpbA==").as_bytes()), "30");
+        assert_eq!(ids(&e, b"/api?sku=attack&name=SKU-00001"), "20");
+        assert_eq!(ids(&e, b"/api?qty=2&sku=ZXZpbA=="), "30");
+        assert_eq!(ids(&e, known.as_bytes()), "");
     }
 
     #[test]

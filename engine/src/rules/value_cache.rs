@@ -637,6 +637,35 @@ impl ValueCache {
         self.record_bit(filter, Record::Misses, slot, value, link as usize)
     }
 
+    /// Removes from `slots` (parsed fields' slots) the values this request already knows the
+    /// link cannot match, from the records their own scans brought: those the link with memo id
+    /// `link` missed before, and, for a `multiMatch` link with record bit `multi`, those its
+    /// prefilter ruled out before. One pass over the slots, without building their values: an
+    /// API's recurring body is known from request to request.
+    pub fn drop_known_misses(
+        &self,
+        filter: &Prefilter,
+        link: Option<u32>,
+        multi: Option<usize>,
+        slots: &mut Vec<u32>,
+    ) {
+        let inner = self.inner.borrow();
+        let misses = Record::Misses.offset(filter);
+        let multis = Record::MultiMatches.offset(filter);
+        let held = filter.multi_words() * 64;
+        let bit_at = |at: usize, bit: usize| inner.arena[at + bit / 64] & (1 << (bit % 64)) != 0;
+        slots.retain(|&slot| {
+            let Some(&Some(block)) = inner.slot_scans.get(slot as usize) else {
+                return true;
+            };
+            let block = block as usize;
+            let missed = link.is_some_and(|l| bit_at(block + misses, l as usize));
+            let ruled_out = multi
+                .is_some_and(|m| bit_at(block + multis, m) && !bit_at(block + multis, held + m));
+            !missed && !ruled_out
+        });
+    }
+
     /// Remembers that the link with memo id `link` did not match the value in `slot`.
     pub fn remember_miss(&self, filter: &Prefilter, link: u32, slot: u32, value: &[u8]) {
         self.add_to_record(filter, Record::Misses, slot, value, [link as usize]);
