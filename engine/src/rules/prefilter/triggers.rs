@@ -3,8 +3,10 @@
 //! chain's bytes comes out of the chain equal to itself up to case, by induction over the
 //! chain. Whitespace is finer-grained: a lone space between words is left alone by
 //! `t:compressWhitespace`, `t:trim` and `t:cmdLine`, so only "special" whitespace (runs, tabs
-//! and line breaks, spaces at the ends or before `/` and `(`) triggers those. No trigger holds a
-//! letter, so changing case never makes a value meet a trigger it did not meet before.
+//! and line breaks, spaces at the ends or before `/` and `(`) triggers those. So are comments:
+//! the comment transformations react to the pairs `/*`, `*/` and `--` (and `#`), not to every
+//! `/` of a path or `-` of a date. No trigger holds a letter, so changing case never makes a
+//! value meet a trigger it did not meet before.
 
 use crate::seclang::transformations::Transformation;
 
@@ -19,6 +21,8 @@ pub struct Presence {
     /// The value is a path `t:normalizePath` may change: it has `//` or `\\`, or a `.` or
     /// `…..` segment (a dotted name such as `order.items[0].name` has neither).
     path_work: bool,
+    /// The value holds a comment mark: `/*`, `*/` or `--`.
+    comment_marks: bool,
 }
 
 /// Values at least this long are scanned by table (see [`Presence::of_by_table`]).
@@ -63,6 +67,10 @@ impl Presence {
         p.special_whitespace =
             other_whitespace || (seen[usize::from(b' ')] != 0 && special_space());
         p.path_work = p.holds_any(b"./\\") && path_work(value);
+        p.comment_marks = (p.holds_any(b"*") && {
+            let finder = |pair: &[u8]| memchr::memmem::find(value, pair).is_some();
+            finder(b"/*") || finder(b"*/")
+        }) || (p.holds_any(b"-") && memchr::memmem::find(value, b"--").is_some());
         p
     }
 
@@ -70,8 +78,13 @@ impl Presence {
     fn of_each_byte(value: &[u8]) -> Presence {
         let mut p = Presence::default();
         let mut prev_space = true;
+        let mut prev = 0u8;
         for (i, &b) in value.iter().enumerate() {
             p.bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            if matches!([prev, b], [b'/', b'*'] | [b'*', b'/'] | [b'-', b'-']) {
+                p.comment_marks = true;
+            }
+            prev = b;
             let space = matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
             if space && (b != b' ' || prev_space) {
                 p.special_whitespace = true;
@@ -94,7 +107,9 @@ impl Presence {
     /// The presence as [`WORDS`](Self::WORDS) words (for the per-thread memo).
     pub fn to_words(&self, out: &mut [u64]) {
         out[..4].copy_from_slice(&self.bytes);
-        out[4] = u64::from(self.special_whitespace) | u64::from(self.path_work) << 1;
+        out[4] = u64::from(self.special_whitespace)
+            | u64::from(self.path_work) << 1
+            | u64::from(self.comment_marks) << 2;
     }
 
     /// The presence [`to_words`](Self::to_words) wrote.
@@ -105,6 +120,7 @@ impl Presence {
             bytes,
             special_whitespace: words[4] & 1 != 0,
             path_work: words[4] & 2 != 0,
+            comment_marks: words[4] & 4 != 0,
         }
     }
 
@@ -127,6 +143,7 @@ impl Presence {
         }
         self.special_whitespace |= other.special_whitespace;
         self.path_work |= other.path_work;
+        self.comment_marks |= other.comment_marks;
     }
 
     /// True when the value holds an ASCII capital letter.
@@ -140,6 +157,7 @@ impl Presence {
         trigger.always
             || (trigger.special_whitespace && self.special_whitespace)
             || (trigger.path && self.path_work)
+            || (trigger.comments && self.comment_marks)
             || self
                 .bytes
                 .iter()
@@ -179,6 +197,8 @@ pub struct Trigger {
     special_whitespace: bool,
     /// The chain normalizes paths (see [`Presence`]'s `path_work`).
     path: bool,
+    /// The chain removes or replaces comments (see [`Presence`]'s `comment_marks`).
+    comments: bool,
     /// The chain changes every value (`t:length`, `t:sha1`, `t:base64Decode` …).
     always: bool,
     /// What the chain does to ASCII case.
@@ -255,9 +275,12 @@ pub fn chain_trigger(chain: &[Transformation]) -> Trigger {
                 trigger.add_bytes(WHITESPACE);
                 trigger.add_bytes(b"\xa0\xc2");
             }
-            T::ReplaceComments => trigger.add_bytes(b"/"),
-            T::RemoveComments => trigger.add_bytes(b"/<-#"),
-            T::RemoveCommentsChar => trigger.add_bytes(b"/*<->#"),
+            // `<!--` and `-->` hold `--`.
+            T::ReplaceComments => trigger.comments = true,
+            T::RemoveComments | T::RemoveCommentsChar => {
+                trigger.comments = true;
+                trigger.add_bytes(b"#");
+            }
             T::NormalizePath | T::NormalisePath | T::NormalizePathWin | T::NormalisePathWin => {
                 trigger.path = true
             }
@@ -330,15 +353,15 @@ mod tests {
             p.to_words(&mut words);
             assert_eq!(Presence::from_words(&words), p, "{value:?}");
         }
-        let both = Presence::of(b"a  /./b");
-        assert!(both.special_whitespace && both.path_work);
+        let both = Presence::of(b"a  /./b--");
+        assert!(both.special_whitespace && both.path_work && both.comment_marks);
     }
 
     #[test]
     fn long_and_short_values_are_scanned_alike() {
         let mut rng = crate::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
         let mut next = || rng.next();
-        const BYTES: &[u8] = b" \t\n\r\x0b\x0c/(.\\aZ%&#\x00\xff";
+        const BYTES: &[u8] = b" \t\n\r\x0b\x0c/(.\\aZ%&#\x00\xff*-";
         for round in 0..3000 {
             let len = (next() % 40) as usize;
             let value: Vec<u8> = (0..len)
@@ -392,6 +415,14 @@ mod tests {
             b"/* c */ x",
             b"<!-- c -->",
             b"a -- b # c",
+            b"a - b / c * d",
+            b"2026-12-01 12/01 */",
+            b"SKU-00001/2",
+            b"a*/b",
+            b"<!- x ->",
+            b"x-->",
+            b"<!--",
+            b"a/*",
             b"../../etc/passwd",
             b"..\\..\\win",
             b"0x41424344",
@@ -440,6 +471,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A date's dashes or a path's slashes are no comment: chains that strip comments leave
+    /// such values to their own scan (CRS 942190 and 933210 on most API fields).
+    #[test]
+    fn a_lone_dash_or_slash_is_no_comment() {
+        let strip = chain_trigger(&[
+            Transformation::UrlDecodeUni,
+            Transformation::RemoveCommentsChar,
+        ]);
+        let replace = chain_trigger(&[Transformation::ReplaceComments]);
+        for plain in [
+            &b"SKU-00001"[..],
+            b"2026-12-01",
+            b"/shop/a-b/c",
+            b"2 * 3 / 4",
+        ] {
+            assert!(!Presence::of(plain).meets(&strip), "{plain:?}");
+            assert!(!Presence::of(plain).meets(&replace), "{plain:?}");
+        }
+        for marked in [&b"1--"[..], b"a/*b", b"b*/", b"<!--x"] {
+            assert!(Presence::of(marked).meets(&strip), "{marked:?}");
+        }
+        assert!(Presence::of(b"a#b").meets(&strip));
+        assert!(!Presence::of(b"a#b").meets(&replace));
     }
 
     #[test]
