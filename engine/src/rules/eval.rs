@@ -190,7 +190,7 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
     let (Some(filter), Some(id)) = (&rules.prefilter, link.prefilter) else {
         return false;
     };
-    let trigger = &rules.chain_triggers[link.chain_id as usize];
+    let trigger = rules.chains.trigger(link.chain_id);
     link.targets.iter().all(|target| {
         if target.spec.count {
             return false;
@@ -221,7 +221,8 @@ fn ruled_out(rules: &RuleSet, link: &Link, tx: &Transaction<'_>) -> bool {
                     source,
                     names,
                 };
-                !tx.cache.group_may_match(filter, &group, link, id, trigger)
+                !tx.cache
+                    .group_may_match(filter, &group, &rules.chains, link, id)
             });
         }
         let slot = variables::scalar_slot(target.spec.collection, tx.inputs.fields.len());
@@ -247,7 +248,7 @@ fn find_hits(
     found: &mut MatchedVars,
 ) {
     let argument = link.operator_argument.as_ref().map(|m| tx.expand(m));
-    let trigger = &rules.chain_triggers[link.chain_id as usize];
+    let trigger = rules.chains.trigger(link.chain_id);
     let filter = rules.prefilter.as_ref().zip(link.prefilter);
     // Values this thread saw the link miss before are not evaluated again.
     let memo = rules.prefilter.as_ref().zip(link.memo_id);
@@ -301,7 +302,7 @@ fn find_hits(
             link,
             (sources, names),
             filter,
-            trigger,
+            &rules.chains,
             &mut slots,
         );
         if let Some(f) = rules.prefilter.as_ref() {
@@ -361,7 +362,7 @@ fn field_slots(
     link: &Link,
     fields: (&[crate::parse::Source], bool),
     filter: Option<(&super::prefilter::Prefilter, u32)>,
-    trigger: &Trigger,
+    chains: &super::chains::Chains,
     slots: &mut Vec<u32>,
 ) {
     let (sources, names) = fields;
@@ -381,7 +382,7 @@ fn field_slots(
                     .eq_ignore_ascii_case(key)
             })),
             (None, Some((f, id))) if !link.multi_match && !group.indices.is_empty() => {
-                tx.cache.candidates(f, &group, link, id, trigger, slots);
+                tx.cache.candidates(f, &group, chains, link, id, slots);
             }
             _ => slots.extend(all),
         }

@@ -189,7 +189,7 @@ fn scope_scan(
     tx: &Transaction<'_>,
 ) -> u32 {
     let link = &rules.rules[scope.rule].links[0];
-    let trigger = &rules.chain_triggers[link.chain_id as usize];
+    let trigger = rules.chains.trigger(link.chain_id);
     let mut bits = prefilter::Bits::zeroed(filter.words());
     for (input, target) in scope.inputs.iter().zip(&scope.targets) {
         match input {
@@ -204,7 +204,9 @@ fn scope_scan(
                     source: *source,
                     names: *names,
                 };
-                let or = tx.cache.group_or(filter, &group, link, trigger);
+                let or = tx
+                    .cache
+                    .group_or(filter, &group, &rules.chains, link.chain_id);
                 tx.cache.or_into(&mut bits, or);
             }
             Input::Named { source, names, key } => {

@@ -1,6 +1,7 @@
 //! The ModSecurity-compatible rule engine (SecLang, OWASP CRS): compiled rules, transformations,
 //! operators, and the evaluator that runs them over a request.
 
+pub mod chains;
 pub mod eval;
 pub mod fast_hash;
 pub mod gate;

@@ -9,7 +9,7 @@ use regex::bytes::Regex;
 
 use super::key_pattern::KeyPattern;
 use super::operators::{self, Operator};
-use super::prefilter::{self, Prefilter, Trigger};
+use super::prefilter::Prefilter;
 use crate::geo::Geo;
 use crate::parse::Source;
 use crate::seclang::actions::{Action, Phase, SetVar};
@@ -182,8 +182,8 @@ pub struct RuleSet {
     pub phase_rules: [Vec<usize>; 6],
     /// The literals of every prefiltered link (see [`super::prefilter`]).
     pub prefilter: Option<Prefilter>,
-    /// For each transformation chain id, what makes the chain change a value.
-    pub chain_triggers: Vec<Trigger>,
+    /// The links' transformation chains (and their tails) by id.
+    pub chains: super::chains::Chains,
     /// Per rule, what rules it out for a whole request at once (see [`super::gate`]).
     pub gates: super::gate::Gates,
     /// Phase 1's request-independent start, run once at load.
@@ -262,7 +262,7 @@ impl RuleSet {
             settings: config.settings.clone(),
             phase_rules: Default::default(),
             prefilter: None,
-            chain_triggers: Vec::new(),
+            chains: Default::default(),
             gates: Default::default(),
             prologue: None,
         };
@@ -279,16 +279,10 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Gives equal transformation chains equal ids, and computes each chain's trigger.
+    /// Gives equal transformation chains equal ids (see [`super::chains`]).
     fn intern_chains(&mut self) {
-        let mut ids: HashMap<Vec<Transformation>, u32> = HashMap::new();
         for link in self.rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
-            let next = ids.len() as u32;
-            link.chain_id = *ids.entry(link.transformations.clone()).or_insert_with(|| {
-                self.chain_triggers
-                    .push(prefilter::chain_trigger(&link.transformations));
-                next
-            });
+            link.chain_id = self.chains.intern(&link.transformations);
         }
     }
 

@@ -12,12 +12,14 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use super::chains::{Chain, Chains};
 use super::fast_hash::FastMap;
 use super::prefilter::{self, Bits, Computed, Prefilter, Presence, Trigger};
 use super::ruleset::Link;
 use super::spare;
 use super::transformations;
 use crate::parse::{Field, Source};
+use crate::seclang::transformations::Transformation;
 use crate::seclang::variables::Collection;
 
 /// Number of field sources (see [`Source`]).
@@ -216,19 +218,29 @@ impl ValueCache {
         slot: Option<u32>,
         value: &'v [u8],
     ) -> Transformed<'v> {
+        self.transformed_by(chain_of(link, trigger), slot, value)
+    }
+
+    /// `value` (in `slot`, when it has one) after `chain`.
+    fn transformed_by<'v>(
+        &self,
+        chain: Chain<'_>,
+        slot: Option<u32>,
+        value: &'v [u8],
+    ) -> Transformed<'v> {
         let Some(slot) = slot else {
-            return transform(link, value);
+            return transform(chain.transformations, value);
         };
-        if trigger.leaves_unchanged(&self.presence(slot, value)) {
+        if chain.trigger.leaves_unchanged(&self.presence(slot, value)) {
             return Transformed::Same(value);
         }
-        let k = key(slot, link.chain_id);
+        let k = key(slot, chain.id);
         if let Some(known) = self.inner.borrow().transformed.get(&k) {
             return known
                 .clone()
                 .map_or(Transformed::Same(value), Transformed::Changed);
         }
-        let result = transform(link, value);
+        let result = transform(chain.transformations, value);
         let stored = match &result {
             Transformed::Same(_) => None,
             Transformed::Changed(v) => Some(Rc::clone(v)),
@@ -257,7 +269,7 @@ impl ValueCache {
         if link.multi_match {
             return self.multi_match_may_hold(filter, link, id, slot, value);
         }
-        let scan = self.transformed_scan(filter, link, trigger, slot, value);
+        let scan = self.transformed_scan(filter, chain_of(link, trigger), slot, value);
         self.has(scan, id)
     }
 
@@ -315,34 +327,37 @@ impl ValueCache {
         &self,
         filter: &Prefilter,
         fields: &FieldGroup<'_, '_>,
+        chains: &Chains,
         link: &Link,
         id: u32,
-        trigger: &Trigger,
     ) -> bool {
+        let trigger = chains.trigger(link.chain_id);
         if link.multi_match && self.group(filter, fields).presence.meets(trigger) {
             return true;
         }
-        let scans = self.group_scans(filter, fields, link, trigger);
+        let scans = self.group_scans(filter, fields, chains, link.chain_id);
         self.has(scans.or, id)
     }
 
-    /// A scan holding every id that a value of the group holds after the link's chain (an
+    /// A scan holding every id that a value of the group holds after chain `chain` (an
     /// offset in the arena): the group's untransformed values' scans OR-ed, plus the
     /// transformed scans of the values the chain may change. It may hold more than the exact
     /// OR (a changed value's untransformed literals), never less; it touches only the values
-    /// the chain changes, where the exact per-value scans need every member.
+    /// the chain changes, where the exact per-value scans need every member. Chains that come
+    /// down to the same tail for the group's values (see [`Chains::effective`]) share it.
     pub fn group_or(
         &self,
         filter: &Prefilter,
         fields: &FieldGroup<'_, '_>,
-        link: &Link,
-        trigger: &Trigger,
+        chains: &Chains,
+        chain: u32,
     ) -> u32 {
         let group = self.group(filter, fields);
-        if !group.presence.meets(trigger) {
+        if !group.presence.meets(chains.trigger(chain)) {
             return group.scan;
         }
-        let at = link.chain_id as usize * GROUPS + fields.id();
+        let chain = chains.effective(chain, &group.presence);
+        let at = chain.id as usize * GROUPS + fields.id();
         if let Some(&known) = self.inner.borrow().group_ors.get(at) {
             if known != u32::MAX {
                 return known;
@@ -351,8 +366,8 @@ impl ValueCache {
         let mut bits = Bits::zeroed(filter.words());
         self.or_into(&mut bits, group.scan);
         for (slot, value) in fields.values() {
-            if self.presence(slot, value).meets(trigger) {
-                let scan = self.transformed_scan(filter, link, trigger, slot, value);
+            if self.presence(slot, value).meets(chain.trigger) {
+                let scan = self.transformed_scan(filter, chain, slot, value);
                 self.or_into(&mut bits, scan);
             }
         }
@@ -377,7 +392,7 @@ impl ValueCache {
     ) -> u32 {
         let own = self.scanned(filter, slot, value);
         if own.presence.meets(trigger) {
-            self.transformed_scan(filter, link, trigger, slot, value)
+            self.transformed_scan(filter, chain_of(link, trigger), slot, value)
         } else {
             own.scan
         }
@@ -440,12 +455,12 @@ impl ValueCache {
         &self,
         filter: &Prefilter,
         fields: &FieldGroup<'_, '_>,
+        chains: &Chains,
         link: &Link,
         id: u32,
-        trigger: &Trigger,
         out: &mut Vec<u32>,
     ) {
-        let scans = self.group_scans(filter, fields, link, trigger);
+        let scans = self.group_scans(filter, fields, chains, link.chain_id);
         let inner = self.inner.borrow();
         out.extend(
             scans
@@ -456,23 +471,25 @@ impl ValueCache {
         );
     }
 
-    /// The scans of the group's values after the link's chain, computed on first use.
+    /// The scans of the group's values after chain `chain`, computed on first use (once for
+    /// the chains that come down to the same tail for them).
     fn group_scans(
         &self,
         filter: &Prefilter,
         fields: &FieldGroup<'_, '_>,
-        link: &Link,
-        trigger: &Trigger,
+        chains: &Chains,
+        chain: u32,
     ) -> Rc<GroupScans> {
         let group = self.group(filter, fields);
         let g = fields.id();
-        if !group.presence.meets(trigger) {
+        if !group.presence.meets(chains.trigger(chain)) {
             // The chain changes none of the group's values: their own scans stand.
             if let Some(own) = &self.inner.borrow().group_own[g] {
                 return Rc::clone(own);
             }
         }
-        let k = key(g as u32, link.chain_id);
+        let chain = chains.effective(chain, &group.presence);
+        let k = key(g as u32, chain.id);
         if let Some(known) = self.inner.borrow().group_scans.get(&k) {
             return Rc::clone(known);
         }
@@ -480,8 +497,8 @@ impl ValueCache {
         let mut members = Vec::with_capacity(fields.indices.len());
         for (slot, value) in fields.values() {
             let own = self.scanned(filter, slot, value);
-            let scan = if own.presence.meets(trigger) {
-                self.transformed_scan(filter, link, trigger, slot, value)
+            let scan = if own.presence.meets(chain.trigger) {
+                self.transformed_scan(filter, chain, slot, value)
             } else {
                 own.scan
             };
@@ -530,27 +547,26 @@ impl ValueCache {
         group
     }
 
-    /// The scan of the value in `slot` after the link's transformations, computed once.
+    /// The scan of the value in `slot` after `chain`, computed once.
     fn transformed_scan(
         &self,
         filter: &Prefilter,
-        link: &Link,
-        trigger: &Trigger,
+        chain: Chain<'_>,
         slot: u32,
         value: &[u8],
     ) -> u32 {
-        let k = key(slot, link.chain_id);
+        let k = key(slot, chain.id);
         if let Some(scan) = self.inner.borrow().scans.get(&k) {
             return *scan;
         }
         let hash = self.hash(slot, value);
         let mut bits = Bits::zeroed(filter.words());
-        let computed = Computed::Chain(link.chain_id);
+        let computed = Computed::Chain(chain.id);
         // Remembered under the identity of the prefilter that scans (`REQUEST_BODY` has its
         // own): the same bytes in another slot need every link's literals.
         let scanning = self.filter_for(filter, slot);
         scanning.remembered(computed, value, hash, &mut bits, |out| {
-            let transformed = self.transformed(link, trigger, Some(slot), value);
+            let transformed = self.transformed_by(chain, Some(slot), value);
             // The scan ignores ASCII case: a value the chain only re-cased has the original's.
             if transformed.eq_ignore_ascii_case(value) {
                 let own = self.scanned(filter, slot, value).scan;
@@ -781,10 +797,19 @@ impl FieldGroup<'_, '_> {
 /// Slots after the fields' for the request's fixed scalars.
 pub const SCALAR_SLOTS: usize = 16;
 
-/// Runs the link's transformations over `value`.
-fn transform<'v>(link: &Link, value: &'v [u8]) -> Transformed<'v> {
+/// The link's chain, whose trigger is `trigger`.
+fn chain_of<'l>(link: &'l Link, trigger: &'l Trigger) -> Chain<'l> {
+    Chain {
+        id: link.chain_id,
+        transformations: &link.transformations,
+        trigger,
+    }
+}
+
+/// Runs `transformations` over `value`.
+fn transform<'v>(transformations: &[Transformation], value: &'v [u8]) -> Transformed<'v> {
     let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
-    for t in &link.transformations {
+    for t in transformations {
         if let Some(next) = transformations::apply(*t, &current) {
             current = Cow::Owned(next);
         }
