@@ -122,7 +122,7 @@ fn crs_prefilter_passes_every_value_a_link_matches() {
                 continue;
             }
             matched += 1;
-            let trigger = &rules.chain_triggers[link.chain_id as usize];
+            let trigger = rules.chains.trigger(link.chain_id);
             if !cache.may_match(filter, link, id, trigger, 0, value) {
                 skipped.push(format!("{rule}: {:?}", String::from_utf8_lossy(value)));
             }
