@@ -93,31 +93,117 @@ pub struct Key<'v> {
     pub hash: u64,
 }
 
+/// Words an entry keeps in place: the nonzero words of most results and a short value. A
+/// lookup then reads one stretch of memory, where a separate buffer cost a second wait.
+const INLINE: usize = 14;
+
+/// A result, compressed: most of a scan's or a record's words are zero, and only the others are
+/// kept, after a mask of which they are.
 struct Entry {
     filter: u64,
     computed: u64,
-    /// The result's words, then the value's bytes packed into words.
-    data: Vec<u64>,
+    /// Bit `i` (below 63): word `i` of the result is nonzero and kept. Bit 63: the words from
+    /// 63 on are kept whole.
+    nonzero: u64,
     /// The value's length in bytes.
     len: u32,
+    /// The result's length in words.
+    words: u32,
+    /// The kept words of the result, then the value's bytes packed into words: in `inline` when
+    /// they fit, else in `spill`.
+    inline: [u64; INLINE],
+    spill: Vec<u64>,
+    /// The number of kept words (result and value).
+    stored: u32,
+    /// The number of kept words of the result.
+    kept: u32,
 }
 
 impl Entry {
+    fn empty() -> Entry {
+        Entry {
+            filter: 0,
+            computed: 0,
+            nonzero: 0,
+            len: 0,
+            words: 0,
+            inline: [0; INLINE],
+            spill: Vec::new(),
+            stored: 0,
+            kept: 0,
+        }
+    }
+
+    /// The kept words.
+    fn data(&self) -> &[u64] {
+        let n = self.stored as usize;
+        if n <= INLINE {
+            &self.inline[..n]
+        } else {
+            &self.spill
+        }
+    }
+
     fn holds(&self, key: &Key<'_>, words: usize) -> bool {
         self.filter == key.filter
             && self.computed == key.computed.code()
             && self.len as usize == key.value.len()
-            && self.data.len() == words + key.value.len().div_ceil(8)
-            && packed_eq(&self.data[words..], key.value)
+            && self.words as usize == words
+            && packed_eq(&self.data()[self.kept as usize..], key.value)
     }
 
     fn fill(&mut self, key: &Key<'_>, bits: &[u64]) {
         self.filter = key.filter;
         self.computed = key.computed.code();
         self.len = key.value.len() as u32;
-        self.data.clear();
-        self.data.extend_from_slice(bits);
-        self.data.extend(key.value.chunks(8).map(pack));
+        self.words = bits.len() as u32;
+        let (head, tail) = bits.split_at(bits.len().min(63));
+        let mut nonzero = head
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        let tail_kept = tail.iter().any(|w| *w != 0);
+        if tail_kept {
+            nonzero |= 1 << 63;
+        }
+        self.nonzero = nonzero;
+        let kept =
+            head.iter().filter(|w| **w != 0).count() + if tail_kept { tail.len() } else { 0 };
+        self.kept = kept as u32;
+        let stored = kept + key.value.len().div_ceil(8);
+        self.stored = stored as u32;
+        let kept_words = head
+            .iter()
+            .filter(|w| **w != 0)
+            .chain(tail.iter().filter(|_| tail_kept))
+            .copied();
+        let words = kept_words.chain(key.value.chunks(8).map(pack));
+        if stored <= INLINE {
+            self.spill = Vec::new();
+            for (slot, w) in self.inline.iter_mut().zip(words) {
+                *slot = w;
+            }
+        } else {
+            self.spill.clear();
+            self.spill.extend(words);
+        }
+    }
+
+    /// ORs the result into `out` (of the result's length).
+    fn or_result_into(&self, out: &mut [u64]) {
+        let data = self.data();
+        let mut mask = self.nonzero & !(1 << 63);
+        let mut k = 0;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            out[i] |= data[k];
+            k += 1;
+            mask &= mask - 1;
+        }
+        if self.nonzero & 1 << 63 != 0 {
+            or_into(&mut out[63..], &data[k..self.kept as usize]);
+        }
     }
 }
 
@@ -203,7 +289,7 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
         let m = &mut *m.borrow_mut();
         let found = find(m, key, bits.len());
         if let Some(e) = found.and_then(|i| m.entries[i].as_mut()) {
-            e.data[..bits.len()].copy_from_slice(bits);
+            e.fill(key, bits);
         }
         found.is_some()
     });
@@ -248,7 +334,7 @@ fn lookup(key: &Key<'_>, out: &mut [u64]) -> bool {
         let m = m.borrow();
         let hit = find(&m, key, words).and_then(|i| m.entries[i].as_ref());
         if let Some(e) = hit {
-            or_into(out, &e.data[..words]);
+            e.or_result_into(out);
         }
         hit.is_some()
     })
@@ -273,12 +359,7 @@ fn insert(key: &Key<'_>, bits: &[u64]) {
         match &mut m.entries[set] {
             Some(e) => e.fill(key, bits),
             empty => {
-                let mut e = Entry {
-                    filter: 0,
-                    computed: 0,
-                    data: Vec::new(),
-                    len: 0,
-                };
+                let mut e = Entry::empty();
                 e.fill(key, bits);
                 *empty = Some(e);
             }
@@ -369,6 +450,38 @@ mod tests {
             "the record was not pushed out by a duplicate"
         );
         assert!(!fetch(&key(32, Computed::Own, value), &mut out));
+    }
+
+    /// Results come back word for word whatever their length, how many of their words are zero
+    /// and whether they and their value fit in the entry.
+    #[test]
+    fn results_come_back_whole_from_their_compressed_entries() {
+        let mut rng = crate::test_rng::XorShift(0x5EED_0F_C0FFEE);
+        for words in [0usize, 1, 9, 27, 62, 63, 64, 70, 130] {
+            for density in [0u64, 1, 4, 64] {
+                for value_len in [1usize, 8, 20, 100] {
+                    let value: Vec<u8> = (0..value_len).map(|_| rng.next() as u8).collect();
+                    let bits: Vec<u64> = (0..words)
+                        .map(|_| {
+                            let r = rng.next();
+                            if r % 64 < density {
+                                r
+                            } else {
+                                0
+                            }
+                        })
+                        .collect();
+                    let k = key(41, Computed::Own, &value);
+                    store(&k, &bits);
+                    let mut out = vec![0u64; words];
+                    assert!(fetch(&k, &mut out), "{words} words, {value_len} bytes");
+                    assert_eq!(
+                        out, bits,
+                        "{words} words, density {density}, {value_len} bytes"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
