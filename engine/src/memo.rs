@@ -456,7 +456,7 @@ mod tests {
     /// and whether they and their value fit in the entry.
     #[test]
     fn results_come_back_whole_from_their_compressed_entries() {
-        let mut rng = crate::test_rng::XorShift(0x5EED_0F_C0FFEE);
+        let mut rng = crate::test_rng::XorShift(0x5EED_0FC0_FFEE);
         for words in [0usize, 1, 9, 27, 62, 63, 64, 70, 130] {
             for density in [0u64, 1, 4, 64] {
                 for value_len in [1usize, 8, 20, 100] {
