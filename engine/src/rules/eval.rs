@@ -296,24 +296,11 @@ fn find_hits(
             continue;
         };
         let mut slots = SLOTS.take();
-        field_slots(
-            tx,
-            target,
-            link,
-            (sources, names),
-            filter,
-            &rules.chains,
-            &mut slots,
-        );
-        if let Some(f) = rules.prefilter.as_ref() {
-            let multi = link
-                .prefilter
-                .filter(|_| link.multi_match)
-                .and_then(|id| f.multi_bit(id));
-            if link.memo_id.is_some() || multi.is_some() {
-                tx.cache
-                    .drop_known_misses(f, link.memo_id, multi, &mut slots);
-            }
+        let known = KnownMisses::of(rules, link);
+        field_slots(rules, tx, target, link, (sources, names), known, &mut slots);
+        if let Some(k) = known {
+            tx.cache
+                .drop_known_misses(k.filter, k.link, k.multi, &mut slots);
         }
         // Candidates were not prefiltered per value for a named field or `multiMatch`.
         let check_each = link.multi_match || target.field_key().is_some();
@@ -347,6 +334,31 @@ fn find_hits(
     }
 }
 
+/// What a link's values may be known not to match by (see [`ValueCache::drop_known_misses`]).
+#[derive(Clone, Copy)]
+struct KnownMisses<'f> {
+    filter: &'f super::prefilter::Prefilter,
+    /// The link's memo id, when its misses are remembered.
+    link: Option<u32>,
+    /// The link's bit in the `multiMatch` records, when it has one.
+    multi: Option<usize>,
+}
+
+impl<'f> KnownMisses<'f> {
+    fn of(rules: &'f RuleSet, link: &Link) -> Option<KnownMisses<'f>> {
+        let filter = rules.prefilter.as_ref()?;
+        let multi = link
+            .prefilter
+            .filter(|_| link.multi_match)
+            .and_then(|id| filter.multi_bit(id));
+        (link.memo_id.is_some() || multi.is_some()).then_some(KnownMisses {
+            filter,
+            link: link.memo_id,
+            multi,
+        })
+    }
+}
+
 thread_local! {
     /// The slot list [`find_hits`] fills per field-group target, kept for the next one.
     static SLOTS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
@@ -357,15 +369,16 @@ thread_local! {
 /// (`REQUEST_HEADERS:User-Agent`) the fields of that name; with a prefilter (and no
 /// `multiMatch`), only the values whose scan holds one of the operator's literals; else all.
 fn field_slots(
+    rules: &RuleSet,
     tx: &Transaction<'_>,
     target: &super::ruleset::Target,
     link: &Link,
     fields: (&[crate::parse::Source], bool),
-    filter: Option<(&super::prefilter::Prefilter, u32)>,
-    chains: &super::chains::Chains,
+    known: Option<KnownMisses<'_>>,
     slots: &mut Vec<u32>,
 ) {
     let (sources, names) = fields;
+    let filter = rules.prefilter.as_ref().zip(link.prefilter);
     slots.clear();
     for &source in sources {
         let group = FieldGroup {
@@ -374,6 +387,15 @@ fn field_slots(
             source,
             names,
         };
+        if group.indices.is_empty() {
+            continue;
+        }
+        if known.is_some_and(|k| {
+            tx.cache
+                .group_known_missed(k.filter, &group, k.link, k.multi)
+        }) {
+            continue;
+        }
         let all = group.indices.iter().map(|&i| 2 * i + u32::from(names));
         match (target.field_key(), filter) {
             (Some(key), _) => slots.extend(all.filter(|&slot| {
@@ -381,8 +403,15 @@ fn field_slots(
                     .name
                     .eq_ignore_ascii_case(key)
             })),
-            (None, Some((f, id))) if !link.multi_match && !group.indices.is_empty() => {
-                tx.cache.candidates(f, &group, chains, link, id, slots);
+            (None, Some((f, id))) if !link.multi_match => {
+                tx.cache
+                    .candidates(f, &group, &rules.chains, link, id, slots);
+            }
+            // A `multiMatch` link is prefiltered per value, unless its group is ruled out.
+            (None, Some((f, id))) => {
+                if tx.cache.group_may_match(f, &group, &rules.chains, link, id) {
+                    slots.extend(all);
+                }
             }
             _ => slots.extend(all),
         }

@@ -71,6 +71,9 @@ struct Inner {
     groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
     group_own: [Option<Rc<GroupScans>>; GROUPS],
+    /// Per group: the offset in `arena` of what its values' records all hold (see
+    /// [`ValueCache::group_known_missed`]).
+    group_records: [Option<u32>; GROUPS],
     /// `(group, chain)` → the group's values' scans after the chain.
     group_scans: FastMap<u64, Rc<GroupScans>>,
     /// At `chain × GROUPS + group`: a superset of the OR of the group's scans after the chain
@@ -125,6 +128,7 @@ impl Inner {
         self.hashes.resize(slots, 0);
         self.groups = Default::default();
         self.group_own = Default::default();
+        self.group_records = Default::default();
         self.group_scans.clear();
         self.group_ors.clear();
         self.scopes.clear();
@@ -525,6 +529,8 @@ impl ValueCache {
         let mut presence = Presence::default();
         let mut bits = Bits::zeroed(filter.words());
         let mut members = Vec::with_capacity(fields.indices.len());
+        let mut common = Bits::zeroed(filter.miss_words() + filter.multi_words());
+        common.fill(u64::MAX);
         // The values' memo sets are read together first (see [`memo::warm`]), from their hashes
         // gathered beforehand: reading them back from the cache between the table reads, or
         // computing them there, measured slower (10 KB JSON 250-255 against 273-281 us).
@@ -537,12 +543,15 @@ impl ValueCache {
             let s = self.scanned(filter, slot, value);
             presence.add(&s.presence);
             self.or_into(&mut bits, s.scan);
+            self.fold_records(filter, s.scan, &mut common);
             members.push((slot, s.scan));
         }
         let or = self.store(&bits);
+        let records = self.store(&common);
         let group = Scanned { presence, scan: or };
         let mut inner = self.inner.borrow_mut();
         inner.groups[g] = Some(group);
+        inner.group_records[g] = Some(records);
         inner.group_own[g] = Some(Rc::new(GroupScans { or, members }));
         group
     }
@@ -680,6 +689,47 @@ impl ValueCache {
                 .is_some_and(|m| bit_at(block + multis, m) && !bit_at(block + multis, held + m));
             !missed && !ruled_out
         });
+    }
+
+    /// True when every value of the group is known not to match a link, from the records their
+    /// own scans brought: the link with memo id `link` missed them all, or, for a `multiMatch`
+    /// link with record bit `multi`, its prefilter ruled them all out. What the records hold in
+    /// common is gathered as the group's values are scanned (each block is at hand then); the
+    /// links that test it then skip the group whole, where a pass over the values' records
+    /// would reach for each (an API's recurring body, request after request).
+    pub fn group_known_missed(
+        &self,
+        filter: &Prefilter,
+        fields: &FieldGroup<'_, '_>,
+        link: Option<u32>,
+        multi: Option<usize>,
+    ) -> bool {
+        self.group(filter, fields);
+        let inner = self.inner.borrow();
+        let Some(at) = inner.group_records[fields.id()] else {
+            return false;
+        };
+        let common = &inner.arena[at as usize..];
+        link.is_some_and(|l| prefilter::has(common, l))
+            || multi.is_some_and(|m| prefilter::has(&common[filter.miss_words()..], m as u32))
+    }
+
+    /// ANDs into `common` what the records of the value block at `block` say of every link:
+    /// the links that missed it, then the `multiMatch` links ruled out for it.
+    fn fold_records(&self, filter: &Prefilter, block: u32, common: &mut [u64]) {
+        let (miss_words, multi_words) = (filter.miss_words(), filter.multi_words());
+        let inner = self.inner.borrow();
+        let block = &inner.arena[block as usize..];
+        let misses = &block[Record::Misses.offset(filter)..][..miss_words];
+        let (missed, ruled_out) = common.split_at_mut(miss_words);
+        for (c, m) in missed.iter_mut().zip(misses) {
+            *c &= m;
+        }
+        let record = &block[Record::MultiMatches.offset(filter)..][..2 * multi_words];
+        let (computed, held) = record.split_at(multi_words);
+        for ((c, done), held) in ruled_out.iter_mut().zip(computed).zip(held) {
+            *c &= done & !held;
+        }
     }
 
     /// Remembers that the link with memo id `link` did not match the value in `slot`.
