@@ -82,18 +82,8 @@ impl Chains {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::transformations;
+    use crate::rules::transformations::apply_chain as apply;
     use Transformation as T;
-
-    fn apply(chain: &[Transformation], value: &[u8]) -> Vec<u8> {
-        let mut v = value.to_vec();
-        for t in chain {
-            if let Some(next) = transformations::apply(*t, &v) {
-                v = next;
-            }
-        }
-        v
-    }
 
     /// CRS's whitespace-removing chains share their tail for plain words with spaces, and each
     /// value comes out of a chain as out of its effective tail.

@@ -384,16 +384,6 @@ mod tests {
         assert_eq!(Presence::of_by_table(&body), Presence::of_each_byte(&body));
     }
 
-    fn apply_chain(chain: &[Transformation], value: &[u8]) -> Vec<u8> {
-        let mut v = value.to_vec();
-        for t in chain {
-            if let Some(next) = transformations::apply(*t, &v) {
-                v = next;
-            }
-        }
-        v
-    }
-
     /// For every transformation and many values: when the value does not meet the trigger,
     /// the transformation leaves it equal up to ASCII case.
     #[test]
@@ -452,7 +442,7 @@ mod tests {
                 if Presence::of(v).meets(&trigger) {
                     continue;
                 }
-                let out = apply_chain(&[t], v);
+                let out = transformations::apply_chain(&[t], v);
                 if trigger.leaves_unchanged(&Presence::of(v)) {
                     assert_eq!(
                         out,

@@ -80,6 +80,18 @@ pub fn apply(t: Transformation, input: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// `value` after every transformation of `chain` in turn (for tests that compare chains).
+#[cfg(test)]
+pub fn apply_chain(chain: &[Transformation], value: &[u8]) -> Vec<u8> {
+    let mut v = value.to_vec();
+    for t in chain {
+        if let Some(next) = apply(*t, &v) {
+            v = next;
+        }
+    }
+    v
+}
+
 /// True when `t` never makes a value longer: every decoding, removal and case change (each
 /// output byte stands for at least one input byte); false for encodings, hashes, `t:length` and
 /// `t:utf8toUnicode`. A value shorter than a literal stays too short for it after such a chain.
