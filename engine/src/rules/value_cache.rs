@@ -116,6 +116,41 @@ impl Inner {
             && self.presences.capacity() <= KEEP_AT_MOST
     }
 
+    /// The untransformed value's presence and the offset of its block in the arena (its scan,
+    /// presence and records), from the per-thread memo or scanned, on first use.
+    fn own(&mut self, filter: &Prefilter, slot: u32, value: &[u8], hash: u64) -> Scanned {
+        let s = slot as usize;
+        if let (Some(Some(presence)), Some(Some(scan))) =
+            (self.presences.get(s), self.slot_scans.get(s))
+        {
+            return Scanned {
+                presence: *presence,
+                scan: *scan,
+            };
+        }
+        let words = filter.words();
+        let block = Record::block_words(filter);
+        // `REQUEST_BODY` has a prefilter of its own (see `Prefilter::for_body`).
+        let filter = if self.body_slot == Some(slot) {
+            filter.for_body()
+        } else {
+            filter
+        };
+        let at = self.arena.len();
+        self.arena.resize(at + block, 0);
+        filter.scan_own(value, hash, &mut self.arena[at..]);
+        let presence = Presence::from_words(&self.arena[at + words..]);
+        let scan = at as u32;
+        if let Some(entry) = self.presences.get_mut(s) {
+            // A presence computed before is the same.
+            *entry = Some(presence);
+        }
+        if let Some(entry) = self.slot_scans.get_mut(s) {
+            *entry = Some(scan);
+        }
+        Scanned { presence, scan }
+    }
+
     /// Empties every map and table, keeping their capacity, for a request with `slots` slots.
     fn reset(&mut self, slots: usize) {
         self.transformed.clear();
@@ -538,13 +573,21 @@ impl ValueCache {
             .values()
             .map(|(slot, value)| self.hash(slot, value))
             .collect();
-        filter.warm(Computed::Own, hashes);
-        for (slot, value) in fields.values() {
-            let s = self.scanned(filter, slot, value);
-            presence.add(&s.presence);
-            self.or_into(&mut bits, s.scan);
-            self.fold_records(filter, s.scan, &mut common);
-            members.push((slot, s.scan));
+        filter.warm(Computed::Own, &hashes);
+        let words = filter.words();
+        {
+            // One borrow for the whole group: its values' blocks are at hand in turn.
+            let mut inner = self.inner.borrow_mut();
+            for ((slot, value), &hash) in fields.values().zip(&hashes) {
+                let s = inner.own(filter, slot, value, hash);
+                presence.add(&s.presence);
+                let block = &inner.arena[s.scan as usize..];
+                for (b, w) in bits.iter_mut().zip(&block[..words]) {
+                    *b |= w;
+                }
+                fold_records(filter, block, &mut common);
+                members.push((slot, s.scan));
+            }
         }
         let or = self.store(&bits);
         let records = self.store(&common);
@@ -636,24 +679,7 @@ impl ValueCache {
             return Scanned { presence, scan };
         }
         let hash = self.hash(slot, value);
-        let words = filter.words();
-        let block = Record::block_words(filter);
-        let filter = self.filter_for(filter, slot);
-        let mut inner = self.inner.borrow_mut();
-        let at = inner.arena.len();
-        inner.arena.resize(at + block, 0);
-        filter.scan_own(value, hash, &mut inner.arena[at..]);
-        let presence = Presence::from_words(&inner.arena[at + words..]);
-        let scan = at as u32;
-        let s = slot as usize;
-        if let Some(entry) = inner.presences.get_mut(s) {
-            // A presence computed before is the same.
-            *entry = Some(presence);
-        }
-        if let Some(entry) = inner.slot_scans.get_mut(s) {
-            *entry = Some(scan);
-        }
-        Scanned { presence, scan }
+        self.inner.borrow_mut().own(filter, slot, value, hash)
     }
 
     /// True when this thread remembers that the link with memo id `link` did not match the value
@@ -712,24 +738,6 @@ impl ValueCache {
         let common = &inner.arena[at as usize..];
         link.is_some_and(|l| prefilter::has(common, l))
             || multi.is_some_and(|m| prefilter::has(&common[filter.miss_words()..], m as u32))
-    }
-
-    /// ANDs into `common` what the records of the value block at `block` say of every link:
-    /// the links that missed it, then the `multiMatch` links ruled out for it.
-    fn fold_records(&self, filter: &Prefilter, block: u32, common: &mut [u64]) {
-        let (miss_words, multi_words) = (filter.miss_words(), filter.multi_words());
-        let inner = self.inner.borrow();
-        let block = &inner.arena[block as usize..];
-        let misses = &block[Record::Misses.offset(filter)..][..miss_words];
-        let (missed, ruled_out) = common.split_at_mut(miss_words);
-        for (c, m) in missed.iter_mut().zip(misses) {
-            *c &= m;
-        }
-        let record = &block[Record::MultiMatches.offset(filter)..][..2 * multi_words];
-        let (computed, held) = record.split_at(multi_words);
-        for ((c, done), held) in ruled_out.iter_mut().zip(computed).zip(held) {
-            *c &= done & !held;
-        }
     }
 
     /// Remembers that the link with memo id `link` did not match the value in `slot`.
@@ -810,6 +818,23 @@ impl ValueCache {
     /// True when prefilter id `id` is set in the scan at `scan`.
     pub fn has(&self, scan: u32, id: u32) -> bool {
         prefilter::has(&self.inner.borrow().arena[scan as usize..], id)
+    }
+}
+
+/// ANDs into `common` what the records of a value's block (its own scan, presence and records,
+/// from its start) say of every link: the links that missed the value, then the `multiMatch`
+/// links ruled out for it.
+fn fold_records(filter: &Prefilter, block: &[u64], common: &mut [u64]) {
+    let (miss_words, multi_words) = (filter.miss_words(), filter.multi_words());
+    let misses = &block[Record::Misses.offset(filter)..][..miss_words];
+    let (missed, ruled_out) = common.split_at_mut(miss_words);
+    for (c, m) in missed.iter_mut().zip(misses) {
+        *c &= m;
+    }
+    let record = &block[Record::MultiMatches.offset(filter)..][..2 * multi_words];
+    let (computed, held) = record.split_at(multi_words);
+    for ((c, done), held) in ruled_out.iter_mut().zip(computed).zip(held) {
+        *c &= done & !held;
     }
 }
 

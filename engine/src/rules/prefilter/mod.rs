@@ -368,8 +368,8 @@ impl Prefilter {
 
     /// Brings the per-thread memo's sets for `computed` of these values into the CPU cache
     /// (see [`memo::warm`]).
-    pub fn warm(&self, computed: Computed, hashes: impl IntoIterator<Item = u64>) {
-        memo::warm(self.uid, computed, hashes);
+    pub fn warm(&self, computed: Computed, hashes: &[u64]) {
+        memo::warm(self.uid, computed, hashes.iter().copied());
     }
 
     /// ORs into `out` what `compute` sets for `value` (whose [`value_hash`] is `hash`) under
