@@ -29,7 +29,9 @@ pub fn apply<'a>(value: Cow<'a, [u8]>, f: fn(&[u8]) -> Cow<'_, [u8]>) -> Cow<'a,
 /// Full-width ASCII forms (U+FF01–U+FF5E, UTF-8 `EF BC 81`–`EF BD 9E`) become plain ASCII
 /// (the part of ModSecurity's `utf8toUnicode` + `urlDecodeUni` that matters to matchers).
 pub fn fold_fullwidth(input: &[u8]) -> Cow<'_, [u8]> {
-    if !input.windows(3).any(|w| fullwidth_at(w).is_some()) {
+    // Every full-width form starts with 0xEF: most values are ruled out by one search.
+    if memchr::memchr(0xEF, input).is_none() || !input.windows(3).any(|w| fullwidth_at(w).is_some())
+    {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());

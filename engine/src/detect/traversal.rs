@@ -92,6 +92,9 @@ impl Traversal {
 
     /// The sensitive file pattern found in `value` (already decoded, `/` separators).
     fn sensitive_file(&self, value: &[u8]) -> Option<&'static str> {
+        // Every pattern holds a `.` or a `/` (a test checks): most values are ruled out by one
+        // search instead of the automaton.
+        memchr::memchr2(b'.', b'/', value)?;
         self.files.find_overlapping_iter(value).find_map(|m| {
             let spec = SENSITIVE_FILES.get(m.pattern().as_usize())?;
             let starts_segment = !spec.pattern.starts_with('.')
@@ -233,6 +236,14 @@ mod tests {
 
     fn rules(found: &[Finding]) -> Vec<u32> {
         found.iter().map(|f| f.rule_id).collect()
+    }
+
+    /// [`Traversal::sensitive_file`] skips values without a `.` or `/`: every pattern has one.
+    #[test]
+    fn every_sensitive_file_pattern_holds_a_dot_or_a_slash() {
+        for f in SENSITIVE_FILES {
+            assert!(f.pattern.contains(['.', '/']), "{}", f.pattern);
+        }
     }
 
     #[test]
