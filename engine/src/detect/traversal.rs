@@ -124,10 +124,16 @@ impl Traversal {
     fn inspect_field(&self, field: &Field<'_>, from: usize, out: &mut Vec<Finding>) {
         match field.source {
             Source::QueryArg | Source::BodyArg => {
-                let name = decode_passes(Cow::Borrowed(&field.name), 1);
-                if has_traversal(&name) {
-                    let variable = format!("ARGS_NAMES:{}", String::from_utf8_lossy(&field.name));
-                    push_once(out, from, traversal_finding(variable, &name));
+                if may_hold_path(&field.name) {
+                    let name = decode_passes(Cow::Borrowed(&field.name), 1);
+                    if has_traversal(&name) {
+                        let variable =
+                            format!("ARGS_NAMES:{}", String::from_utf8_lossy(&field.name));
+                        push_once(out, from, traversal_finding(variable, &name));
+                    }
+                }
+                if !may_hold_path(&field.value) {
+                    return;
                 }
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
@@ -208,6 +214,26 @@ fn decode_passes(mut value: Cow<'_, [u8]>, passes: usize) -> Cow<'_, [u8]> {
     value
 }
 
+/// The bytes a value needs one of before either rule can find anything in it, decoded or not:
+/// a dot or a separator, or the start of an encoding that can turn into one (`%`, overlong
+/// UTF-8 leads, the full-width lead `0xEF`).
+const PATH_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = [b'.', b'/', b'\\', b'%', 0xC0, 0xC1, 0xE0, 0xEF];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// False for a value neither rule can find anything in (most argument names and values: words,
+/// numbers, SKUs): one pass over its bytes instead of the decoders' and matchers' searches.
+fn may_hold_path(value: &[u8]) -> bool {
+    value.iter().any(|&b| PATH_BYTES[usize::from(b)])
+}
+
 /// True when `value` has a run of two or more dots between separators (`/`, `\`, `;`, or the
 /// value's start before it), or exactly `..` after a slash at the very end.
 fn has_traversal(value: &[u8]) -> bool {
@@ -243,6 +269,49 @@ mod tests {
     fn every_sensitive_file_pattern_holds_a_dot_or_a_slash() {
         for f in SENSITIVE_FILES {
             assert!(f.pattern.contains(['.', '/']), "{}", f.pattern);
+        }
+    }
+
+    /// Values the byte check passes over are those where decoding finds no dot or separator;
+    /// encoded traversals and files in names and values are still found.
+    #[test]
+    fn values_without_path_bytes_are_skipped_and_encoded_ones_are_not() {
+        for plain in [
+            &b"Blue cotton shirt size M"[..],
+            b"SKU-00001",
+            b"gift wrap please",
+            b"",
+        ] {
+            assert!(!may_hold_path(plain), "{plain:?}");
+        }
+        for encoded in [
+            &b"%2e%2e%2fetc%2fpasswd"[..],
+            b"\xc0\xae",
+            b"\xef\xbc\x8e\xef\xbc\x8e/x",
+            b"a.b",
+            b"a/b",
+            b"a\\b",
+        ] {
+            assert!(may_hold_path(encoded), "{encoded:?}");
+        }
+        let d = Traversal::new();
+        for (name, value) in [
+            (&b"file"[..], &b"%2e%2e%2f%2e%2e%2fetc%2fpasswd"[..]),
+            (b"%2e%2e%2fx", b"1"),
+            (
+                b"f",
+                "\u{ff0e}\u{ff0e}/\u{ff0e}\u{ff0e}/etc/passwd".as_bytes(),
+            ),
+            (b"f", b"\xc0\xae\xc0\xae/\xc0\xae\xc0\xae/win.ini"),
+        ] {
+            let field = Field {
+                source: Source::QueryArg,
+                name: Cow::Borrowed(name),
+                value: Cow::Borrowed(value),
+            };
+            let mut out = Vec::new();
+            d.inspect_field(&field, 0, &mut out);
+            assert!(!out.is_empty(), "{name:?}={value:?}");
         }
     }
 
