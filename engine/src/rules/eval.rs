@@ -368,6 +368,8 @@ thread_local! {
 /// reads (`fields`: its sources and whether it reads names), in field order: for a named field
 /// (`REQUEST_HEADERS:User-Agent`) the fields of that name; with a prefilter (and no
 /// `multiMatch`), only the values whose scan holds one of the operator's literals; else all.
+/// A source whose values the link is `known` to miss, every one, adds none (see
+/// [`ValueCache::group_known_missed`]); so does one a `multiMatch` link's prefilter rules out.
 fn field_slots(
     rules: &RuleSet,
     tx: &Transaction<'_>,
