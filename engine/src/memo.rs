@@ -27,7 +27,7 @@ const DETECTOR_SLOTS: usize = 4096;
 /// Entries per set.
 const WAYS: usize = 4;
 const _: () = assert!(SLOTS.is_power_of_two() && DETECTOR_SLOTS.is_power_of_two());
-/// Longer values rarely repeat and are not memoized. Entries take 176 bytes in place (1.4 MiB
+/// Longer values rarely repeat and are not memoized. Entries take 168 bytes in place (1.3 MiB
 /// for the scan table, 0.7 MiB for the detector table, per thread); a long value with a dense
 /// result spills up to about 0.5 KiB more.
 const MAX_LEN: usize = 256;
@@ -103,8 +103,8 @@ const INLINE: usize = 14;
 struct Entry {
     filter: u64,
     computed: u64,
-    /// Bit `i` (below 63): word `i` of the result is nonzero and kept. Bit 63: the words from
-    /// 63 on are kept whole.
+    /// Bit `i` (below 63): word `i` of the result is nonzero and kept. Bit 63 ([`TAIL`]): the
+    /// words from 63 on are kept whole.
     nonzero: u64,
     /// The value's length in bytes.
     len: u32,
@@ -114,11 +114,10 @@ struct Entry {
     /// they fit, else in `spill`.
     inline: [u64; INLINE],
     spill: Vec<u64>,
-    /// The number of kept words (result and value).
-    stored: u32,
-    /// The number of kept words of the result.
-    kept: u32,
 }
+
+/// [`Entry::nonzero`]'s bit for the words from 63 on.
+const TAIL: u64 = 1 << 63;
 
 impl Entry {
     fn empty() -> Entry {
@@ -130,14 +129,22 @@ impl Entry {
             words: 0,
             inline: [0; INLINE],
             spill: Vec::new(),
-            stored: 0,
-            kept: 0,
         }
     }
 
-    /// The kept words.
+    /// The number of kept words of the result.
+    fn kept(&self) -> usize {
+        let tail = if self.nonzero & TAIL != 0 {
+            self.words as usize - 63
+        } else {
+            0
+        };
+        (self.nonzero & !TAIL).count_ones() as usize + tail
+    }
+
+    /// The kept words (result and value).
     fn data(&self) -> &[u64] {
-        let n = self.stored as usize;
+        let n = self.kept() + (self.len as usize).div_ceil(8);
         if n <= INLINE {
             &self.inline[..n]
         } else {
@@ -150,7 +157,7 @@ impl Entry {
             && self.computed == key.computed.code()
             && self.len as usize == key.value.len()
             && self.words as usize == words
-            && packed_eq(&self.data()[self.kept as usize..], key.value)
+            && packed_eq(&self.data()[self.kept()..], key.value)
     }
 
     fn fill(&mut self, key: &Key<'_>, bits: &[u64]) {
@@ -159,28 +166,19 @@ impl Entry {
         self.len = key.value.len() as u32;
         self.words = bits.len() as u32;
         let (head, tail) = bits.split_at(bits.len().min(63));
-        let mut nonzero = head
+        let tail_kept = tail.iter().any(|w| *w != 0);
+        self.nonzero = head
             .iter()
             .enumerate()
             .filter(|(_, w)| **w != 0)
-            .fold(0u64, |m, (i, _)| m | 1 << i);
-        let tail_kept = tail.iter().any(|w| *w != 0);
-        if tail_kept {
-            nonzero |= 1 << 63;
-        }
-        self.nonzero = nonzero;
-        let kept =
-            head.iter().filter(|w| **w != 0).count() + if tail_kept { tail.len() } else { 0 };
-        self.kept = kept as u32;
-        let stored = kept + key.value.len().div_ceil(8);
-        self.stored = stored as u32;
-        let kept_words = head
+            .fold(if tail_kept { TAIL } else { 0 }, |m, (i, _)| m | 1 << i);
+        let words = head
             .iter()
             .filter(|w| **w != 0)
             .chain(tail.iter().filter(|_| tail_kept))
-            .copied();
-        let words = kept_words.chain(key.value.chunks(8).map(pack));
-        if stored <= INLINE {
+            .copied()
+            .chain(key.value.chunks(8).map(pack));
+        if self.kept() + key.value.len().div_ceil(8) <= INLINE {
             self.spill = Vec::new();
             for (slot, w) in self.inline.iter_mut().zip(words) {
                 *slot = w;
@@ -194,16 +192,15 @@ impl Entry {
     /// ORs the result into `out` (of the result's length).
     fn or_result_into(&self, out: &mut [u64]) {
         let data = self.data();
-        let mut mask = self.nonzero & !(1 << 63);
+        let mut mask = self.nonzero & !TAIL;
         let mut k = 0;
         while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            out[i] |= data[k];
+            out[mask.trailing_zeros() as usize] |= data[k];
             k += 1;
             mask &= mask - 1;
         }
-        if self.nonzero & 1 << 63 != 0 {
-            or_into(&mut out[63..], &data[k..self.kept as usize]);
+        if self.nonzero & TAIL != 0 {
+            or_into(&mut out[63..], &data[k..self.kept()]);
         }
     }
 }
@@ -302,14 +299,14 @@ pub fn store(key: &Key<'_>, bits: &[u64]) {
 /// Reads the tags of the sets where `computed` results for values with these hashes (under
 /// owner `filter`) would be, so that the lookups that follow find them in the CPU cache: these
 /// reads are independent of each other, where each lookup waits for its own.
-pub fn warm(filter: u64, computed: Computed, hashes: impl IntoIterator<Item = u64>) {
+pub fn warm(filter: u64, computed: Computed, hashes: &[u64]) {
     computed.table().with(|m| {
         // Only a hint: nothing to do while the table is in use.
         let Ok(m) = m.try_borrow() else {
             return;
         };
         let mut sum = 0u32;
-        for hash in hashes {
+        for &hash in hashes {
             let key = Key {
                 filter,
                 computed,

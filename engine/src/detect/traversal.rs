@@ -214,24 +214,14 @@ fn decode_passes(mut value: Cow<'_, [u8]>, passes: usize) -> Cow<'_, [u8]> {
     value
 }
 
-/// The bytes a value needs one of before either rule can find anything in it, decoded or not:
-/// a dot or a separator, or the start of an encoding that can turn into one (`%`, overlong
-/// UTF-8 leads, the full-width lead `0xEF`).
-const PATH_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let bytes = [b'.', b'/', b'\\', b'%', 0xC0, 0xC1, 0xE0, 0xEF];
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
-
 /// False for a value neither rule can find anything in (most argument names and values: words,
-/// numbers, SKUs): one pass over its bytes instead of the decoders' and matchers' searches.
+/// numbers, SKUs): one pass over its bytes instead of the decoders' and matchers' searches. It
+/// needs a dot or a separator, or the start of an encoding that can turn into one (`%`,
+/// overlong UTF-8 leads, the full-width lead `0xEF`).
 fn may_hold_path(value: &[u8]) -> bool {
-    value.iter().any(|&b| PATH_BYTES[usize::from(b)])
+    value
+        .iter()
+        .any(|&b| matches!(b, b'.' | b'/' | b'\\' | b'%' | 0xC0 | 0xC1 | 0xE0 | 0xEF))
 }
 
 /// True when `value` has a run of two or more dots between separators (`/`, `\`, `;`, or the

@@ -130,12 +130,7 @@ impl Inner {
         }
         let words = filter.words();
         let block = Record::block_words(filter);
-        // `REQUEST_BODY` has a prefilter of its own (see `Prefilter::for_body`).
-        let filter = if self.body_slot == Some(slot) {
-            filter.for_body()
-        } else {
-            filter
-        };
+        let filter = self.filter_for(filter, slot);
         let at = self.arena.len();
         self.arena.resize(at + block, 0);
         filter.scan_own(value, hash, &mut self.arena[at..]);
@@ -149,6 +144,16 @@ impl Inner {
             *entry = Some(scan);
         }
         Scanned { presence, scan }
+    }
+
+    /// The prefilter that scans the value in `slot`: `REQUEST_BODY`'s own (see
+    /// [`Prefilter::for_body`]), else `filter`.
+    fn filter_for<'f>(&self, filter: &'f Prefilter, slot: u32) -> &'f Prefilter {
+        if self.body_slot == Some(slot) {
+            filter.for_body()
+        } else {
+            filter
+        }
     }
 
     /// Empties every map and table, keeping their capacity, for a request with `slots` slots.
@@ -217,6 +222,13 @@ impl Record {
             Record::Misses => records,
             Record::MultiMatches => records + filter.miss_words(),
         }
+    }
+
+    /// What a value's [`MultiMatches`](Record::MultiMatches) record (`words`, from its start)
+    /// says of the `multiMatch` link with bit `bit`: whether it may hold, once computed.
+    fn multi_answer(filter: &Prefilter, words: &[u64], bit: usize) -> Option<bool> {
+        let held = filter.multi_words() * 64 + bit;
+        prefilter::has(words, bit as u32).then(|| prefilter::has(words, held as u32))
     }
 
     /// The length in words of a value's [`Computed::Own`] block under `filter`.
@@ -326,17 +338,14 @@ impl ValueCache {
         let Some(bit) = filter.multi_bit(id) else {
             return compute();
         };
-        let held = filter.multi_words() * 64 + bit;
         let record = Record::MultiMatches;
         let at = self.record_at(filter, record, slot, value) as usize;
-        {
-            let inner = self.inner.borrow();
-            let words = &inner.arena[at..at + record.words(filter)];
-            if prefilter::has(words, bit as u32) {
-                return prefilter::has(words, held as u32);
-            }
+        let known = Record::multi_answer(filter, &self.inner.borrow().arena[at..], bit);
+        if let Some(holds) = known {
+            return holds;
         }
         let holds = compute();
+        let held = filter.multi_words() * 64 + bit;
         let learned = [Some(bit), holds.then_some(held)];
         self.add_to_record(filter, record, slot, value, learned.into_iter().flatten());
         holds
@@ -616,7 +625,7 @@ impl ValueCache {
         let computed = Computed::Chain(chain.id);
         // Remembered under the identity of the prefilter that scans (`REQUEST_BODY` has its
         // own): the same bytes in another slot need every link's literals.
-        let scanning = self.filter_for(filter, slot);
+        let scanning = self.inner.borrow().filter_for(filter, slot);
         scanning.remembered(computed, value, hash, &mut bits, |out| {
             let transformed = self.transformed_by(chain, Some(slot), value);
             // The scan ignores ASCII case: a value the chain only re-cased has the original's.
@@ -639,16 +648,6 @@ impl ValueCache {
         let words = bits.len();
         for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
             *b |= w;
-        }
-    }
-
-    /// The prefilter that scans the value in `slot`: `REQUEST_BODY`'s own (see
-    /// [`Prefilter::for_body`]), else `filter`.
-    fn filter_for<'f>(&self, filter: &'f Prefilter, slot: u32) -> &'f Prefilter {
-        if self.inner.borrow().body_slot == Some(slot) {
-            filter.for_body()
-        } else {
-            filter
         }
     }
 
@@ -703,16 +702,14 @@ impl ValueCache {
         let inner = self.inner.borrow();
         let misses = Record::Misses.offset(filter);
         let multis = Record::MultiMatches.offset(filter);
-        let held = filter.multi_words() * 64;
-        let bit_at = |at: usize, bit: usize| inner.arena[at + bit / 64] & (1 << (bit % 64)) != 0;
         slots.retain(|&slot| {
             let Some(&Some(block)) = inner.slot_scans.get(slot as usize) else {
                 return true;
             };
-            let block = block as usize;
-            let missed = link.is_some_and(|l| bit_at(block + misses, l as usize));
+            let block = &inner.arena[block as usize..];
+            let missed = link.is_some_and(|l| prefilter::has(&block[misses..], l));
             let ruled_out = multi
-                .is_some_and(|m| bit_at(block + multis, m) && !bit_at(block + multis, held + m));
+                .is_some_and(|m| Record::multi_answer(filter, &block[multis..], m) == Some(false));
             !missed && !ruled_out
         });
     }
@@ -769,9 +766,9 @@ impl ValueCache {
         value: &[u8],
         bits: impl IntoIterator<Item = usize>,
     ) {
-        let own = self.own_block(filter, slot, value) as usize;
+        let own = self.scanned(filter, slot, value).scan as usize;
         let hash = self.hash(slot, value);
-        let scanning = self.filter_for(filter, slot);
+        let scanning = self.inner.borrow().filter_for(filter, slot);
         let mut inner = self.inner.borrow_mut();
         let at = own + record.offset(filter);
         let words = &mut inner.arena[at..at + record.words(filter)];
@@ -787,17 +784,7 @@ impl ValueCache {
     /// The offset in the arena of the value's record of kind `record`: part of the block the
     /// value's own scan brought from the per-thread memo.
     fn record_at(&self, filter: &Prefilter, record: Record, slot: u32, value: &[u8]) -> u32 {
-        self.own_block(filter, slot, value) + record.offset(filter) as u32
-    }
-
-    /// The offset in the arena of the value's block (its own scan, presence and records),
-    /// scanning the value on first use.
-    fn own_block(&self, filter: &Prefilter, slot: u32, value: &[u8]) -> u32 {
-        let known = self.inner.borrow().slot_scans.get(slot as usize).copied();
-        match known {
-            Some(Some(at)) => at,
-            _ => self.scanned(filter, slot, value).scan,
-        }
+        self.scanned(filter, slot, value).scan + record.offset(filter) as u32
     }
 
     /// The memo hash of the untransformed value in `slot`, computed on first use.

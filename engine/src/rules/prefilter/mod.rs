@@ -369,7 +369,7 @@ impl Prefilter {
     /// Brings the per-thread memo's sets for `computed` of these values into the CPU cache
     /// (see [`memo::warm`]).
     pub fn warm(&self, computed: Computed, hashes: &[u64]) {
-        memo::warm(self.uid, computed, hashes.iter().copied());
+        memo::warm(self.uid, computed, hashes);
     }
 
     /// ORs into `out` what `compute` sets for `value` (whose [`value_hash`] is `hash`) under

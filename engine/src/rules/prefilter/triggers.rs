@@ -57,20 +57,17 @@ impl Presence {
         let other_whitespace = [b'\t', b'\n', 0x0b, 0x0c, b'\r']
             .iter()
             .any(|&b| seen[usize::from(b)] != 0);
+        let has_pair = |pair: &[u8]| memchr::memmem::find(value, pair).is_some();
         let special_space = || {
             value.first() == Some(&b' ')
                 || value.last() == Some(&b' ')
-                || [&b"  "[..], b" /", b" ("]
-                    .iter()
-                    .any(|pair| memchr::memmem::find(value, pair).is_some())
+                || [&b"  "[..], b" /", b" ("].into_iter().any(has_pair)
         };
         p.special_whitespace =
             other_whitespace || (seen[usize::from(b' ')] != 0 && special_space());
         p.path_work = p.holds_any(b"./\\") && path_work(value);
-        p.comment_marks = (p.holds_any(b"*") && {
-            let finder = |pair: &[u8]| memchr::memmem::find(value, pair).is_some();
-            finder(b"/*") || finder(b"*/")
-        }) || (p.holds_any(b"-") && memchr::memmem::find(value, b"--").is_some());
+        p.comment_marks = (p.holds_any(b"*") && (has_pair(b"/*") || has_pair(b"*/")))
+            || (p.holds_any(b"-") && has_pair(b"--"));
         p
     }
 
