@@ -881,6 +881,39 @@ SecRule ARGS "@rx evil" "id:30,phase:2,deny,status:403,multiMatch,t:none,t:base6
         assert_eq!(ids(&e, known.as_bytes()), "");
     }
 
+    /// A value repeated in several fields (a JSON order's product name on every line) is
+    /// judged in each of them, before and after the thread has seen it: every copy counts,
+    /// under every transformation, and a different value among the copies is judged for itself.
+    #[test]
+    fn a_value_repeated_across_fields_counts_in_each() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRule ARGS "@rx ^attack" "id:20,phase:2,pass,nolog,t:none,setvar:tx.plain=+1"
+SecRule ARGS "@rx ^attack" "id:21,phase:2,pass,nolog,t:none,t:urlDecode,t:lowercase,setvar:tx.decoded=+1"
+SecRule TX:plain "@eq 2" "id:30,phase:2,pass,log"
+SecRule TX:decoded "@eq 4" "id:31,phase:2,pass,log"
+"#,
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                ids(&e, b"/p?a=attack&b=%2541ttack&c=attack&d=%2541ttack"),
+                "30,31"
+            );
+            assert_eq!(
+                ids(&e, b"/p?a=%2541ttack&b=%2541ttack&c=%2541ttack&d=attack"),
+                "31"
+            );
+            assert_eq!(
+                ids(
+                    &e,
+                    b"/p?a=%2541ttack&b=%2541ttack&c=%2541ttack&d=%2541ttacx"
+                ),
+                ""
+            );
+        }
+    }
+
     #[test]
     fn a_ctl_removing_a_target_with_a_bad_regex_fails_to_load_with_its_line() {
         let config = crate::seclang::parse_str(

@@ -67,6 +67,11 @@ struct Inner {
     slot_scans: Vec<Option<u32>>,
     /// Per slot: the value's hash for the per-thread memo (0: not computed yet).
     hashes: Vec<u64>,
+    /// Per slot: an earlier slot of its group holding the same bytes, whose block and
+    /// transformed forms it shares ([`NO_TWIN`]: none).
+    twins: Vec<u32>,
+    /// Scratch room for [`Twins`], kept for its capacity.
+    twin_table: Vec<u32>,
     /// Per group (`source × 2 + names`): what its fields hold together and their scans OR-ed.
     groups: [Option<Scanned>; GROUPS],
     /// Per group: its untransformed values' scans.
@@ -146,6 +151,22 @@ impl Inner {
         Scanned { presence, scan }
     }
 
+    /// Makes the value in `slot`, not looked at yet, share the block of the value in `first`
+    /// (already looked at), which holds the same bytes; returns it. `None` when `slot` was
+    /// looked at before (it keeps its own block).
+    fn share(&mut self, slot: u32, first: u32) -> Option<Scanned> {
+        let (s, f) = (slot as usize, first as usize);
+        if !matches!(self.slot_scans.get(s), Some(None)) {
+            return None;
+        }
+        let presence = (*self.presences.get(f)?)?;
+        let scan = (*self.slot_scans.get(f)?)?;
+        self.presences[s] = Some(presence);
+        self.slot_scans[s] = Some(scan);
+        self.twins[s] = first;
+        Some(Scanned { presence, scan })
+    }
+
     /// The prefilter that scans the value in `slot`: `REQUEST_BODY`'s own (see
     /// [`Prefilter::for_body`]), else `filter`.
     fn filter_for<'f>(&self, filter: &'f Prefilter, slot: u32) -> &'f Prefilter {
@@ -166,6 +187,8 @@ impl Inner {
         self.slot_scans.resize(slots, None);
         self.hashes.clear();
         self.hashes.resize(slots, 0);
+        self.twins.clear();
+        self.twins.resize(slots, NO_TWIN);
         self.groups = Default::default();
         self.group_own = Default::default();
         self.group_records = Default::default();
@@ -285,7 +308,7 @@ impl ValueCache {
         if chain.trigger.leaves_unchanged(&self.presence(slot, value)) {
             return Transformed::Same(value);
         }
-        let k = key(slot, chain.id);
+        let k = key(self.first_twin(slot), chain.id);
         if let Some(known) = self.inner.borrow().transformed.get(&k) {
             return known
                 .clone()
@@ -453,11 +476,8 @@ impl ValueCache {
         if !presence.meets(trigger) {
             return Some(own);
         }
-        self.inner
-            .borrow()
-            .scans
-            .get(&key(slot, link.chain_id))
-            .copied()
+        let k = key(self.first_twin(slot), link.chain_id);
+        self.inner.borrow().scans.get(&k).copied()
     }
 
     /// What the untransformed value in `slot` holds and where its scan is, when this request
@@ -587,7 +607,16 @@ impl ValueCache {
         {
             // One borrow for the whole group: its values' blocks are at hand in turn.
             let mut inner = self.inner.borrow_mut();
-            for ((slot, value), &hash) in fields.values().zip(&hashes) {
+            let values: Vec<(u32, &[u8])> = fields.values().collect();
+            let mut twins = Twins::new(std::mem::take(&mut inner.twin_table), values.len());
+            for (i, (&(slot, value), &hash)) in values.iter().zip(&hashes).enumerate() {
+                if let Some(first) = twins.first_of(&values, &hashes, i) {
+                    // The same bytes as an earlier value: the same block, nothing to add.
+                    if let Some(s) = inner.share(slot, values[first].0) {
+                        members.push((slot, s.scan));
+                        continue;
+                    }
+                }
                 let s = inner.own(filter, slot, value, hash);
                 presence.add(&s.presence);
                 let block = &inner.arena[s.scan as usize..];
@@ -597,6 +626,7 @@ impl ValueCache {
                 fold_records(filter, block, &mut common);
                 members.push((slot, s.scan));
             }
+            inner.twin_table = twins.into_table();
         }
         let or = self.store(&bits);
         let records = self.store(&common);
@@ -616,7 +646,7 @@ impl ValueCache {
         slot: u32,
         value: &[u8],
     ) -> u32 {
-        let k = key(slot, chain.id);
+        let k = key(self.first_twin(slot), chain.id);
         if let Some(scan) = self.inner.borrow().scans.get(&k) {
             return *scan;
         }
@@ -787,6 +817,15 @@ impl ValueCache {
         self.scanned(filter, slot, value).scan + record.offset(filter) as u32
     }
 
+    /// The first slot of the value's group that holds the same bytes as `slot` (`slot` itself
+    /// when it is the first): its transformed forms and scans are the ones `slot` has.
+    fn first_twin(&self, slot: u32) -> u32 {
+        match self.inner.borrow().twins.get(slot as usize) {
+            Some(&first) if first != NO_TWIN => first,
+            _ => slot,
+        }
+    }
+
     /// The memo hash of the untransformed value in `slot`, computed on first use.
     fn hash(&self, slot: u32, value: &[u8]) -> u64 {
         let known = self.inner.borrow().hashes.get(slot as usize).copied();
@@ -822,6 +861,58 @@ fn fold_records(filter: &Prefilter, block: &[u64], common: &mut [u64]) {
     let (computed, held) = record.split_at(multi_words);
     for ((c, done), held) in ruled_out.iter_mut().zip(computed).zip(held) {
         *c &= done & !held;
+    }
+}
+
+/// [`Inner::twins`] for a slot with no earlier twin.
+const NO_TWIN: u32 = u32::MAX;
+
+/// Finds, among a group's values, the first one holding the same bytes as each: JSON bodies
+/// repeat values (`true`, a currency, a status, a product name in every line of an order),
+/// and a value seen earlier in the request needs no lookup of its own in the per-thread memo.
+/// An open-addressing table of value indices (plus one; 0 is an empty place) by memo hash.
+struct Twins {
+    table: Vec<u32>,
+}
+
+impl Twins {
+    /// A table for `len` values, on the room of `table`.
+    fn new(mut table: Vec<u32>, len: usize) -> Twins {
+        table.clear();
+        table.resize((2 * len).next_power_of_two().max(2), 0);
+        Twins { table }
+    }
+
+    /// The index of the first of `values` (with their memo hashes) equal to value `i`, when it
+    /// is an earlier one; else remembers `i` as the first of its bytes. Values too long for the
+    /// memo (hash 0) are never compared.
+    fn first_of(&mut self, values: &[(u32, &[u8])], hashes: &[u64], i: usize) -> Option<usize> {
+        let hash = hashes[i];
+        if hash == 0 {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let mut at = (hash ^ hash >> 32) as usize & mask;
+        loop {
+            match self.table[at] {
+                0 => {
+                    self.table[at] = i as u32 + 1;
+                    return None;
+                }
+                j => {
+                    let j = j as usize - 1;
+                    if hashes[j] == hash && values[j].1 == values[i].1 {
+                        return Some(j);
+                    }
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The table's room, for the next group.
+    fn into_table(self) -> Vec<u32> {
+        self.table
     }
 }
 
