@@ -18,7 +18,7 @@ use std::hash::Hasher;
 
 use crate::rules::fast_hash::FastHasher;
 
-/// Number of scan entries per thread, in sets of [`WAYS`] (newest first): room for most of
+/// Number of scan entries per thread, in sets of [`WAYS`] (the oldest replaced first): room for most of
 /// the values of a 10 KB JSON body through CRS's chains.
 const SLOTS: usize = 8192;
 /// Number of detector entries per thread: room for the names and common values of a few
@@ -231,6 +231,8 @@ fn packed_eq(words: &[u64], value: &[u8]) -> bool {
 struct Slots {
     tags: Vec<u32>,
     entries: Vec<Option<Entry>>,
+    /// Per set: the way the next insertion takes, the oldest one (ways are filled in turn).
+    next: Vec<u8>,
 }
 
 impl Slots {
@@ -238,6 +240,7 @@ impl Slots {
         Slots {
             tags: vec![0; len],
             entries: (0..len).map(|_| None).collect(),
+            next: vec![0; len / WAYS],
         }
     }
 }
@@ -350,11 +353,12 @@ fn insert(key: &Key<'_>, bits: &[u64]) {
     key.computed.table().with(|m| {
         let m = &mut *m.borrow_mut();
         let (set, tag) = place_of(key, m.tags.len());
-        // The oldest entry makes room: it moves out, its buffer is reused for the new one.
-        m.tags[set..set + WAYS].rotate_right(1);
-        m.entries[set..set + WAYS].rotate_right(1);
-        m.tags[set] = tag;
-        match &mut m.entries[set] {
+        // The oldest entry makes room, in place: its buffer is reused for the new one.
+        let turn = &mut m.next[set / WAYS];
+        let at = set + usize::from(*turn);
+        *turn = (*turn + 1) % WAYS as u8;
+        m.tags[at] = tag;
+        match &mut m.entries[at] {
             Some(e) => e.fill(key, bits),
             empty => {
                 let mut e = Entry::empty();
