@@ -46,8 +46,41 @@ impl Target<'_> {
 }
 
 /// The injection targets of all fields, in field order (a field's name before its value).
-pub fn injection_targets<'f>(inputs: &'f Inputs<'_>) -> impl Iterator<Item = Target<'f>> {
-    inputs.fields.iter().flat_map(field_targets).flatten()
+pub fn injection_targets<'f>(inputs: &'f Inputs<'_>) -> InjectionTargets<'f, 'f> {
+    InjectionTargets {
+        fields: inputs.fields.iter(),
+        value: None,
+    }
+}
+
+/// The iterator of [`injection_targets`]: a field at a time, its value kept for the next call
+/// (a plain loop; the flattening adapters cost as much as the detectors' memo lookups on a
+/// body of hundreds of fields).
+pub struct InjectionTargets<'f, 'a> {
+    fields: std::slice::Iter<'f, Field<'a>>,
+    /// The value of the field whose name came last.
+    value: Option<Target<'f>>,
+}
+
+impl<'f> Iterator for InjectionTargets<'f, '_> {
+    type Item = Target<'f>;
+
+    fn next(&mut self) -> Option<Target<'f>> {
+        if let Some(value) = self.value.take() {
+            return Some(value);
+        }
+        for field in &mut self.fields {
+            match field_targets(field) {
+                [Some(first), second] => {
+                    self.value = second;
+                    return Some(first);
+                }
+                [None, Some(second)] => return Some(second),
+                [None, None] => {}
+            }
+        }
+        None
+    }
 }
 
 /// The name and value targets of one field (none for fields the injection rules skip).
