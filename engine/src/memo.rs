@@ -568,6 +568,31 @@ mod tests {
 
     /// Values whose keys fall in the same set do not evict each other (up to the set's ways).
     #[test]
+    fn a_full_set_gives_up_its_oldest_entry_first() {
+        let value = |i: u32| format!("memo-evict-value-{i}").into_bytes();
+        let set = |v: &[u8]| place_of(&key(6, Computed::Scan, v), SLOTS).0;
+        let first = value(0);
+        let same: Vec<Vec<u8>> = (1..)
+            .map(value)
+            .filter(|v| set(v) == set(&first))
+            .take(WAYS)
+            .collect();
+        let mut calls = 0;
+        scan(6, &first, &mut [0u64], &mut calls);
+        for v in &same {
+            scan(6, v, &mut [0u64], &mut calls);
+        }
+        assert_eq!(calls, 1 + WAYS as u32);
+        // The newest WAYS values are still there; the first was replaced by the last.
+        for v in &same {
+            scan(6, v, &mut [0u64], &mut calls);
+        }
+        assert_eq!(calls, 1 + WAYS as u32, "the newest values stay memoized");
+        scan(6, &first, &mut [0u64], &mut calls);
+        assert_eq!(calls, 2 + WAYS as u32, "the oldest value was given up");
+    }
+
+    #[test]
     fn values_sharing_a_set_stay_memoized() {
         let value = |i: u32| format!("memo-pair-value-{i}").into_bytes();
         let set = |v: &[u8]| place_of(&key(5, Computed::Scan, v), SLOTS).0;
