@@ -837,6 +837,47 @@ SecRule REQUEST_HEADERS:X-Data "@rx attack%77" "id:4,phase:2,deny,status:403,t:n
         }
     }
 
+    /// A long body is scanned as several stretches at once: a literal anywhere in it is found,
+    /// across the stretches' borders and at either end included.
+    #[test]
+    fn a_literal_anywhere_in_a_long_body_is_found() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule REQUEST_BODY "@rx attackword" "id:1,phase:2,deny,status:403,t:none"
+"#,
+        );
+        let post = |data: &[u8]| {
+            let req = Request {
+                method: b"POST",
+                uri: b"/upload",
+                version: b"HTTP/1.1",
+                headers: vec![crate::request::Header {
+                    name: b"Content-Type",
+                    value: b"text/plain",
+                }],
+                body: vec![crate::request::BodyPart::Memory(data)],
+                ..Default::default()
+            };
+            e.check(&req, None).rule_ids()
+        };
+        let word = b"attackword";
+        for len in [3_000usize, 10_000, 100_001] {
+            let quarter = len.div_ceil(4);
+            let mut places = vec![0, len - word.len()];
+            for border in [quarter, 2 * quarter, 3 * quarter] {
+                places.extend((border - word.len()..=border).step_by(3));
+            }
+            for at in places {
+                let mut body = vec![b'a'; len];
+                body[at..at + word.len()].copy_from_slice(word);
+                assert_eq!(post(&body), "1", "{len} bytes, word at {at}");
+            }
+            assert_eq!(post(&vec![b'a'; len]), "", "{len} bytes without the word");
+        }
+    }
+
     /// A value a rule missed is remembered per rule: another rule (other transformations) still
     /// matches the same value, and the rule still matches a value it has not seen, on requests
     /// after the misses were remembered.

@@ -15,6 +15,7 @@ mod evasion;
 mod literals;
 mod multi_match;
 mod prefix_trie;
+mod streams;
 mod triggers;
 
 use std::borrow::Cow;
@@ -73,7 +74,7 @@ impl Condition {
 /// trie. Matching ignores ASCII case.
 #[derive(Debug)]
 pub struct Prefilter {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Automaton>,
     /// The prefilter ids of the links whose literal is an automaton pattern (see `owner_start`).
     owners: Vec<u32>,
     /// Pattern `p`'s owners are `owners[owner_start[p]..owner_start[p + 1]]`.
@@ -126,10 +127,28 @@ pub struct Prefilter {
     parts: Vec<u32>,
 }
 
+/// The literals' automaton, and how it is run over a value.
+#[derive(Debug)]
+enum Automaton {
+    /// The crate's overlapping search, which skips to where a literal may start when it can:
+    /// for values of every size.
+    Searched(AhoCorasick),
+    /// Walked step by step, a long value as several stretches at once (see [`streams`]): for
+    /// `REQUEST_BODY`, long and never skipped through (its automaton is small; the walk keeps
+    /// several of its table reads in flight).
+    Walked(Box<aho_corasick::dfa::DFA>),
+}
+
 impl Prefilter {
     /// Builds the prefilter from each link's condition (the index is the link's prefilter id).
     /// `None` when there is nothing to prefilter.
     pub fn build(sets: &[Condition]) -> Option<Prefilter> {
+        Prefilter::build_as(sets, false)
+    }
+
+    /// [`build`](Self::build), with the automaton walked (see [`Automaton::Walked`]) when
+    /// `walked`.
+    fn build_as(sets: &[Condition], walked: bool) -> Option<Prefilter> {
         let mut all: Vec<Condition> = sets.to_vec();
         let mut parts: Vec<Vec<u32>> = Vec::with_capacity(sets.len());
         let mut conjunctive = vec![0u64; sets.len().div_ceil(64)];
@@ -144,7 +163,7 @@ impl Prefilter {
             }
             parts.push(own);
         }
-        let mut prefilter = Prefilter::build_each(&all)?;
+        let mut prefilter = Prefilter::build_each(&all, walked)?;
         if conjunctive.iter().any(|w| *w != 0) {
             prefilter.conjunctive = conjunctive;
             prefilter.part_start = offsets(&parts);
@@ -154,7 +173,7 @@ impl Prefilter {
     }
 
     /// [`build`](Self::build) without the [`Condition::also`] sets.
-    fn build_each(sets: &[Condition]) -> Option<Prefilter> {
+    fn build_each(sets: &[Condition], walked: bool) -> Option<Prefilter> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<u32>> = Vec::new();
         let mut tails: Vec<Vec<(u32, u32, u32)>> = Vec::new();
@@ -232,15 +251,25 @@ impl Prefilter {
         }
         let automaton = if patterns.is_empty() {
             None
+        } else if walked {
+            Some(Automaton::Walked(Box::new(
+                aho_corasick::dfa::DFA::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    // A walk has no use for the skips; without them no start state is special.
+                    .prefilter(false)
+                    .build(&patterns)
+                    .ok()?,
+            )))
         } else {
-            Some(
+            Some(Automaton::Searched(
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
                     .build(&patterns)
                     .ok()?,
-            )
+            ))
         };
         let mut single_used = [false; 256];
         let mut rows = Vec::new();
@@ -313,7 +342,7 @@ impl Prefilter {
                 }
             })
             .collect();
-        self.body = Prefilter::build(&body_sets)
+        self.body = Prefilter::build_as(&body_sets, true)
             .filter(|b| b.words() == self.words())
             .map(Box::new);
     }
@@ -447,10 +476,18 @@ impl Prefilter {
                 }
             }
         }
-        if let Some(automaton) = &self.automaton {
-            for m in automaton.find_overlapping_iter(value) {
-                self.matched(value, &m, out);
+        match &self.automaton {
+            Some(Automaton::Searched(automaton)) => {
+                for m in automaton.find_overlapping_iter(value) {
+                    self.matched(value, m.pattern().as_usize(), m.end(), out);
+                }
             }
+            Some(Automaton::Walked(dfa)) => {
+                streams::for_each_match(dfa, value, |pattern, end| {
+                    self.matched(value, pattern, end, out);
+                });
+            }
+            None => {}
         }
         if self.squeezed.is_none() && self.prefixes.is_none() {
             return;
@@ -474,16 +511,15 @@ impl Prefilter {
         }
     }
 
-    /// Sets in `out` the ids whose literal the automaton match `m` in `value` is: the pattern
-    /// itself, or the pattern followed by the rest of the literal.
-    fn matched(&self, value: &[u8], m: &aho_corasick::Match, out: &mut [u64]) {
-        let p = m.pattern().as_usize();
+    /// Sets in `out` the ids whose literal the automaton's pattern `p`, found in `value` up to
+    /// offset `end`, is: the pattern itself, or the pattern followed by the rest of the literal.
+    fn matched(&self, value: &[u8], p: usize, end: usize, out: &mut [u64]) {
         let (from, to) = (
             self.owner_start[p] as usize,
             self.owner_start[p + 1] as usize,
         );
         set_all(out, &self.owners[from..to]);
-        let after = &value[m.end()..];
+        let after = &value[end..];
         let (from, to) = (self.tail_start[p] as usize, self.tail_start[p + 1] as usize);
         for &(id, at, len) in &self.tails[from..to] {
             let (at, len) = (at as usize, len as usize);
@@ -539,8 +575,10 @@ impl Prefilter {
 
     /// Heap bytes the prefilter holds (the automaton and the owner lists).
     pub fn memory_usage(&self) -> usize {
-        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage)
-            + (self.owners.capacity() + self.owner_start.capacity()) * 4
+        self.automaton.as_ref().map_or(0, |a| match a {
+            Automaton::Searched(a) => a.memory_usage(),
+            Automaton::Walked(dfa) => aho_corasick::automaton::Automaton::memory_usage(&**dfa),
+        }) + (self.owners.capacity() + self.owner_start.capacity()) * 4
             + self.tail_start.capacity() * 4
             + self.tails.capacity() * 12
             + self.tail_bytes.capacity()
