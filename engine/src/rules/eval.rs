@@ -864,10 +864,13 @@ SecRule REQUEST_BODY "@rx attackword" "id:1,phase:2,deny,status:403,t:none"
         };
         let word = b"attackword";
         for len in [3_000usize, 10_000, 100_001] {
-            let quarter = len.div_ceil(4);
             let mut places = vec![0, len - word.len()];
-            for border in [quarter, 2 * quarter, 3 * quarter] {
-                places.extend((border - word.len()..=border).step_by(3));
+            // The borders of halves, quarters and eighths, wherever the stretches fall.
+            for parts in [2, 4, 8] {
+                let part = len.div_ceil(parts);
+                for border in (1..parts).map(|k| k * part) {
+                    places.extend((border - word.len()..=border).step_by(3));
+                }
             }
             for at in places {
                 let mut body = vec![b'a'; len];

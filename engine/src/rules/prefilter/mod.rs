@@ -133,7 +133,7 @@ enum Automaton {
     /// The crate's overlapping search, which skips to where a literal may start when it can:
     /// for values of every size.
     Searched(AhoCorasick),
-    /// Walked step by step, a long value as several stretches at once (see [`streams`]): for
+    /// Walked step by step, a long value as eight stretches at once (see [`streams`]): for
     /// `REQUEST_BODY`, long and never skipped through (its automaton is small; the walk keeps
     /// several of its table reads in flight).
     Walked(Box<aho_corasick::dfa::DFA>),
