@@ -18,8 +18,8 @@ use std::hash::Hasher;
 
 use crate::rules::fast_hash::FastHasher;
 
-/// Number of scan entries per thread, in sets of [`WAYS`] (the oldest replaced first): room for most of
-/// the values of a 10 KB JSON body through CRS's chains.
+/// Number of scan entries per thread, in sets of [`WAYS`] (the oldest replaced first): room
+/// for most of the values of a 10 KB JSON body through CRS's chains.
 const SLOTS: usize = 8192;
 /// Number of detector entries per thread: room for the names and common values of a few
 /// hundred JSON fields.
@@ -566,7 +566,7 @@ mod tests {
         );
     }
 
-    /// Values whose keys fall in the same set do not evict each other (up to the set's ways).
+    /// A value beyond a set's ways replaces the set's oldest entry; the newer ones stay.
     #[test]
     fn a_full_set_gives_up_its_oldest_entry_first() {
         let value = |i: u32| format!("memo-evict-value-{i}").into_bytes();
@@ -592,6 +592,7 @@ mod tests {
         assert_eq!(calls, 2 + WAYS as u32, "the oldest value was given up");
     }
 
+    /// Values whose keys fall in the same set do not evict each other (up to the set's ways).
     #[test]
     fn values_sharing_a_set_stay_memoized() {
         let value = |i: u32| format!("memo-pair-value-{i}").into_bytes();

@@ -704,6 +704,28 @@ mod tests {
         Engine::with_rules(Settings::default(), Some(Arc::new(rules))).without_builtin_detectors()
     }
 
+    /// The rule ids `engine` reports for a `text/plain` POST of `body`, with an `X-Data` header
+    /// holding `x_data` when given.
+    fn post_text(engine: &Engine, body: &[u8], x_data: Option<&[u8]>) -> String {
+        let mut headers = vec![crate::request::Header {
+            name: b"Content-Type",
+            value: b"text/plain",
+        }];
+        headers.extend(x_data.map(|value| crate::request::Header {
+            name: b"X-Data",
+            value,
+        }));
+        let req = Request {
+            method: b"POST",
+            uri: b"/upload",
+            version: b"HTTP/1.1",
+            headers,
+            body: vec![crate::request::BodyPart::Memory(body)],
+            ..Default::default()
+        };
+        engine.check(&req, None).rule_ids()
+    }
+
     fn ids(engine: &Engine, uri: &[u8]) -> String {
         let req = Request {
             method: b"GET",
@@ -810,26 +832,7 @@ SecRule REQUEST_HEADERS:X-Data "@rx attack%77" "id:4,phase:2,deny,status:403,t:n
             "the body has a prefilter of its own"
         );
         let e = engine(RULES);
-        let post = |data: &'static [u8]| {
-            let req = Request {
-                method: b"POST",
-                uri: b"/upload",
-                version: b"HTTP/1.1",
-                headers: vec![
-                    crate::request::Header {
-                        name: b"Content-Type",
-                        value: b"text/plain",
-                    },
-                    crate::request::Header {
-                        name: b"X-Data",
-                        value: data,
-                    },
-                ],
-                body: vec![crate::request::BodyPart::Memory(data)],
-                ..Default::default()
-            };
-            e.check(&req, None).rule_ids()
-        };
+        let post = |data: &'static [u8]| post_text(&e, data, Some(data));
         for _ in 0..3 {
             assert_eq!(post(b"attack%77ord"), "3");
             assert_eq!(post(b"attack%77"), "4");
@@ -848,20 +851,7 @@ SecRequestBodyAccess On
 SecRule REQUEST_BODY "@rx attackword" "id:1,phase:2,deny,status:403,t:none"
 "#,
         );
-        let post = |data: &[u8]| {
-            let req = Request {
-                method: b"POST",
-                uri: b"/upload",
-                version: b"HTTP/1.1",
-                headers: vec![crate::request::Header {
-                    name: b"Content-Type",
-                    value: b"text/plain",
-                }],
-                body: vec![crate::request::BodyPart::Memory(data)],
-                ..Default::default()
-            };
-            e.check(&req, None).rule_ids()
-        };
+        let post = |data: &[u8]| post_text(&e, data, None);
         let word = b"attackword";
         for len in [3_000usize, 10_000, 100_001] {
             let mut places = vec![0, len - word.len()];

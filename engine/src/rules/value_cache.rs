@@ -598,16 +598,16 @@ impl ValueCache {
         // The values' memo sets are read together first (see [`memo::warm`]), from their hashes
         // gathered beforehand: reading them back from the cache between the table reads, or
         // computing them there, measured slower (10 KB JSON 250-255 against 273-281 us).
-        let hashes: Vec<u64> = fields
-            .values()
-            .map(|(slot, value)| self.hash(slot, value))
+        let values: Vec<(u32, &[u8])> = fields.values().collect();
+        let hashes: Vec<u64> = values
+            .iter()
+            .map(|&(slot, value)| self.hash(slot, value))
             .collect();
         filter.warm(Computed::Own, &hashes);
         let words = filter.words();
         {
             // One borrow for the whole group: its values' blocks are at hand in turn.
             let mut inner = self.inner.borrow_mut();
-            let values: Vec<(u32, &[u8])> = fields.values().collect();
             let mut twins = Twins::new(std::mem::take(&mut inner.twin_table), values.len());
             for (i, (&(slot, value), &hash)) in values.iter().zip(&hashes).enumerate() {
                 if let Some(first) = twins.first_of(&values, &hashes, i) {
