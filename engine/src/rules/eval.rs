@@ -46,11 +46,20 @@ pub fn run_phase_from(
     }
     let order = &rules.phase_rules[usize::from(phase).min(5)];
     let (mut i, mut skip) = from;
-    let known = match &rules.prologue {
-        Some(p) if tx.from_prologue => &p.known[..],
-        _ => &[],
+    let (known, runs) = match &rules.prologue {
+        Some(p) if tx.from_prologue => (&p.known[..], &p.runs[usize::from(phase).min(5)][..]),
+        _ => (&[][..], &[][..]),
     };
     while i < order.len() {
+        if skip == 0 && !tx.tx_targets_removed && nothing_removed(tx) {
+            if let Some(Some(run)) = runs.get(i) {
+                if let Some(Some(Known::Match(vars))) = run.matched.map(|m| &known[m as usize]) {
+                    set_matched(tx, vars);
+                }
+                (i, skip) = (run.to as usize, run.skip);
+                continue;
+            }
+        }
         let index = order[i];
         i += 1;
         if skip == 0 && !super::gate::may_match(rules, index, tx) {
@@ -103,6 +112,11 @@ pub fn run_phase_from(
         skip = rule.skip;
     }
     Ok(false)
+}
+
+/// True when neither the location nor a `ctl` removed a rule from this request.
+fn nothing_removed(tx: &Transaction<'_>) -> bool {
+    tx.removed_ids.is_empty() && tx.removed_tags.is_empty()
 }
 
 fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {

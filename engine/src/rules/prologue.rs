@@ -41,6 +41,22 @@ pub struct Prologue {
     pub ids: Vec<u32>,
     /// Per rule (by index): its outcome, when it is known at load (see the module's doc).
     pub known: Vec<Option<Known>>,
+    /// Per phase, per position in its rule order: the [`Run`] of rules that starts there.
+    pub runs: [Vec<Option<Run>>; 6],
+}
+
+/// Consecutive rules (in the order a request meets them, skips followed) whose outcomes are
+/// known at load and that do nothing but skip when they match: a request with nothing removed
+/// goes past them in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// The position in the phase's order where the request goes on.
+    pub to: u32,
+    /// The rules it still skips there (`skip:N` of the run's last match).
+    pub skip: u32,
+    /// The index of the run's last matching rule: its [`Known::Match`] variables are
+    /// `MATCHED_VARS` after the run.
+    pub matched: Option<u32>,
 }
 
 /// `MATCHED_VARS` as a rule left them: `(name, value)` in order; the last is `MATCHED_VAR`.
@@ -105,6 +121,8 @@ impl Prologue {
         }
         let matched = matched_of(&tx);
         let known = known_outcomes(rules, (i, skip), &mut tx);
+        let runs =
+            std::array::from_fn(|phase| known_runs(rules, &rules.phase_rules[phase], &known));
         Some(Prologue {
             resume: (i, skip),
             tx: std::mem::take(&mut tx.tx),
@@ -112,6 +130,7 @@ impl Prologue {
             matched,
             ids,
             known,
+            runs,
         })
     }
 
@@ -208,6 +227,47 @@ fn known_outcomes(
     tx.tx = start.0;
     set_matched(tx, &start.1);
     known
+}
+
+/// Per position of a phase's rule `order`: the [`Run`] starting there, if the rule there has a
+/// known outcome and does nothing but skip (no gate either: it reads only `TX`).
+fn known_runs(rules: &RuleSet, order: &[usize], known: &[Option<Known>]) -> Vec<Option<Run>> {
+    let skips_only = |index: usize| {
+        rules.gates.by_rule[index].is_none()
+            && matches!(known[index], Some(Known::NoMatch | Known::Match(_)))
+    };
+    (0..order.len())
+        .map(|start| {
+            if !skips_only(order[start]) {
+                return None;
+            }
+            let (mut at, mut skip, mut matched) = (start, 0u32, None);
+            while let Some(&index) = order.get(at) {
+                if skip > 0 {
+                    skip -= 1;
+                    at += 1;
+                    continue;
+                }
+                if !skips_only(index) {
+                    break;
+                }
+                at += 1;
+                if let Some(Known::Match(_)) = known[index] {
+                    let rule = &rules.rules[index];
+                    matched = Some(index as u32);
+                    if let Some(target) = rule.skip_after {
+                        at = order.partition_point(|&r| r < target);
+                    }
+                    skip = rule.skip;
+                }
+            }
+            Some(Run {
+                to: at as u32,
+                skip,
+                matched,
+            })
+        })
+        .collect()
 }
 
 /// True when the rule, when it matches, does nothing but skip: no `setvar`, `ctl`, `capture`,
@@ -373,6 +433,52 @@ SecRule TX:score "@ge %{tx.threshold}" "id:30,phase:2,deny,status:403,log,msg:'s
         let removed = [IdRange { start: 12, end: 12 }];
         assert_eq!(ids(&engine, b"/attack", &removed), "");
         assert_eq!(ids(&engine, b"/attack", &[]), "30");
+    }
+
+    /// Paranoia-level skips known at load, then a rule that reads the `MATCHED_VAR_NAME` they
+    /// leave; earlier rules can remove a skip by id or by tag for one request.
+    const SKIPS: &str = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.pl=1"
+SecRule REQUEST_URI "@contains unskip" "id:2,phase:1,pass,nolog,ctl:ruleRemoveById=5"
+SecRule REQUEST_URI "@contains untag" "id:3,phase:1,pass,nolog,ctl:ruleRemoveByTag=pl-skip"
+SecRule TX:pl "@lt 1" "id:4,phase:2,pass,nolog,skipAfter:END-PL1"
+SecRule TX:pl "@lt 2" "id:5,phase:2,pass,nolog,tag:'pl-skip',skipAfter:END-PL2"
+SecRule REQUEST_URI "@rx ." "id:6,phase:2,deny,log,msg:'paranoia 2'"
+SecMarker "END-PL2"
+SecRule TX:pl "@lt 3" "id:7,phase:2,pass,nolog,skipAfter:END-PL3"
+SecRule REQUEST_URI "@rx ." "id:8,phase:2,deny,log,msg:'paranoia 3'"
+SecMarker "END-PL3"
+SecMarker "END-PL1"
+SecRule MATCHED_VAR_NAME "@streq TX:pl" "id:9,phase:2,pass,log,msg:'after the skips'"
+"#;
+
+    #[test]
+    fn known_skips_are_passed_in_one_step_unless_a_rule_removed_one() {
+        let config = crate::seclang::parse_str(SKIPS, "prologue-skips.conf").unwrap();
+        let set = RuleSet::compile(&config).unwrap();
+        let index = |id: u32| set.rules.iter().position(|r| r.id == id).unwrap();
+        let order = &set.phase_rules[2];
+        let start = order.iter().position(|&r| r == index(4)).unwrap();
+        let run = set.prologue.as_ref().unwrap().runs[2][start].expect("4, 5 and 7 are known");
+        assert_eq!(
+            order[run.to as usize],
+            index(9),
+            "the run ends before rule 9"
+        );
+        assert_eq!(run.matched, Some(index(7) as u32));
+        let engine = Engine::new(Settings::default()).without_builtin_detectors();
+        for _ in 0..2 {
+            assert_eq!(
+                ids_with(&engine, &set, b"/home", &[]),
+                "9",
+                "rule 7 matched last"
+            );
+            assert_eq!(ids_with(&engine, &set, b"/home?unskip", &[]), "6");
+            assert_eq!(ids_with(&engine, &set, b"/home?untag", &[]), "6");
+            let removed = [IdRange { start: 7, end: 7 }];
+            assert_eq!(ids_with(&engine, &set, b"/home", &removed), "8");
+        }
     }
 
     #[test]
