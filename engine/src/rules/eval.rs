@@ -44,21 +44,21 @@ pub fn run_phase_from(
     if tx.engine_mode == EngineMode::Off || tx.allowed {
         return Ok(false);
     }
-    let order = &rules.phase_rules[usize::from(phase).min(5)];
+    let phase = usize::from(phase).min(5);
+    let order = &rules.phase_rules[phase];
     let (mut i, mut skip) = from;
     let (known, runs) = match &rules.prologue {
-        Some(p) if tx.from_prologue => (&p.known[..], &p.runs[usize::from(phase).min(5)][..]),
+        Some(p) if tx.from_prologue => (&p.known[..], &p.runs[phase][..]),
         _ => (&[][..], &[][..]),
     };
     while i < order.len() {
-        if skip == 0 && !tx.tx_targets_removed && nothing_removed(tx) {
-            if let Some(Some(run)) = runs.get(i) {
-                if let Some(Some(Known::Match(vars))) = run.matched.map(|m| &known[m as usize]) {
-                    set_matched(tx, vars);
-                }
-                (i, skip) = (run.to as usize, run.skip);
-                continue;
+        let run = runs.get(i).copied().flatten();
+        if let Some(run) = run.filter(|_| skip == 0 && nothing_removed(tx)) {
+            if let Some(Some(Known::Match(vars))) = run.matched.map(|m| &known[m as usize]) {
+                set_matched(tx, vars);
             }
+            (i, skip) = (run.to as usize, run.skip);
+            continue;
         }
         let index = order[i];
         i += 1;
@@ -106,17 +106,15 @@ pub fn run_phase_from(
             }
             _ => {}
         }
-        if let Some(target) = rule.skip_after {
-            i = order.partition_point(|&r| r < target);
-        }
-        skip = rule.skip;
+        (i, skip) = rule.resume_after_match(order, i);
     }
     Ok(false)
 }
 
-/// True when neither the location nor a `ctl` removed a rule from this request.
+/// True when neither the location nor a `ctl` removed a rule or a `TX` target from this
+/// request (known outcomes then hold as computed at load).
 fn nothing_removed(tx: &Transaction<'_>) -> bool {
-    tx.removed_ids.is_empty() && tx.removed_tags.is_empty()
+    tx.removed_ids.is_empty() && tx.removed_tags.is_empty() && !tx.tx_targets_removed
 }
 
 fn is_removed(tx: &Transaction<'_>, rule: &CompiledRule) -> bool {

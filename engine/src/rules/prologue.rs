@@ -110,10 +110,7 @@ impl Prologue {
             i += 1;
             if matched {
                 eval::apply_actions(rule, &mut tx);
-                if let Some(target) = rule.skip_after {
-                    i = order.partition_point(|&r| r < target);
-                }
-                skip = rule.skip;
+                (i, skip) = rule.resume_after_match(order, i);
             }
         }
         if ids.is_empty() || !tx.matches.is_empty() {
@@ -253,12 +250,8 @@ fn known_runs(rules: &RuleSet, order: &[usize], known: &[Option<Known>]) -> Vec<
                 }
                 at += 1;
                 if let Some(Known::Match(_)) = known[index] {
-                    let rule = &rules.rules[index];
                     matched = Some(index as u32);
-                    if let Some(target) = rule.skip_after {
-                        at = order.partition_point(|&r| r < target);
-                    }
-                    skip = rule.skip;
+                    (at, skip) = rules.rules[index].resume_after_match(order, at);
                 }
             }
             Some(Run {

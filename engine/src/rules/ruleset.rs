@@ -169,6 +169,18 @@ pub struct CompiledRule {
     pub location: Location,
 }
 
+impl CompiledRule {
+    /// Where a phase goes on after this rule matched at `next - 1` of its rule `order`: the
+    /// position (past `skipAfter`'s marker, else `next`) and the rules still to skip (`skip:N`).
+    pub fn resume_after_match(&self, order: &[usize], next: usize) -> (usize, u32) {
+        let at = match self.skip_after {
+            Some(target) => order.partition_point(|&r| r < target),
+            None => next,
+        };
+        (at, self.skip)
+    }
+}
+
 /// A compiled rule set, shared read-only by all requests.
 #[derive(Debug)]
 pub struct RuleSet {
