@@ -3,7 +3,6 @@
 //! `SecRuleEngine DetectionOnly`.
 
 use std::borrow::Cow;
-use std::io::Write;
 use std::sync::Arc;
 
 use super::fast_hash::FastMap;
@@ -581,15 +580,21 @@ pub(super) fn apply_actions(rule: &CompiledRule, tx: &mut Transaction<'_>) {
 
 fn setvar(tx: &mut Transaction<'_>, s: &SetVar) {
     let (mut name, mut value) = std::mem::take(&mut tx.setvar_buffers);
-    tx.expand_into(&s.name, &mut name);
-    name.make_ascii_lowercase();
     tx.expand_into(&s.value, &mut value);
-    apply_setvar(tx, s, &name, &value);
+    match s.name.literal() {
+        // Lower-cased when parsed: used as it is.
+        Some(literal) => apply_setvar(tx, s, literal, &value),
+        None => {
+            tx.expand_into(&s.name, &mut name);
+            name.make_ascii_lowercase();
+            apply_setvar(tx, s, &String::from_utf8_lossy(&name), &value);
+        }
+    }
     tx.setvar_buffers = (name, value);
 }
 
-/// Applies `setvar` `s` with its name and value expanded (the name lower-cased).
-fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8]) {
+/// Applies `setvar` `s` with its name (lower-cased) and value expanded.
+fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &str, value: &[u8]) {
     let map: &mut dyn Variables = if s.collection.eq_ignore_ascii_case("tx") {
         &mut tx.tx
     } else {
@@ -597,17 +602,16 @@ fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8])
             .entry(s.collection.to_ascii_uppercase())
             .or_default()
     };
-    let name = String::from_utf8_lossy(name);
     match s.op {
         SetVarOp::Set => {
-            let v = map.value_mut(&name);
+            let v = map.value_mut(name);
             v.clear();
             v.extend_from_slice(value);
         }
-        SetVarOp::Delete => map.remove_key(&name),
+        SetVarOp::Delete => map.remove_key(name),
         SetVarOp::Add | SetVarOp::Sub => {
             let delta = parse_int(value);
-            let entry = map.value_mut(&name);
+            let entry = map.value_mut(name);
             let current = parse_int(entry);
             let next = if s.op == SetVarOp::Add {
                 current.saturating_add(delta)
@@ -615,10 +619,29 @@ fn apply_setvar(tx: &mut Transaction<'_>, s: &SetVar, name: &[u8], value: &[u8])
                 current.saturating_sub(delta)
             };
             entry.clear();
-            // Writing into a Vec cannot fail.
-            let _ = write!(entry, "{next}");
+            write_int(entry, next);
         }
     }
+}
+
+/// Appends `n` in decimal to `out` (what `write!` does, without the formatting machinery on a
+/// path every scoring rule takes).
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// A writable collection as `setvar` sees it.
@@ -746,6 +769,37 @@ mod tests {
             ..Default::default()
         };
         engine.check(&req, None).rule_ids()
+    }
+
+    /// Scores add up across rules whatever case their names are written in, through negative
+    /// values and back, and a name built from a macro reaches the same variable.
+    #[test]
+    fn setvar_scores_add_up_whatever_the_case_of_the_name() {
+        let e = engine(
+            r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.Score=-12,setvar:tx.part=SCORE"
+SecRule ARGS:a "@streq x" "id:2,phase:1,pass,nolog,setvar:TX.SCORE=+%{args.n}"
+SecRule ARGS:b "@streq y" "id:3,phase:1,pass,nolog,setvar:tx.%{tx.part}=-1"
+SecRule TX:score "@eq 1000000000000" "id:10,phase:1,deny,status:403"
+SecRule TX:score "@eq -13" "id:11,phase:1,deny,status:403"
+SecRule TX:score "@eq 0" "id:12,phase:1,deny,status:403"
+"#,
+        );
+        assert_eq!(ids(&e, b"/?a=x&n=1000000000012"), "10");
+        assert_eq!(ids(&e, b"/?b=y"), "11");
+        assert_eq!(ids(&e, b"/?a=x&n=13&b=y"), "12");
+    }
+
+    /// Integers come out as `write!` writes them, the extremes included.
+    #[test]
+    fn write_int_writes_decimal() {
+        for n in [0, 7, -7, 10, -10, 1234567890, i64::MAX, i64::MIN] {
+            let mut out = b"old".to_vec();
+            out.clear();
+            super::write_int(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 
     /// The exclusion CRS users write most: a `ctl` that removes one argument from a rule for

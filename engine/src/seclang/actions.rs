@@ -57,7 +57,8 @@ pub enum SetVarOp {
 pub struct SetVar {
     /// Collection, lower-cased (`tx`, `ip`, `session`, `user`, `global`, `resource`).
     pub collection: String,
-    /// Variable name; may contain macros (`tx.%{rule.id}-x`).
+    /// Variable name; may contain macros (`tx.%{rule.id}-x`). Its literal parts are
+    /// lower-cased: names are compared without regard to ASCII case.
     pub name: MacroString,
     /// The change.
     pub op: SetVarOp,
@@ -468,6 +469,13 @@ fn split_var(var: &str) -> Result<(String, String), Reason> {
     Ok((collection, n.to_string()))
 }
 
+/// A `setvar` name, its literal parts lower-cased.
+fn setvar_name(name: &str) -> MacroString {
+    let mut parsed = MacroString::parse(name);
+    parsed.lowercase_literals();
+    parsed
+}
+
 /// Parses a `setvar` value: `!tx.x`, `tx.x`, `tx.x=v`, `tx.x=+v`, `tx.x=-v`.
 pub fn parse_setvar(v: &str) -> Result<SetVar, Reason> {
     let v = v.trim();
@@ -475,7 +483,7 @@ pub fn parse_setvar(v: &str) -> Result<SetVar, Reason> {
         let (collection, name) = split_var(var).map_err(|e| format!("setvar: {e}"))?;
         return Ok(SetVar {
             collection,
-            name: MacroString::parse(&name),
+            name: setvar_name(&name),
             op: SetVarOp::Delete,
             value: MacroString::parse(""),
         });
@@ -491,7 +499,7 @@ pub fn parse_setvar(v: &str) -> Result<SetVar, Reason> {
     let (collection, name) = split_var(var).map_err(|e| format!("setvar: {e}"))?;
     Ok(SetVar {
         collection,
-        name: MacroString::parse(&name),
+        name: setvar_name(&name),
         op,
         value: MacroString::parse(value),
     })

@@ -28,6 +28,25 @@ pub struct MacroString {
 }
 
 impl MacroString {
+    /// The text when it is one literal (or empty): no macro to expand.
+    pub fn literal(&self) -> Option<&str> {
+        match &self.parts[..] {
+            [] => Some(""),
+            [MacroPart::Literal(l)] => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Lower-cases the literal parts (for names compared without regard to ASCII case, whose
+    /// expansions are lower-cased too).
+    pub fn lowercase_literals(&mut self) {
+        for part in &mut self.parts {
+            if let MacroPart::Literal(l) = part {
+                l.make_ascii_lowercase();
+            }
+        }
+    }
+
     /// Splits `raw` into parts. `%{` without a closing `}` or with an invalid name stays literal,
     /// as in ModSecurity.
     pub fn parse(raw: &str) -> Self {
