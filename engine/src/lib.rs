@@ -10,6 +10,7 @@
 //! one server can share.
 
 pub mod body_reader;
+pub mod cpu_clock;
 pub mod decode;
 pub mod detect;
 pub mod engine;

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::parse::Inputs;
 use crate::request::Request;
@@ -123,42 +123,83 @@ pub struct OutOfTime;
 
 /// The moment inspection must stop. Reading the clock costs more than a cheap value's
 /// inspection, so only every [`Deadline::CLOCK_EVERY`]th check reads it.
+///
+/// The budget is for Moat's own work. The wall clock (cheap to read) also runs while the
+/// thread waits for its core, so when it says the budget is spent the thread's CPU clock is
+/// consulted: the deadline moves on by a grace period, and at its end inspection stops only if
+/// the thread ran for at least half of it. A thread that mostly waited (a busy machine, a
+/// hypervisor's pause) gets another grace period, up to [`Deadline::HARD_LIMIT`] budgets of
+/// wall time in all, so a stall never turns into a let-through by itself and nothing waits
+/// without bound.
 #[derive(Debug, Clone)]
 pub struct Deadline {
-    at: Instant,
+    at: Cell<Instant>,
     checks: Cell<u32>,
+    /// The grace period after an overrun.
+    grace: Duration,
+    /// Beyond this, out of time whatever the CPU clock says.
+    hard: Instant,
+    /// When the current grace period began: the wall instant and the thread's CPU time then.
+    watching: Cell<Option<(Instant, Duration)>>,
 }
 
 impl Deadline {
     /// How many checks share one reading of the clock.
     pub const CLOCK_EVERY: u32 = 16;
+    /// The most wall time allowed, in budgets, however long the thread waited for its core.
+    pub const HARD_LIMIT: u32 = 4;
 
-    /// A deadline at the given instant.
-    pub fn at(instant: Instant) -> Deadline {
+    /// A deadline `budget` after `start`.
+    pub fn new(start: Instant, budget: Duration) -> Deadline {
         Deadline {
-            at: instant,
+            at: Cell::new(start + budget),
             checks: Cell::new(0),
+            grace: budget / 4,
+            hard: start + budget * Self::HARD_LIMIT,
+            watching: Cell::new(None),
         }
     }
 
-    /// `Err(OutOfTime)` when the deadline has passed, reading the clock now (between stages).
+    /// `Err(OutOfTime)` when the budget is spent, reading the clock now (between stages).
     pub fn check_now(&self) -> Result<(), OutOfTime> {
-        if Instant::now() >= self.at {
+        let now = Instant::now();
+        if now >= self.at.get() && self.spent(now) {
             Err(OutOfTime)
         } else {
             Ok(())
         }
     }
 
-    /// `Err(OutOfTime)` once the deadline has passed (noticed within a few checks).
+    /// `Err(OutOfTime)` once the budget is spent (noticed within a few checks).
     pub fn check(&self) -> Result<(), OutOfTime> {
         let n = self.checks.get().wrapping_add(1);
         self.checks.set(n);
-        if n % Self::CLOCK_EVERY == 0 && Instant::now() >= self.at {
-            Err(OutOfTime)
+        if n % Self::CLOCK_EVERY == 0 {
+            self.check_now()
         } else {
             Ok(())
         }
+    }
+
+    /// Whether the budget is spent, the wall clock having passed the deadline at `now`: true
+    /// when the thread ran for at least half of the grace period that ends now (or past the
+    /// hard limit); otherwise a new grace period begins.
+    fn spent(&self, now: Instant) -> bool {
+        if now >= self.hard {
+            return true;
+        }
+        let Some(cpu) = crate::cpu_clock::thread_cpu_time() else {
+            return true;
+        };
+        if let Some((since, cpu_then)) = self.watching.get() {
+            let ran = cpu.saturating_sub(cpu_then);
+            if ran * 2 >= now - since {
+                return true;
+            }
+        }
+        self.watching.set(Some((now, cpu)));
+        self.at.set(now + self.grace);
+        false
     }
 }
 
@@ -189,6 +230,69 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spin(d: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// An inspection that keeps the CPU busy stops soon after its budget (its own CPU time is
+    /// what is compared: other tests share the machine).
+    #[test]
+    fn a_busy_inspection_runs_out_of_time() {
+        let budget = Duration::from_millis(20);
+        let start = Instant::now();
+        let cpu = crate::cpu_clock::thread_cpu_time().unwrap();
+        let deadline = Deadline::new(start, budget);
+        while deadline.check().is_ok() {
+            spin(Duration::from_micros(50));
+        }
+        let ran = crate::cpu_clock::thread_cpu_time().unwrap() - cpu;
+        assert!(start.elapsed() >= budget);
+        assert!(
+            ran < budget * 3,
+            "ran {ran:?}, the hard limit is {} budgets",
+            Deadline::HARD_LIMIT
+        );
+    }
+
+    /// Time spent waiting for the core (a sleep here) is not spent budget: inspection goes on,
+    /// and stops once it has itself been busy through a grace period.
+    #[test]
+    fn waiting_for_the_core_does_not_spend_the_budget() {
+        let budget = Duration::from_millis(20);
+        let start = Instant::now();
+        let deadline = Deadline::new(start, budget);
+        std::thread::sleep(budget * 2);
+        assert_eq!(
+            deadline.check_now(),
+            Ok(()),
+            "a wait alone is not an overrun"
+        );
+        let cpu = crate::cpu_clock::thread_cpu_time().unwrap();
+        while deadline.check_now().is_ok() {
+            spin(Duration::from_micros(100));
+        }
+        let ran = crate::cpu_clock::thread_cpu_time().unwrap() - cpu;
+        assert!(ran < budget, "busy for {ran:?} after the wait");
+    }
+
+    /// However the wait is split, nothing runs past the hard limit.
+    #[test]
+    fn waiting_stops_at_the_hard_limit() {
+        let budget = Duration::from_millis(10);
+        let start = Instant::now();
+        let deadline = Deadline::new(start, budget);
+        let mut waits = 0;
+        while deadline.check_now().is_ok() {
+            std::thread::sleep(budget / 2);
+            waits += 1;
+            assert!(waits < 100, "never ran out");
+        }
+        assert!(start.elapsed() >= budget * Deadline::HARD_LIMIT);
+    }
     use crate::parse;
 
     #[test]

@@ -9,7 +9,7 @@ use crate::request::{Header, Request};
 
 /// A deadline far enough away never to expire in a test.
 pub fn no_deadline() -> Deadline {
-    Deadline::at(Instant::now() + Duration::from_secs(3600))
+    Deadline::new(Instant::now(), Duration::from_secs(3600))
 }
 
 /// Runs `detector` on a request with the given method, URI, version and headers.

@@ -1,0 +1,38 @@
+//! The CPU time the calling thread has used: unlike the wall clock, it does not advance while
+//! the thread waits for a core (another task on it, the hypervisor taking it).
+
+use std::time::Duration;
+
+/// The calling thread's CPU time so far, `None` when the system cannot tell.
+pub fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we own; CLOCK_THREAD_CPUTIME_ID is a
+    // valid clock on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec).ok()?;
+    (rc == 0).then(|| Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spinning uses CPU time; sleeping does not.
+    #[test]
+    fn counts_running_not_waiting() {
+        let before = thread_cpu_time().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let slept = thread_cpu_time().unwrap() - before;
+        assert!(slept < Duration::from_millis(10), "sleeping used {slept:?}");
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        let spun = thread_cpu_time().unwrap() - before - slept;
+        assert!(spun >= Duration::from_millis(20), "spinning used {spun:?}");
+    }
+}
