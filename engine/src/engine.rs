@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body_reader;
-use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, Severity};
+use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::geo::{ClientGeo, ClientIpPolicy, Geo, GeoAccess, GeoInfo};
 use crate::metrics::Metrics;
 use crate::parse::{self, Limits, ParseFlags};
@@ -219,9 +219,6 @@ impl Engine {
         rules: Option<LocationRules<'_>>,
         start: Instant,
     ) -> Verdict {
-        if self.test_faults {
-            self.run_test_fault(req);
-        }
         let body = match body_reader::load(req, settings.body_limit) {
             Ok(b) => b,
             Err(e) => return Verdict::fail_open(FailOpen::BodyRead, Some(e.to_string())),
@@ -257,11 +254,7 @@ impl Engine {
             )
         };
         let deadline = Deadline::new(start, budget);
-        if self.test_faults && req.header(TEST_FAULT_HEADER) == Some(b"slow") {
-            // An inspection that keeps the CPU busy past its budget.
-            while deadline.check_now().is_ok() {
-                std::hint::spin_loop();
-            }
+        if self.test_faults && self.run_test_fault(req, &deadline).is_err() {
             return out_of_time();
         }
         let mut findings = Vec::new();
@@ -297,9 +290,16 @@ impl Engine {
         }
     }
 
-    fn run_test_fault(&self, req: &Request<'_>) {
-        if req.header(TEST_FAULT_HEADER) == Some(b"panic") {
-            panic!("test fault: panic requested by header");
+    /// The fault a test asked for in [`TEST_FAULT_HEADER`]: a panic, or an inspection that keeps
+    /// the CPU busy until the budget is spent.
+    fn run_test_fault(&self, req: &Request<'_>, deadline: &Deadline) -> Result<(), OutOfTime> {
+        match req.header(TEST_FAULT_HEADER) {
+            Some(b"panic") => panic!("test fault: panic requested by header"),
+            Some(b"slow") => loop {
+                deadline.check_now()?;
+                std::hint::spin_loop();
+            },
+            _ => Ok(()),
         }
     }
 }
