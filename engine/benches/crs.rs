@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moat::cpu_clock::thread_cpu_time;
 use moat::request::{BodyPart, Header, Request};
 use moat::rules::RuleSet;
 use moat::{Engine, Settings};
@@ -105,18 +106,6 @@ fn upload_body() -> Vec<u8> {
     body
 }
 
-/// CPU time this thread has used: unlike wall time, it does not count the time the thread
-/// waited for a core, so numbers hold on a shared, busy machine.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_THREAD_CPUTIME_ID is valid.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// Times `n` checks, cycling through `reqs` (one request, or variants of it).
 fn time(engine: &Engine, reqs: &[Request<'_>], n: usize) -> (Duration, Duration, String) {
     // `MOAT_BENCH_N` overrides the sample count (e.g. for a profiler run).
@@ -139,9 +128,9 @@ fn time(engine: &Engine, reqs: &[Request<'_>], n: usize) -> (Duration, Duration,
             *b = b.wrapping_add(k as u8);
         }
         std::hint::black_box(&junk);
-        let t = thread_cpu_time();
+        let t = thread_cpu_time().unwrap_or_default();
         std::hint::black_box(engine.check(&reqs[k % reqs.len()], None));
-        samples.push(thread_cpu_time() - t);
+        samples.push(thread_cpu_time().unwrap_or_default().saturating_sub(t));
     }
     samples.sort();
     (

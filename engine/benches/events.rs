@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moat::cpu_clock::thread_cpu_time;
 use moat::detect::{Finding, Severity};
 use moat::events::{Format, Record, Recorder, SessionConfig};
 use moat::forward::clickhouse::ClickHouse;
@@ -19,13 +20,9 @@ use moat::forward::{schema, Forwarder, LogFn};
 use moat::request::{Header, Request};
 use moat::{Action, Verdict};
 
-/// CPU time of the calling thread.
+/// CPU time of the calling thread (zero where the system cannot tell).
 fn thread_cpu() -> Duration {
-    // SAFETY: clock_gettime writes into the timespec passed.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    thread_cpu_time().unwrap_or_default()
 }
 
 /// A private ClickHouse server, killed on drop.

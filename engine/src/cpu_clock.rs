@@ -11,10 +11,13 @@ pub fn thread_cpu_time() -> Option<Duration> {
     };
     // SAFETY: clock_gettime only writes the timespec we own; CLOCK_THREAD_CPUTIME_ID is a
     // valid clock on Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    let secs = u64::try_from(ts.tv_sec).ok()?;
-    let nanos = u32::try_from(ts.tv_nsec).ok()?;
-    (rc == 0).then(|| Duration::new(secs, nanos))
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    ))
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse;
 
     fn spin(d: Duration) {
         let start = Instant::now();
@@ -293,7 +294,6 @@ mod tests {
         }
         assert!(start.elapsed() >= budget * Deadline::HARD_LIMIT);
     }
-    use crate::parse;
 
     #[test]
     fn builtin_detectors_pass_a_browser_request_and_catch_attacks() {
