@@ -29,6 +29,7 @@ pub use evasion::{evasion_condition, Evasion};
 pub use literals::{further_literal_sets, required_literals, selective, selective_phrases};
 pub use multi_match::multi_match_may_hold;
 use prefix_trie::PrefixTrie;
+use streams::WalkTable;
 pub use triggers::{chain_trigger, Presence, Trigger};
 
 /// Values longer than this skip the squeezed pass (see [`Prefilter::scan`]): every
@@ -133,10 +134,10 @@ enum Automaton {
     /// The crate's overlapping search, which skips to where a literal may start when it can:
     /// for values of every size.
     Searched(AhoCorasick),
-    /// Walked step by step, a long value as eight stretches at once (see [`streams`]): for
+    /// Walked step by step, a long value as four stretches at once (see [`streams`]): for
     /// `REQUEST_BODY`, long and never skipped through (its automaton is small; the walk keeps
     /// several of its table reads in flight).
-    Walked(Box<aho_corasick::dfa::DFA>),
+    Walked(Box<WalkTable>),
 }
 
 impl Prefilter {
@@ -251,16 +252,8 @@ impl Prefilter {
         }
         let automaton = if patterns.is_empty() {
             None
-        } else if walked {
-            Some(Automaton::Walked(Box::new(
-                aho_corasick::dfa::DFA::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    // A walk has no use for the skips; without them no start state is special.
-                    .prefilter(false)
-                    .build(&patterns)
-                    .ok()?,
-            )))
+        } else if let Some(table) = walked.then(|| walk_table(&patterns)).flatten() {
+            Some(Automaton::Walked(Box::new(table)))
         } else {
             Some(Automaton::Searched(
                 AhoCorasick::builder()
@@ -389,9 +382,25 @@ impl Prefilter {
     pub fn scan_own(&self, value: &[u8], hash: u64, out: &mut [u64]) {
         let words = self.words();
         self.remembered(Computed::Own, value, hash, out, |o| {
-            let presence = Presence::of(value);
-            self.scan_with(value, Some(presence.byte_set()), &mut o[..words]);
-            presence.to_words(&mut o[words..]);
+            let (scan, rest) = o.split_at_mut(words);
+            let presence = match &self.automaton {
+                // A body: its walk notes the bytes it holds, for one pass over it instead of two.
+                Some(Automaton::Walked(table)) if value.len() >= triggers::BY_TABLE => {
+                    let mut seen = [0u8; 256];
+                    table.for_each_match_noting(value, &mut seen, |pattern, end| {
+                        self.matched(value, pattern, end, scan);
+                    });
+                    let presence = Presence::of_seen(value, &seen);
+                    self.scan_with(value, Some(presence.byte_set()), false, scan);
+                    presence
+                }
+                _ => {
+                    let presence = Presence::of(value);
+                    self.scan_with(value, Some(presence.byte_set()), true, scan);
+                    presence
+                }
+            };
+            presence.to_words(rest);
         });
     }
 
@@ -426,13 +435,20 @@ impl Prefilter {
 
     /// [`scan`](Self::scan) without the memo, into `out` all zeros.
     pub fn scan_uncached(&self, value: &[u8], out: &mut [u64]) {
-        self.scan_with(value, None, out);
+        self.scan_with(value, None, true, out);
     }
 
     /// [`scan_uncached`](Self::scan_uncached), given the set of bytes `value` holds when
-    /// known (one bit per byte value).
-    fn scan_with(&self, value: &[u8], bytes: Option<&[u64; 4]>, out: &mut [u64]) {
-        self.scan_each(value, bytes, out);
+    /// known (one bit per byte value); without running the automaton unless `with_automaton`
+    /// (its matches are in `out` already).
+    fn scan_with(
+        &self,
+        value: &[u8],
+        bytes: Option<&[u64; 4]>,
+        with_automaton: bool,
+        out: &mut [u64],
+    ) {
+        self.scan_each(value, bytes, with_automaton, out);
         // Only the conjunctive links whose own set matched need their parts checked.
         for (w, mask) in self.conjunctive.iter().enumerate() {
             let mut bits = out[w] & mask;
@@ -450,8 +466,15 @@ impl Prefilter {
         }
     }
 
-    /// [`scan`](Self::scan) with every set on its own, conjunctions not applied.
-    fn scan_each(&self, value: &[u8], bytes: Option<&[u64; 4]>, out: &mut [u64]) {
+    /// [`scan`](Self::scan) with every set on its own, conjunctions not applied (the automaton
+    /// run only when `with_automaton`).
+    fn scan_each(
+        &self,
+        value: &[u8],
+        bytes: Option<&[u64; 4]>,
+        with_automaton: bool,
+        out: &mut [u64],
+    ) {
         if !self.single.is_empty() {
             let words = self.words();
             let mut add_row = |b: usize| {
@@ -476,14 +499,14 @@ impl Prefilter {
                 }
             }
         }
-        match &self.automaton {
+        match self.automaton.as_ref().filter(|_| with_automaton) {
             Some(Automaton::Searched(automaton)) => {
                 for m in automaton.find_overlapping_iter(value) {
                     self.matched(value, m.pattern().as_usize(), m.end(), out);
                 }
             }
-            Some(Automaton::Walked(dfa)) => {
-                streams::for_each_match(dfa, value, |pattern, end| {
+            Some(Automaton::Walked(table)) => {
+                table.for_each_match(value, |pattern, end| {
                     self.matched(value, pattern, end, out);
                 });
             }
@@ -577,7 +600,7 @@ impl Prefilter {
     pub fn memory_usage(&self) -> usize {
         self.automaton.as_ref().map_or(0, |a| match a {
             Automaton::Searched(a) => a.memory_usage(),
-            Automaton::Walked(dfa) => aho_corasick::automaton::Automaton::memory_usage(&**dfa),
+            Automaton::Walked(table) => table.memory_usage(),
         }) + (self.owners.capacity() + self.owner_start.capacity()) * 4
             + self.tail_start.capacity() * 4
             + self.tails.capacity() * 12
@@ -592,6 +615,19 @@ impl Prefilter {
                 * 4
             + self.body.as_ref().map_or(0, |b| b.memory_usage())
     }
+}
+
+/// The walked form of a DFA of `patterns` (standard semantics, ASCII case ignored); `None`
+/// when it is too large to walk, and the crate's search is used instead.
+fn walk_table(patterns: &[Vec<u8>]) -> Option<WalkTable> {
+    let dfa = aho_corasick::dfa::DFA::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        // A walk has no use for the skips; without them no start state is special.
+        .prefilter(false)
+        .build(patterns)
+        .ok()?;
+    WalkTable::new(&dfa)
 }
 
 /// The identity of the next prefilter built.
@@ -695,6 +731,37 @@ mod tests {
         let mut own = vec![0; p.words() + Presence::WORDS];
         p.scan_own(&[&long[..], b"X;"].concat(), 0, &mut own);
         assert!(has(&own, 0) && has(&own, 1) && !has(&own, 2));
+    }
+
+    /// The body's walked automaton notes the bytes it walks: a body's own scan and presence
+    /// are what the plain scan and [`Presence::of`] find, for values walked in one stretch
+    /// and in several.
+    #[test]
+    fn body_own_scan_notes_what_the_value_holds() {
+        let sets = conditions(vec![
+            vec![b"x".to_vec()],
+            vec![b";".to_vec(), b"javascript:".to_vec()],
+            vec![b"onerror".to_vec()],
+        ]);
+        let mut p = Prefilter::build(&sets).unwrap();
+        p.set_body_conditions(&sets, &[true, true, true]);
+        let body = p.for_body();
+        let text = b"name=a%20b&note=  two  spaces /* c */ -- d\\e\tf ".repeat(200);
+        let mut attack = text.clone();
+        attack.extend_from_slice(b"<img OnError=alert(1)>;");
+        for value in [&text[..], &attack, &text[..300], b"short;x"] {
+            let mut own = vec![0; body.words() + Presence::WORDS];
+            body.scan_own(value, 0, &mut own);
+            let mut plain = vec![0; body.words()];
+            body.scan_uncached(value, &mut plain);
+            assert_eq!(own[..body.words()], plain[..], "{} bytes", value.len());
+            let mut presence = vec![0; Presence::WORDS];
+            Presence::of(value).to_words(&mut presence);
+            assert_eq!(own[body.words()..], presence[..], "{} bytes", value.len());
+        }
+        let mut own = vec![0; body.words() + Presence::WORDS];
+        body.scan_own(&attack, 0, &mut own);
+        assert!(!has(&own, 0) && has(&own, 1) && has(&own, 2));
     }
 
     /// A body-sized value skips the squeezed pass, so its shell-evasion links must be taken

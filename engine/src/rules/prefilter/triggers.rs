@@ -26,7 +26,7 @@ pub struct Presence {
 }
 
 /// Values at least this long are scanned by table (see [`Presence::of_by_table`]).
-const BY_TABLE: usize = 256;
+pub const BY_TABLE: usize = 256;
 
 impl Presence {
     /// Scans a value.
@@ -46,6 +46,12 @@ impl Presence {
         for &b in value {
             seen[usize::from(b)] = 1;
         }
+        Presence::of_seen(value, &seen)
+    }
+
+    /// [`of`](Self::of) for a value at least [`BY_TABLE`] bytes long whose bytes a walk over it
+    /// marked already: `seen[b]` is 1 for each byte `b` it holds, 0 for the others.
+    pub fn of_seen(value: &[u8], seen: &[u8; 256]) -> Presence {
         let mut p = Presence::default();
         for (i, chunk) in seen.chunks_exact(8).enumerate() {
             let mut eight = [0u8; 8];
