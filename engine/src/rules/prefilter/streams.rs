@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::Anchored;
 
@@ -50,67 +50,68 @@ impl WalkTable {
     /// 16-bit row offsets. `dfa` must use standard match semantics.
     pub fn new(dfa: &DFA) -> Option<WalkTable> {
         let start = dfa.start_state(Anchored::No).ok()?;
+        // Every state reached from the start (numbered as found, the start 0), each with the
+        // numbers of its 256 successors: the DFA is asked once per state and byte.
         let mut states = vec![start];
-        let mut seen = HashMap::from([(start, ())]);
-        let mut i = 0;
-        while i < states.len() {
-            for b in 0..=255u8 {
-                let next = dfa.next_state(Anchored::No, states[i], b);
-                if seen.insert(next, ()).is_none() {
+        let mut number = HashMap::from([(start, 0usize)]);
+        let mut successors: Vec<[usize; 256]> = Vec::new();
+        while let Some(&state) = states.get(successors.len()) {
+            successors.push(std::array::from_fn(|b| {
+                let next = dfa.next_state(Anchored::No, state, b as u8);
+                *number.entry(next).or_insert_with(|| {
                     states.push(next);
-                }
-            }
-            i += 1;
+                    states.len() - 1
+                })
+            }));
         }
-        // Match states first, the start state (never a match) first of the rest.
-        states.sort_by_key(|&s| !dfa.is_match(s));
-        let number: HashMap<StateID, usize> =
-            states.iter().enumerate().map(|(k, &s)| (s, k)).collect();
+        // Bytes every state treats alike share a class; `bytes_of[c]` is one byte of class `c`.
         let mut classes = [0u8; 256];
-        let mut class_of: HashMap<Vec<usize>, u8> = HashMap::new();
-        for b in 0..=255u8 {
-            let column: Vec<usize> = states
-                .iter()
-                .map(|&s| number[&dfa.next_state(Anchored::No, s, b)])
-                .collect();
-            let fresh = u8::try_from(class_of.len()).ok();
-            classes[usize::from(b)] = match class_of.get(&column) {
-                Some(&c) => c,
+        let mut bytes_of: Vec<usize> = Vec::new();
+        for b in 0..256 {
+            let alike = |&c: &usize| successors.iter().all(|to| to[c] == to[b]);
+            classes[b] = match bytes_of.iter().position(alike) {
+                Some(c) => c as u8,
                 None => {
-                    let c = fresh?;
-                    class_of.insert(column, c);
-                    c
+                    bytes_of.push(b);
+                    (bytes_of.len() - 1) as u8
                 }
             };
         }
-        let row = class_of.len();
-        let matching = states.iter().take_while(|&&s| dfa.is_match(s)).count();
+        let row = bytes_of.len();
+        let is_match: Vec<bool> = states.iter().map(|&s| dfa.is_match(s)).collect();
+        let matching = is_match.iter().filter(|&&m| m).count();
         let half = usize::from(MATCHING);
         if matching * row > half || (states.len() - matching) * row > half {
             return None;
         }
-        // Where state number `k`'s row starts.
-        let offset = |k: usize| match k.checked_sub(matching) {
-            None => half + k * row,
-            Some(k) => k * row,
-        };
+        // Each state's row offset: match states from `MATCHING` on, the others from 0, each
+        // kind in the order found (the start state first of the others).
+        let mut counts = [0, 0];
+        let offset: Vec<usize> = is_match
+            .iter()
+            .map(|&m| {
+                let k = counts[usize::from(m)];
+                counts[usize::from(m)] += 1;
+                usize::from(m) * half + k * row
+            })
+            .collect();
         let mut next = vec![0u16; TABLE];
-        for (k, &s) in states.iter().enumerate() {
-            for b in 0..=255u8 {
-                let to = offset(number[&dfa.next_state(Anchored::No, s, b)]);
-                next[offset(k) + usize::from(classes[usize::from(b)])] = to as u16;
+        for (k, to) in successors.iter().enumerate() {
+            for (c, &b) in bytes_of.iter().enumerate() {
+                next[offset[k] + c] = offset[to[b]] as u16;
             }
         }
         let mut pattern_start = vec![0u32];
         let mut patterns = Vec::new();
-        for &s in &states[..matching] {
-            patterns.extend((0..dfa.match_len(s)).map(|k| dfa.match_pattern(s, k).as_u32()));
+        for (&state, _) in states.iter().zip(&is_match).filter(|(_, &m)| m) {
+            patterns
+                .extend((0..dfa.match_len(state)).map(|j| dfa.match_pattern(state, j).as_u32()));
             pattern_start.push(patterns.len() as u32);
         }
         Some(WalkTable {
             classes,
             next: next.into_boxed_slice().try_into().ok()?,
-            start: offset(number[&start]) as u16,
+            start: offset[0] as u16,
             row: row as u16,
             pattern_start,
             patterns,
