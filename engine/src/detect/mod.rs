@@ -341,6 +341,36 @@ mod tests {
         );
     }
 
+    /// XML bodies are inspected like CRS's `XML:/*|XML://@*`: text content and attribute values.
+    #[test]
+    fn injections_in_xml_text_and_attributes_are_found() {
+        let findings = |body: &str| -> Vec<(u32, String)> {
+            builtin()
+                .iter()
+                .flat_map(|d| {
+                    testing::inspect_post(d.as_ref(), b"application/xml", body.as_bytes())
+                })
+                .map(|f| (f.rule_id, f.variable))
+                .collect()
+        };
+        assert!(findings(
+            r#"<?xml version="1.0"?><order id="A-1001"><item sku="SKU-1" qty="2">Blue shirt, size M</item><note>O'Brien's gift &amp; card</note></order>"#
+        )
+        .is_empty());
+        assert_eq!(
+            findings(r#"<?xml version="1.0"?><root><a probe="1234 OR 1=1"></a></root>"#),
+            [(sqli::SQLI_LIBINJECTION, "XML://@probe".to_string())]
+        );
+        assert_eq!(
+            findings(r#"<root><q>1' OR '1'='1</q></root>"#),
+            [(sqli::SQLI_LIBINJECTION, "XML:/*".to_string())]
+        );
+        assert_eq!(
+            findings(r#"<root><b>&lt;script&gt;alert(1)&lt;/script&gt;</b></root>"#),
+            [(xss::XSS_LIBINJECTION, "XML:/*".to_string())]
+        );
+    }
+
     #[test]
     fn detectors_survive_arbitrary_bytes() {
         const ALPHABET: &[u8] = b"%uU0aefcC.\\/;&#x;\r\n\0<>'\"=:- \xc0\xae\xef\xbc\x8fHTTP/1 GET";

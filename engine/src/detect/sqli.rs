@@ -1,6 +1,6 @@
 //! SQL injection with libinjection (rule 100100), like CRS 942100: argument values and names,
-//! cookie values and names (without `__utm*`), `User-Agent`, `Referer` and the request
-//! basename, after `t:utf8toUnicode,t:urlDecodeUni,t:removeNulls`.
+//! cookie values and names (without `__utm*`), `User-Agent`, `Referer`, XML text and attribute
+//! values and the request basename, after `t:utf8toUnicode,t:urlDecodeUni,t:removeNulls`.
 
 use std::borrow::Cow;
 

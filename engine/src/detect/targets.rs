@@ -18,6 +18,10 @@ pub enum TargetKind {
     CookieName,
     /// A header value (`REQUEST_HEADERS`).
     Header,
+    /// The text content of an XML body (`XML:/*`).
+    XmlText,
+    /// An attribute value of an XML body (`XML://@name`).
+    XmlAttr,
 }
 
 /// One value to inspect and the field it came from.
@@ -35,13 +39,15 @@ impl Target<'_> {
     /// The variable as shown in verdicts, e.g. `ARGS_NAMES:q`.
     pub fn variable(&self) -> String {
         let collection = match self.kind {
-            TargetKind::Arg => "ARGS",
-            TargetKind::ArgName => "ARGS_NAMES",
-            TargetKind::Cookie => "REQUEST_COOKIES",
-            TargetKind::CookieName => "REQUEST_COOKIES_NAMES",
-            TargetKind::Header => "REQUEST_HEADERS",
+            TargetKind::XmlText => return "XML:/*".into(),
+            TargetKind::XmlAttr => "XML://@",
+            TargetKind::Arg => "ARGS:",
+            TargetKind::ArgName => "ARGS_NAMES:",
+            TargetKind::Cookie => "REQUEST_COOKIES:",
+            TargetKind::CookieName => "REQUEST_COOKIES_NAMES:",
+            TargetKind::Header => "REQUEST_HEADERS:",
         };
-        format!("{collection}:{}", String::from_utf8_lossy(self.name))
+        format!("{collection}{}", String::from_utf8_lossy(self.name))
     }
 }
 
@@ -104,6 +110,8 @@ fn field_targets<'f>(field: &'f Field<'_>) -> [Option<Target<'f>>; 2] {
             target(TargetKind::Cookie, value),
         ],
         Source::Header if is_inspected_header(name) => [target(TargetKind::Header, value), None],
+        Source::XmlText => [target(TargetKind::XmlText, value), None],
+        Source::XmlAttr => [target(TargetKind::XmlAttr, value), None],
         _ => [None, None],
     }
     .map(|t| t.filter(|t| !t.value.is_empty()))
@@ -148,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn selects_args_cookies_and_two_headers() {
+    fn selects_args_cookies_two_headers_and_xml() {
         let mut inputs = Inputs::default();
         inputs.fields = vec![
             field(Source::QueryArg, b"q", b"x"),
@@ -157,6 +165,8 @@ mod tests {
             field(Source::Cookie, b"__utmz", b"free text"),
             field(Source::Cookie, b"sid", b"abc"),
             field(Source::Filename, b"f", b"a.txt"),
+            field(Source::XmlAttr, b"probe", b"1 OR 1=1"),
+            field(Source::XmlText, b"", b"text"),
         ];
         let got: Vec<String> = injection_targets(&inputs).map(|t| t.variable()).collect();
         assert_eq!(
@@ -166,7 +176,9 @@ mod tests {
                 "ARGS:q",
                 "REQUEST_HEADERS:User-Agent",
                 "REQUEST_COOKIES_NAMES:sid",
-                "REQUEST_COOKIES:sid"
+                "REQUEST_COOKIES:sid",
+                "XML://@probe",
+                "XML:/*"
             ]
         );
     }

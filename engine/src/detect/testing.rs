@@ -34,6 +34,22 @@ pub fn inspect_request(
     run(detector, &req, &inputs)
 }
 
+/// Runs `detector` on an HTTP/1.1 POST with the given content type and body.
+pub fn inspect_post(detector: &dyn Detector, content_type: &[u8], body: &[u8]) -> Vec<Finding> {
+    let req = Request {
+        method: b"POST",
+        uri: b"/api",
+        version: b"HTTP/1.1",
+        headers: vec![Header {
+            name: b"Content-Type",
+            value: content_type,
+        }],
+        ..Default::default()
+    };
+    let inputs = parse::parse_request(&req, body, &Limits::default());
+    run(detector, &req, &inputs)
+}
+
 /// Runs `detector` on an HTTP/1.1 GET request.
 pub fn inspect_get(
     detector: &dyn Detector,

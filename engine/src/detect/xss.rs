@@ -1,7 +1,7 @@
 //! Cross-site scripting with libinjection (rule 100200), like CRS 941100: argument values and
-//! names, cookie values and names (without `__utm*`), `User-Agent`, `Referer` and the request
-//! path, after `t:utf8toUnicode,t:urlDecodeUni,t:htmlEntityDecode,t:jsDecode,t:cssDecode,
-//! t:removeNulls`.
+//! names, cookie values and names (without `__utm*`), `User-Agent`, `Referer`, XML text and
+//! attribute values and the request path, after `t:utf8toUnicode,t:urlDecodeUni,
+//! t:htmlEntityDecode,t:jsDecode,t:cssDecode,t:removeNulls`.
 //!
 //! libinjection only judges markup, so a bare `javascript:alert(1)` (a payload for `href`
 //! and redirect parameters) passes it; rule 100201 covers that case like CRS 941170: a
