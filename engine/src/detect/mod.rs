@@ -3,7 +3,7 @@
 //!
 //! Rule id ranges: 100100–100199 SQL injection, 100200–100299 XSS, 100300–100399 path traversal,
 //! 100400–100499 scanners, 100500–100599 protocol and smuggling anomalies, 100600–100699 body
-//! and parsing anomalies.
+//! and parsing anomalies, 100700–100799 GeoIP policy, 100800–100899 command and code injection.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -13,6 +13,7 @@ use crate::parse::Inputs;
 use crate::request::Request;
 
 pub mod body;
+pub mod command;
 pub mod memo;
 pub mod protocol;
 pub mod scanner;
@@ -224,6 +225,7 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
         Box::new(traversal::Traversal::new()),
         Box::new(sqli::Sqli::new()),
         Box::new(xss::Xss::new()),
+        Box::new(command::CommandInjection::new()),
     ]
 }
 

