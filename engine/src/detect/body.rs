@@ -16,6 +16,8 @@ pub const JSON_TOO_DEEP: u32 = 100603;
 pub const TOO_MANY_ARGS: u32 = 100604;
 /// Rule id: body larger than the inspection limit, rejected.
 pub const BODY_TOO_LARGE: u32 = 100605;
+/// Rule id: an XML body declares an external entity (XXE).
+pub const XML_EXTERNAL_ENTITY: u32 = 100606;
 
 /// Turns parse flags into findings.
 pub struct BodyAnomalies;
@@ -49,6 +51,12 @@ const FLAG_RULES: &[(u32, u32, &str, Severity)] = &[
         ParseFlags::TOO_MANY_ARGS,
         TOO_MANY_ARGS,
         "Too many arguments in request",
+        Severity::Critical,
+    ),
+    (
+        ParseFlags::XML_EXTERNAL_ENTITY,
+        XML_EXTERNAL_ENTITY,
+        "XML external entity (XXE) declaration in request body",
         Severity::Critical,
     ),
 ];

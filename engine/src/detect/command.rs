@@ -288,8 +288,7 @@ fn finding(rule_id: u32, msg: &'static str, variable: String, what: &str, value:
 const SEPARATOR: u8 = 1;
 /// Byte class: `$`, which every Log4j lookup starts with.
 const DOLLAR: u8 = 2;
-/// Byte class: `<`, `:` or `(`: PHP tags, stream wrappers and Shellshock hold one, and a Java
-/// runtime call its parentheses.
+/// Byte class: `<`, `:`, `(` or `.`, one of which every code literal and Shellshock holds.
 const CODE: u8 = 4;
 /// Byte class: `%`, the start of an encoding.
 const PERCENT: u8 = 8;
@@ -307,6 +306,7 @@ const CLASS_OF: [u8; 256] = {
     t[b'<' as usize] = CODE;
     t[b':' as usize] = CODE;
     t[b'(' as usize] = CODE;
+    t[b'.' as usize] = CODE;
     t[b'%' as usize] = PERCENT;
     t
 };
@@ -679,6 +679,7 @@ mod tests {
             "expect://id",
             "phar://uploads/x.jpg",
             "${T(java.lang.Runtime).getRuntime().exec('id')}",
+            "java.lang.ProcessBuilder",
         ] {
             assert!(fires(v).contains(&CODE_INJECTION), "missed {v:?}");
         }

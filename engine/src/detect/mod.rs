@@ -15,6 +15,7 @@ use crate::request::Request;
 pub mod body;
 pub mod command;
 pub mod memo;
+pub mod nosql;
 pub mod protocol;
 pub mod scanner;
 pub mod sqli;
@@ -224,6 +225,7 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
         Box::new(scanner::Scanner::new()),
         Box::new(traversal::Traversal::new()),
         Box::new(sqli::Sqli::new()),
+        Box::new(nosql::NoSql::new()),
         Box::new(xss::Xss::new()),
         Box::new(command::CommandInjection::new()),
     ]
@@ -343,9 +345,10 @@ mod tests {
         );
     }
 
-    /// XML bodies are inspected like CRS's `XML:/*|XML://@*`: text content and attribute values.
+    /// XML bodies are inspected like CRS's `XML:/*|XML://@*` (text content and attribute
+    /// values), and an external entity declaration is an attack of its own (XXE).
     #[test]
-    fn injections_in_xml_text_and_attributes_are_found() {
+    fn injections_in_xml_bodies_are_found() {
         let findings = |body: &str| -> Vec<(u32, String)> {
             builtin()
                 .iter()
@@ -370,6 +373,12 @@ mod tests {
         assert_eq!(
             findings(r#"<root><b>&lt;script&gt;alert(1)&lt;/script&gt;</b></root>"#),
             [(xss::XSS_LIBINJECTION, "XML:/*".to_string())]
+        );
+        assert_eq!(
+            findings(
+                r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "http://evil.example/x">]><foo>&xxe;</foo>"#
+            ),
+            [(body::XML_EXTERNAL_ENTITY, "REQUEST_BODY".to_string())]
         );
     }
 

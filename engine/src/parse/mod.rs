@@ -90,6 +90,9 @@ impl ParseFlags {
     pub const TOO_MANY_ARGS: u32 = 1 << 3;
     /// The body was larger than the inspection limit and only its first part was inspected.
     pub const BODY_TRUNCATED: u32 = 1 << 4;
+    /// An XML body declares an external entity (`<!ENTITY x SYSTEM "…">`), the start of an XML
+    /// external entity (XXE) attack; benign documents, SOAP included, declare none.
+    pub const XML_EXTERNAL_ENTITY: u32 = 1 << 5;
 
     /// Sets a bit.
     pub fn set(&mut self, bit: u32) {

