@@ -357,6 +357,9 @@ fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
 /// The first known command found at a command position of `folded` (see the module
 /// documentation), with what must follow it.
 fn find_command(folded: &[u8]) -> Option<&'static str> {
+    // `name|id|email` is a list of fields, not a pipeline: a pipe between plain words does not
+    // make a weak command's end count.
+    let word_list = memchr::memchr(b'|', folded).is_some() && is_word_list(folded);
     let mut i = 0;
     while i < folded.len() {
         let (separator, after) = match (folded[i], folded.get(i + 1)) {
@@ -371,10 +374,8 @@ fn find_command(folded: &[u8]) -> Option<&'static str> {
                 continue;
             }
         };
-        // `name|id|email` is a list of fields, not a pipeline: a pipe between plain words does
-        // not make a weak command's end count.
         let separator = match separator {
-            Separator::Pipe if is_word_list(folded) => Separator::Loose,
+            Separator::Pipe if word_list => Separator::Loose,
             other => other,
         };
         if let Some(cmd) = command_at(folded, after, separator) {

@@ -252,12 +252,16 @@ fn entity_value(entity: &[u8]) -> Option<char> {
     }
 }
 
+/// Bytes of an entity declaration in which its `SYSTEM` or `PUBLIC` keyword is looked for (it
+/// follows the entity's name), so that many unclosed declarations cost linear time.
+const ENTITY_HEAD: usize = 256;
+
 /// True when the declaration (a `<!DOCTYPE …>` and its internal subset) declares an entity
 /// whose value comes from outside the document: `<!ENTITY name SYSTEM "uri">`, `<!ENTITY % name
 /// PUBLIC "id" "uri">`.
 fn declares_external_entity(declaration: &[u8]) -> bool {
     memchr::memmem::find_iter(declaration, b"<!ENTITY").any(|at| {
-        let entity = &declaration[at..];
+        let entity = &declaration[at..declaration.len().min(at + ENTITY_HEAD)];
         let entity = &entity[..memchr::memchr(b'>', entity).unwrap_or(entity.len())];
         entity
             .split(u8::is_ascii_whitespace)
