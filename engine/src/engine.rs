@@ -271,6 +271,10 @@ impl Engine {
         if deadline.check_now().is_err() {
             return out_of_time();
         }
+        // `moat_rules_remove_by_id` applies to the built-in detectors' rule ids too.
+        if let Some(removed) = rules.map(|r| r.removed).filter(|r| !r.is_empty()) {
+            findings.retain(|f| !rules::in_ranges(removed, f.rule_id));
+        }
         let builtin_score = findings.iter().map(|f| f.severity.score()).sum();
         let Some(rules) = rules else {
             return decide(findings, builtin_score, None, settings);

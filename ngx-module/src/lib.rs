@@ -16,7 +16,7 @@
 //! | `moat_time_budget` | inspection time before failing open, e.g. `5ms` (default 5ms) |
 //! | `moat_detectors` | `off`: the built-in detectors do not run, the rules judge alone (default `on`) |
 //! | `moat_rules_file` | SecLang files loaded in order as one rule set (OWASP CRS) |
-//! | `moat_rules_remove_by_id` | rule ids and ranges removed at this level |
+//! | `moat_rules_remove_by_id` | rule ids and ranges removed at this level (rules files and built-in detectors) |
 //! | `moat_geoip`, `moat_geoip_asn` | MaxMind City/Country and ASN databases (`http` only) |
 //! | `moat_trusted_proxies` | proxies whose forwarding header gives the client's address |
 //! | `moat_client_ip_header` | that header: `X-Forwarded-For` (default), `X-Real-IP`, a name |

@@ -52,19 +52,36 @@ pub struct Registry {
     files: Vec<Vec<PathBuf>>,
     /// Removed rule id lists.
     removals: Vec<Vec<IdRange>>,
+    /// A rule set without rules, for levels that remove ids (of built-in detector rules) but
+    /// load no rule files.
+    empty: Option<RuleSet>,
     /// Load reports, logged once the cycle's own error log is open.
     notes: Vec<String>,
 }
 
 impl Registry {
-    /// The rules a location runs, if a rule set applies there.
+    /// The rules a location runs and the ids it removes, if it loads rules or removes ids.
     pub fn location_rules(&self, conf: &RulesConf) -> Option<LocationRules<'_>> {
-        let set = self.sets.get(conf.set? as usize)?;
         let removed = conf
             .removed
             .and_then(|i| self.removals.get(i as usize))
             .map_or(&[][..], Vec::as_slice);
+        let set = match conf.set {
+            Some(set) => self.sets.get(set as usize)?,
+            None if !removed.is_empty() => self.empty.as_ref()?,
+            None => return None,
+        };
         Some(LocationRules { set, removed })
+    }
+
+    /// Makes sure the rule set without rules exists.
+    fn ensure_empty(&mut self) -> Result<(), String> {
+        if self.empty.is_none() {
+            let config = moat::seclang::parse_str("", "moat_rules_remove_by_id")
+                .map_err(|e| format!("{e:?}"))?;
+            self.empty = Some(RuleSet::compile(&config).map_err(|e| format!("{e:?}"))?);
+        }
+        Ok(())
     }
 
     /// The index of the rule set loaded from `paths`, loading it on first use.
@@ -200,6 +217,7 @@ unsafe fn apply_rules_directive(
         conf.rules.set = Some(registry.load(&registry.files[files as usize].clone())?);
     } else {
         let ids = parse_ids(args)?;
+        registry.ensure_empty()?;
         let own = extend_or_push(&mut registry.removals, conf.rules.own_removed, ids)?;
         conf.rules.own_removed = Some(own);
         conf.rules.removed = Some(own);

@@ -572,6 +572,51 @@ fn removals_accumulate_from_server_to_location() {
     );
 }
 
+/// A built-in detector's rule that misfires on one application can be switched off there by id,
+/// with or without a rules file, while the other detectors and locations keep it.
+#[test]
+fn built_in_detector_rules_are_removed_by_id() {
+    let files = rule_files(&[("deny.conf", DENY_ARGS)]);
+    let conf = format!(
+        r#"
+    server {{
+        listen 127.0.0.1:PORT;
+        moat on;
+        location / {{ proxy_pass http://127.0.0.1:BACKEND; }}
+        location /shell/ {{ moat_rules_remove_by_id 100800; proxy_pass http://127.0.0.1:BACKEND; }}
+        location /ruled/ {{
+            moat_rules_file {rules};
+            moat_rules_remove_by_id 100800-100899 2;
+            proxy_pass http://127.0.0.1:BACKEND;
+        }}
+    }}
+"#,
+        rules = files[0].display(),
+    );
+    let backend = Backend::start();
+    let nginx = Nginx::start(Adapter::Native, &conf, &backend);
+    let get = |uri: &str| request(nginx.port, "GET", uri, &[], b"").status;
+    let shell = "?host=127.0.0.1%3Bcat%20%2Fetc%2Fhostname";
+    assert_eq!(get(&format!("/a{shell}")), 403, "{}", nginx.error_log());
+    assert_eq!(
+        get(&format!("/shell/a{shell}")),
+        200,
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(
+        get(&format!("/ruled/a{shell}")),
+        200,
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(
+        get("/shell/a?q=1%27%20OR%20%271%27%3D%271"),
+        403,
+        "SQL injection is still blocked where only 100800 is removed"
+    );
+}
+
 #[test]
 fn a_rules_file_used_by_twenty_locations_is_loaded_once() {
     let files = rule_files(&[("deny.conf", ALWAYS_DENY)]);

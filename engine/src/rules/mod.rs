@@ -22,7 +22,7 @@ use crate::detect::{Deadline, OutOfTime};
 use crate::parse::{self, Inputs, Limits};
 use crate::request::{Request, Response};
 use crate::seclang::ast::IdRange;
-pub use ruleset::RuleSet;
+pub use ruleset::{in_ranges, RuleSet};
 use transaction::{RuleMatch, Transaction};
 
 /// What the rules decided about one request.
