@@ -172,9 +172,9 @@ impl CommandInjection {
         CommandInjection { code }
     }
 
-    /// Checks one injection target's value, pushing what it finds.
-    /// One pass over the bytes ([`classes`]) decides which checks can find anything; most
-    /// values (words, numbers, prices) need none.
+    /// Checks one injection target's value, pushing what it finds. One pass over its bytes
+    /// ([`classes`]) decides which checks can find anything; most values (words, numbers,
+    /// prices) need none.
     fn inspect_value(&self, value: &[u8], variable: &dyn Fn() -> String, out: &mut Vec<Finding>) {
         let mut seen = classes(value);
         if seen == 0 {
