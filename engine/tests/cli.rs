@@ -104,3 +104,31 @@ fn rules_files_are_loaded_like_moat_rules_file_and_bad_ones_named_by_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken-rules.conf:2"), "{err}");
 }
+
+#[test]
+fn the_config_file_removes_rules_by_id_built_in_ones_too() {
+    let req = write(
+        "shell.http",
+        "GET /ping?host=127.0.0.1%3Bcat%20%2Fetc%2Fhostname HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let out = moat(&["check", &req]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("100800"));
+    let conf = write(
+        "remove.conf",
+        "moat on;\nmoat_rules_remove_by_id 100800-100803; # this form takes shell input\n",
+    );
+    let out = moat(&["check", "--config", &conf, &req]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let bad = write(
+        "remove-bad.conf",
+        "moat on;\nmoat_rules_remove_by_id 9-3;\n",
+    );
+    let out = moat(&["check", "--config", &bad, &req]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("remove-bad.conf:2:") && err.contains("descending"),
+        "{err}"
+    );
+}

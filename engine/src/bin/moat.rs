@@ -2,7 +2,8 @@
 //!
 //! `moat check [--config FILE] [--rules FILE] [--json] REQUEST.http` judges a raw HTTP request
 //! file with the same engine and settings syntax as the nginx module (`--rules` loads a SecLang
-//! file as `moat_rules_file` does, e.g. OWASP CRS), and prints the verdict. Exit status: 0 when
+//! file as `moat_rules_file` does, e.g. OWASP CRS; the config's `moat_rules_remove_by_id` removes
+//! rules of both the file and the built-in detectors), and prints the verdict. Exit status: 0 when
 //! the request passes, 2 when it would be blocked, 1 on a usage or configuration error.
 //!
 //! `moat ftw --rules CRS_DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX]
@@ -28,6 +29,7 @@ use moat::forward::schema;
 use moat::ftw::{self, Filter, Outcome, Overrides, RulesJudge};
 use moat::http_file::HttpFile;
 use moat::ingest;
+use moat::seclang::ast::IdRange;
 use moat::settings::{parse_config, SettingsPatch};
 use moat::{Action, Engine};
 
@@ -96,23 +98,34 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
         }
     }
     let file = file.ok_or(format!("no request file given\n{USAGE}"))?;
-    let patch = match &config {
+    let (patch, removed) = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-            parse_config(&text).map_err(|e| format!("{path}:{}: {}", e.line, e.reason))?
+            let (text, removed) =
+                take_removals(&text).map_err(|(line, e)| format!("{path}:{line}: {e}"))?;
+            let patch =
+                parse_config(&text).map_err(|e| format!("{path}:{}: {}", e.line, e.reason))?;
+            (patch, removed)
         }
-        None => SettingsPatch::default(),
+        None => (SettingsPatch::default(), Vec::new()),
     };
     let raw = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
     let http = HttpFile::parse(&raw).map_err(|e| format!("{file}: {e}"))?;
-    let engine = match &rules {
-        Some(path) => {
-            let set = moat::rules::RuleSet::load_main(Path::new(path))?;
-            Engine::with_rules(patch.resolve(), Some(std::sync::Arc::new(set)))
-        }
+    let set = match &rules {
+        Some(path) => Some(moat::rules::RuleSet::load_main(Path::new(path))?),
+        // Removals of built-in detector rules travel with a rule set, as in the module.
+        None if !removed.is_empty() => Some(empty_rule_set()?),
+        None => None,
+    };
+    let engine = match set {
+        Some(set) => Engine::with_rules(patch.resolve(), Some(std::sync::Arc::new(set))),
         None => Engine::new(patch.resolve()),
     };
-    let verdict = engine.check(&http.request(), None);
+    let location = engine.default_rules().map(|r| moat::rules::LocationRules {
+        set: r.set,
+        removed: &removed,
+    });
+    let verdict = engine.check_with_rules(&http.request(), None, location);
     if json {
         println!("{}", verdict_json(&verdict));
     } else {
@@ -145,6 +158,35 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The config text with its `moat_rules_remove_by_id` lines blanked (line numbers kept), and
+/// the ids they remove; `(line, reason)` for a bad id.
+fn take_removals(text: &str) -> Result<(String, Vec<IdRange>), (usize, String)> {
+    let mut removed = Vec::new();
+    let mut rest = String::with_capacity(text.len());
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        match line.strip_prefix("moat_rules_remove_by_id") {
+            Some(args) if args.starts_with(char::is_whitespace) => {
+                let args = args
+                    .trim()
+                    .strip_suffix(';')
+                    .ok_or((i + 1, "directive is not terminated by \";\"".to_string()))?;
+                removed.extend(IdRange::parse_list(args).map_err(|e| (i + 1, e))?);
+            }
+            _ => rest.push_str(raw),
+        }
+        rest.push('\n');
+    }
+    Ok((rest, removed))
+}
+
+/// A rule set without rules, to carry removed ids when no rules file is loaded.
+fn empty_rule_set() -> Result<moat::rules::RuleSet, String> {
+    let config =
+        moat::seclang::parse_str("", "moat_rules_remove_by_id").map_err(|e| format!("{e:?}"))?;
+    moat::rules::RuleSet::compile(&config).map_err(|e| format!("{e:?}"))
 }
 
 fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {
