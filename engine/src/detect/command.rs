@@ -23,6 +23,7 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 
+use super::memo::{self, Classifier};
 use super::targets::{injection_targets, push_once};
 use super::transform::{apply, url_decode_uni};
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
@@ -173,51 +174,76 @@ impl CommandInjection {
     }
 
     /// Checks one injection target's value, pushing what it finds. One pass over its bytes
-    /// ([`classes`]) decides which checks can find anything; most values (words, numbers,
-    /// prices) need none.
+    /// ([`classes`]) decides whether any check can find anything; most values (words, numbers,
+    /// prices) need none. The others' answers are kept in the per-thread memo: `User-Agent`,
+    /// `Referer` and cookies repeat from request to request.
     fn inspect_value(&self, value: &[u8], variable: &dyn Fn() -> String, out: &mut Vec<Finding>) {
-        let mut seen = classes(value);
-        if seen == 0 {
+        if classes(value) == 0 {
             return;
         }
-        let decoded = if seen & PERCENT != 0 {
-            let decoded = apply(Cow::Borrowed(value), url_decode_uni);
-            if let Cow::Owned(d) = &decoded {
-                seen = classes(d);
-            }
-            decoded
-        } else {
-            Cow::Borrowed(value)
+        let Some(hits) = memo::classify(Classifier::Command, value, |v| self.hits(v)) else {
+            return;
         };
+        let decoded = decoded(value);
+        for (bit, id, msg) in [
+            (COMMAND_HIT, COMMAND_INJECTION, MSG_COMMAND),
+            (LOG4J_HIT, LOG4J_LOOKUP, MSG_LOG4J),
+            (SHELLSHOCK_HIT, SHELLSHOCK, MSG_SHELLSHOCK),
+            (CODE_HIT, CODE_INJECTION, MSG_CODE),
+        ] {
+            if hits[0] & bit == 0 {
+                continue;
+            }
+            let what = match COMMANDS.get(usize::from(hits[1])) {
+                Some((name, _)) if bit == COMMAND_HIT => format!("{name}: "),
+                _ => String::new(),
+            };
+            out.push(finding(id, msg, variable(), &what, &decoded));
+        }
+    }
+
+    /// What the checks find in `value`: `[rule bits, index of the command in COMMANDS, 0…]`,
+    /// or `None` when nothing.
+    fn hits(&self, value: &[u8]) -> Option<[u8; 8]> {
+        let decoded = decoded(value);
+        let seen = classes(&decoded);
+        let mut hits = [0u8; 8];
         if seen & SEPARATOR != 0 {
-            let folded = fold_command_line(&decoded);
-            if let Some(cmd) = find_command(&folded) {
-                out.push(finding(
-                    COMMAND_INJECTION,
-                    MSG_COMMAND,
-                    variable(),
-                    &format!("{cmd}: "),
-                    &decoded,
-                ));
+            if let Some(index) = find_command(&fold_command_line(&decoded)) {
+                hits[0] |= COMMAND_HIT;
+                hits[1] = u8::try_from(index).unwrap_or(u8::MAX);
             }
         }
         if seen & DOLLAR != 0 && has_log4j_lookup(&decoded) {
-            out.push(finding(LOG4J_LOOKUP, MSG_LOG4J, variable(), "", &decoded));
+            hits[0] |= LOG4J_HIT;
         }
         if seen & CODE != 0 && is_shellshock(&decoded) {
-            out.push(finding(
-                SHELLSHOCK,
-                MSG_SHELLSHOCK,
-                variable(),
-                "",
-                &decoded,
-            ));
+            hits[0] |= SHELLSHOCK_HIT;
         }
         if seen & CODE != 0 && self.code.is_match(&*decoded) {
-            out.push(finding(CODE_INJECTION, MSG_CODE, variable(), "", &decoded));
+            hits[0] |= CODE_HIT;
         }
+        (hits[0] != 0).then_some(hits)
     }
 }
+
+/// `value` after one more percent-decoding pass (`%uXXXX` included), when it has a `%`.
+fn decoded(value: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'%', value).is_some() {
+        apply(Cow::Borrowed(value), url_decode_uni)
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// Bit of [`CommandInjection::hits`]: rule 100800.
+const COMMAND_HIT: u8 = 1;
+/// Bit of [`CommandInjection::hits`]: rule 100801.
+const LOG4J_HIT: u8 = 2;
+/// Bit of [`CommandInjection::hits`]: rule 100802.
+const SHELLSHOCK_HIT: u8 = 4;
+/// Bit of [`CommandInjection::hits`]: rule 100803.
+const CODE_HIT: u8 = 8;
 
 impl Default for CommandInjection {
     fn default() -> Self {
@@ -354,9 +380,9 @@ fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
-/// The first known command found at a command position of `folded` (see the module
-/// documentation), with what must follow it.
-fn find_command(folded: &[u8]) -> Option<&'static str> {
+/// The index in [`COMMANDS`] of the first known command found at a command position of
+/// `folded` (see the module documentation), with what must follow it.
+fn find_command(folded: &[u8]) -> Option<usize> {
     // `name|id|email` is a list of fields, not a pipeline: a pipe between plain words does not
     // make a weak command's end count.
     let word_list = memchr::memchr(b'|', folded).is_some() && is_word_list(folded);
@@ -388,7 +414,7 @@ fn find_command(folded: &[u8]) -> Option<&'static str> {
 
 /// The command starting at `at` (after blanks, an opening `(` or `{`, and a directory such as
 /// `/bin/`), when what follows it fits its [`Strength`].
-fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<&'static str> {
+fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<usize> {
     let mut i = skip(s, at, |b| matches!(b, b' ' | b'\t' | b'(' | b'{'));
     // A directory before the name (`/bin/sh`, `/usr/bin/id`).
     if s.get(i) == Some(&b'/') {
@@ -404,10 +430,11 @@ fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<&'static str>
         .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         .count();
     let word = std::str::from_utf8(&s[i..i + word_len]).ok()?;
-    let &(name, strength) = COMMANDS.iter().find(|(c, _)| *c == word)?;
+    let index = COMMANDS.iter().position(|(c, _)| *c == word)?;
+    let strength = COMMANDS[index].1;
     let tail = &s[i + word_len..];
     if separator == Separator::Brace {
-        return (tail.first() == Some(&b',')).then_some(name);
+        return (tail.first() == Some(&b',')).then_some(index);
     }
     let ends = ends_command(tail);
     let ok = match strength {
@@ -422,7 +449,7 @@ fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<&'static str>
             option_argument(tail) || (ends && separator == Separator::Substitution)
         }
     };
-    ok.then_some(name)
+    ok.then_some(index)
 }
 
 /// The first index from `at` whose byte `skip_byte` rejects.
@@ -498,10 +525,11 @@ fn option_argument(tail: &[u8]) -> bool {
 /// `${${lower:j}ndi:…}`), like CRS 944150.
 fn has_log4j_lookup(value: &[u8]) -> bool {
     let mut i = 0;
-    while let Some(found) = value
-        .get(i..)
-        .and_then(|rest| memchr::memmem::find(rest, b"${"))
-    {
+    while let Some(found) = value.get(i..).and_then(|rest| memchr::memchr(b'$', rest)) {
+        if value.get(i + found + 1) != Some(&b'{') {
+            i += found + 1;
+            continue;
+        }
         let after = &value[i + found + 2..];
         if starts_with_ignore_case(after, b"jndi:") || starts_with_ignore_case(after, b"ctx:") {
             return true;
@@ -511,7 +539,7 @@ fn has_log4j_lookup(value: &[u8]) -> bool {
             .iter()
             .position(|&b| b == b'}')
             .unwrap_or(window.len());
-        if memchr::memmem::find(&window[..until_close], b"${").is_some() {
+        if window[..until_close].windows(2).any(|w| w == b"${") {
             return true;
         }
         i += found + 2;

@@ -1,6 +1,6 @@
-//! libinjection's answers for values that repeat from request to request (`User-Agent`,
-//! `Referer`, session cookies, the field names of an API's JSON bodies), kept in the per-thread
-//! [`crate::memo`].
+//! The detectors' answers (libinjection's, the command checks') for values that repeat from
+//! request to request (`User-Agent`, `Referer`, session cookies, the field names of an API's JSON
+//! bodies), kept in the per-thread [`crate::memo`].
 
 use crate::memo::{self, Computed, Key};
 
@@ -11,9 +11,12 @@ pub enum Classifier {
     Sqli,
     /// libinjection XSS; the result is `Some` when it is an injection.
     Xss,
+    /// The command and code injection checks; the result is which rules fired and the command.
+    Command,
 }
 
-/// A classifier's answer: `Some(fingerprint)` for an injection (zeros for XSS), `None` otherwise.
+/// A classifier's answer: `Some(bytes)` for an injection (libinjection's fingerprint, zeros for
+/// XSS, the command checks' hits), `None` otherwise.
 pub type Answer = Option<[u8; 8]>;
 
 /// The classifier's answer for `value`, from the memo or computed by `classify` and remembered.
