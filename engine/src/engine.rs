@@ -276,7 +276,8 @@ impl Engine {
             findings.retain(|f| !rules::in_ranges(removed, f.rule_id));
         }
         let builtin_score = findings.iter().map(|f| f.severity.score()).sum();
-        let Some(rules) = rules else {
+        // A set without rules (one that only carries removals) has nothing to evaluate.
+        let Some(rules) = rules.filter(|r| !r.set.rules.is_empty()) else {
             return decide(findings, builtin_score, None, settings);
         };
         let exchange = rules::Exchange {

@@ -213,24 +213,58 @@ impl std::error::Error for ConfigError {}
 /// as used by `moat check --config`. Directives that nginx itself owns are not accepted here.
 pub fn parse_config(text: &str) -> Result<SettingsPatch, ConfigError> {
     let mut patch = SettingsPatch::default();
-    for (i, raw) in text.lines().enumerate() {
+    for d in directives(text) {
+        let d = d?;
+        patch
+            .apply(d.name, &d.args)
+            .map_err(|reason| d.error(reason))?;
+    }
+    Ok(patch)
+}
+
+/// One directive of a configuration text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive<'t> {
+    /// 1-based line number.
+    pub line: usize,
+    /// The directive's name.
+    pub name: &'t str,
+    /// Its arguments.
+    pub args: Vec<&'t str>,
+}
+
+impl Directive<'_> {
+    /// An error about this directive.
+    pub fn error(&self, reason: String) -> ConfigError {
+        ConfigError {
+            line: self.line,
+            reason,
+        }
+    }
+}
+
+/// The directives of a configuration text in nginx syntax (one per line, `;`-terminated, `#`
+/// comments), or the error of a line that is not terminated.
+pub fn directives(text: &str) -> impl Iterator<Item = Result<Directive<'_>, ConfigError>> {
+    text.lines().enumerate().filter_map(|(i, raw)| {
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
-            continue;
+            return None;
         }
-        let err = |reason: String| ConfigError {
-            line: i + 1,
-            reason,
-        };
         let Some(stmt) = line.strip_suffix(';') else {
-            return Err(err("directive is not terminated by \";\"".into()));
+            return Some(Err(ConfigError {
+                line: i + 1,
+                reason: "directive is not terminated by \";\"".into(),
+            }));
         };
         let mut words = stmt.split_whitespace();
         let name = words.next().unwrap_or("");
-        let args: Vec<&str> = words.collect();
-        patch.apply(name, &args).map_err(err)?;
-    }
-    Ok(patch)
+        Some(Ok(Directive {
+            line: i + 1,
+            name,
+            args: words.collect(),
+        }))
+    })
 }
 
 fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), String> {

@@ -74,16 +74,6 @@ impl Registry {
         Some(LocationRules { set, removed })
     }
 
-    /// Makes sure the rule set without rules exists.
-    fn ensure_empty(&mut self) -> Result<(), String> {
-        if self.empty.is_none() {
-            let config = moat::seclang::parse_str("", "moat_rules_remove_by_id")
-                .map_err(|e| format!("{e:?}"))?;
-            self.empty = Some(RuleSet::compile(&config).map_err(|e| format!("{e:?}"))?);
-        }
-        Ok(())
-    }
-
     /// The index of the rule set loaded from `paths`, loading it on first use.
     fn load(&mut self, paths: &[PathBuf]) -> Result<u32, String> {
         let canonical = paths
@@ -217,7 +207,7 @@ unsafe fn apply_rules_directive(
         conf.rules.set = Some(registry.load(&registry.files[files as usize].clone())?);
     } else {
         let ids = parse_ids(args)?;
-        registry.ensure_empty()?;
+        registry.empty.get_or_insert_with(RuleSet::empty);
         let own = extend_or_push(&mut registry.removals, conf.rules.own_removed, ids)?;
         conf.rules.own_removed = Some(own);
         conf.rules.removed = Some(own);

@@ -30,7 +30,7 @@ use moat::ftw::{self, Filter, Outcome, Overrides, RulesJudge};
 use moat::http_file::HttpFile;
 use moat::ingest;
 use moat::seclang::ast::IdRange;
-use moat::settings::{parse_config, SettingsPatch};
+use moat::settings::{directives, ConfigError, SettingsPatch};
 use moat::{Action, Engine};
 
 const USAGE: &str = "usage: moat check [--config FILE] [--rules FILE] [--json] REQUEST.http
@@ -101,11 +101,7 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     let (patch, removed) = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-            let (text, removed) =
-                take_removals(&text).map_err(|(line, e)| format!("{path}:{line}: {e}"))?;
-            let patch =
-                parse_config(&text).map_err(|e| format!("{path}:{}: {}", e.line, e.reason))?;
-            (patch, removed)
+            read_config(&text).map_err(|e| format!("{path}:{}: {}", e.line, e.reason))?
         }
         None => (SettingsPatch::default(), Vec::new()),
     };
@@ -114,7 +110,7 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     let set = match &rules {
         Some(path) => Some(moat::rules::RuleSet::load_main(Path::new(path))?),
         // Removals of built-in detector rules travel with a rule set, as in the module.
-        None if !removed.is_empty() => Some(empty_rule_set()?),
+        None if !removed.is_empty() => Some(moat::rules::RuleSet::empty()),
         None => None,
     };
     let engine = match set {
@@ -160,33 +156,20 @@ fn check(args: &[String]) -> Result<ExitCode, String> {
     })
 }
 
-/// The config text with its `moat_rules_remove_by_id` lines blanked (line numbers kept), and
-/// the ids they remove; `(line, reason)` for a bad id.
-fn take_removals(text: &str) -> Result<(String, Vec<IdRange>), (usize, String)> {
+/// The settings of a `--config` text and the rule ids its `moat_rules_remove_by_id` lines
+/// remove (kept by the module with the rules, not in the settings).
+fn read_config(text: &str) -> Result<(SettingsPatch, Vec<IdRange>), ConfigError> {
+    let mut patch = SettingsPatch::default();
     let mut removed = Vec::new();
-    let mut rest = String::with_capacity(text.len());
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        match line.strip_prefix("moat_rules_remove_by_id") {
-            Some(args) if args.starts_with(char::is_whitespace) => {
-                let args = args
-                    .trim()
-                    .strip_suffix(';')
-                    .ok_or((i + 1, "directive is not terminated by \";\"".to_string()))?;
-                removed.extend(IdRange::parse_list(args).map_err(|e| (i + 1, e))?);
-            }
-            _ => rest.push_str(raw),
+    for d in directives(text) {
+        let d = d?;
+        if d.name == "moat_rules_remove_by_id" {
+            removed.extend(IdRange::parse_list(&d.args.join(" ")).map_err(|e| d.error(e))?);
+        } else {
+            patch.apply(d.name, &d.args).map_err(|e| d.error(e))?;
         }
-        rest.push('\n');
     }
-    Ok((rest, removed))
-}
-
-/// A rule set without rules, to carry removed ids when no rules file is loaded.
-fn empty_rule_set() -> Result<moat::rules::RuleSet, String> {
-    let config =
-        moat::seclang::parse_str("", "moat_rules_remove_by_id").map_err(|e| format!("{e:?}"))?;
-    moat::rules::RuleSet::compile(&config).map_err(|e| format!("{e:?}"))
+    Ok((patch, removed))
 }
 
 fn ftw_cmd(args: &[String]) -> Result<ExitCode, String> {

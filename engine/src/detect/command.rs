@@ -26,7 +26,7 @@ use aho_corasick::AhoCorasick;
 use super::memo::{self, Classifier};
 use super::targets::{injection_targets, push_once};
 use super::transform::{apply, url_decode_uni};
-use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
 use crate::parse::{Inputs, Source};
 use crate::request::Request;
@@ -177,7 +177,14 @@ impl CommandInjection {
     /// ([`classes`]) decides whether any check can find anything; most values (words, numbers,
     /// prices) need none. The others' answers are kept in the per-thread memo: `User-Agent`,
     /// `Referer` and cookies repeat from request to request.
-    fn inspect_value(&self, value: &[u8], variable: &dyn Fn() -> String, out: &mut Vec<Finding>) {
+    /// `out[from..]` are this request's findings: a variable is reported once per rule.
+    fn inspect_value(
+        &self,
+        value: &[u8],
+        variable: &dyn Fn() -> String,
+        from: usize,
+        out: &mut Vec<Finding>,
+    ) {
         if classes(value) == 0 {
             return;
         }
@@ -198,7 +205,7 @@ impl CommandInjection {
                 Some((name, _)) if bit == COMMAND_HIT => format!("{name}: "),
                 _ => String::new(),
             };
-            out.push(finding(id, msg, variable(), &what, &decoded));
+            push_once(out, from, finding(id, msg, variable(), &what, &decoded));
         }
     }
 
@@ -260,13 +267,9 @@ impl Detector for CommandInjection {
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
         let from = out.len();
-        let mut found = Vec::new();
         for target in injection_targets(inputs) {
             deadline.check()?;
-            self.inspect_value(target.value, &|| target.variable(), &mut found);
-            for f in found.drain(..) {
-                push_once(out, from, f);
-            }
+            self.inspect_value(target.value, &|| target.variable(), from, out);
         }
         // Log4Shell and Shellshock payloads ride in any header (`X-Api-Version`, `Cookie` …).
         for field in inputs.fields.iter().filter(|f| f.source == Source::Header) {
@@ -351,12 +354,12 @@ fn fold_command_line(value: &[u8]) -> Vec<u8> {
         let b = value[i];
         let rest = &value[i..];
         if b == b'$' {
-            if starts_with_ignore_case(rest, b"${ifs}") {
+            if strip_prefix_ci(rest, b"${ifs}").is_some() {
                 out.push(b' ');
                 i += 6;
                 continue;
             }
-            if starts_with_ignore_case(rest, b"$ifs") {
+            if strip_prefix_ci(rest, b"$ifs").is_some() {
                 out.push(b' ');
                 i += 4;
                 continue;
@@ -372,12 +375,6 @@ fn fold_command_line(value: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
-    value
-        .get(..prefix.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// The index in [`COMMANDS`] of the first known command found at a command position of
@@ -429,22 +426,19 @@ fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<usize> {
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         .count();
-    let word = std::str::from_utf8(&s[i..i + word_len]).ok()?;
-    let index = COMMANDS.iter().position(|(c, _)| *c == word)?;
+    let word = &s[i..i + word_len];
+    let index = COMMANDS.iter().position(|(c, _)| c.as_bytes() == word)?;
     let strength = COMMANDS[index].1;
     let tail = &s[i + word_len..];
     if separator == Separator::Brace {
         return (tail.first() == Some(&b',')).then_some(index);
     }
     let ends = ends_command(tail);
+    let weak = || shell_argument(tail) || (ends && separator != Separator::Loose);
     let ok = match strength {
-        Strength::Strong => ends || tail.first().is_some_and(|&b| b == b' ' || b == b'\t'),
-        Strength::Weak => shell_argument(tail) || (ends && separator != Separator::Loose),
-        Strength::Numeric => {
-            shell_argument(tail)
-                || numeric_argument(tail)
-                || (ends && separator != Separator::Loose)
-        }
+        Strength::Strong => ends || skip_blanks(tail, 0) > 0,
+        Strength::Weak => weak(),
+        Strength::Numeric => weak() || numeric_argument(tail),
         Strength::Interpreter => {
             option_argument(tail) || (ends && separator == Separator::Substitution)
         }
@@ -459,9 +453,14 @@ fn skip(s: &[u8], at: usize, skip_byte: impl Fn(u8) -> bool) -> usize {
         .map_or(0, |rest| rest.iter().take_while(|&&b| skip_byte(b)).count())
 }
 
+/// The first index from `at` that is not a blank (space or tab).
+fn skip_blanks(s: &[u8], at: usize) -> usize {
+    skip(s, at, |b| b == b' ' || b == b'\t')
+}
+
 /// True when a command ends here: the end of the value or a shell operator, after blanks.
 fn ends_command(tail: &[u8]) -> bool {
-    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    let i = skip_blanks(tail, 0);
     matches!(
         tail.get(i),
         None | Some(b';' | b'|' | b'&' | b'`' | b')' | b'}' | b'<' | b'>' | b'\n' | b'\r' | b',')
@@ -471,7 +470,7 @@ fn ends_command(tail: &[u8]) -> bool {
 /// True when blanks and then a shell-looking argument follow: an option (`-la`), a path (`/etc`,
 /// `~/`, `./`, `../`, `c:\`), a variable (`$HOME`) or a redirection.
 fn shell_argument(tail: &[u8]) -> bool {
-    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    let i = skip_blanks(tail, 0);
     if i == 0 {
         return matches!(tail.first(), Some(b'<' | b'>'));
     }
@@ -494,7 +493,7 @@ fn shell_argument(tail: &[u8]) -> bool {
 /// True when blanks and then a number follow: an address with dots (`10.0.0.1`, then anything),
 /// or digits that end the command (`sleep 5`, not `sleep 8 hours`).
 fn numeric_argument(tail: &[u8]) -> bool {
-    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    let i = skip_blanks(tail, 0);
     let len = tail[i..]
         .iter()
         .take_while(|&&b| b.is_ascii_digit() || b == b'.')
@@ -516,7 +515,7 @@ fn is_word_list(value: &[u8]) -> bool {
 
 /// True when blanks and then an option (`-c`, `-e`, `-r`) follow.
 fn option_argument(tail: &[u8]) -> bool {
-    let i = skip(tail, 0, |b| b == b' ' || b == b'\t');
+    let i = skip_blanks(tail, 0);
     i > 0 && tail.get(i) == Some(&b'-') && tail.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic())
 }
 
@@ -531,7 +530,7 @@ fn has_log4j_lookup(value: &[u8]) -> bool {
             continue;
         }
         let after = &value[i + found + 2..];
-        if starts_with_ignore_case(after, b"jndi:") || starts_with_ignore_case(after, b"ctx:") {
+        if strip_prefix_ci(after, b"jndi:").is_some() || strip_prefix_ci(after, b"ctx:").is_some() {
             return true;
         }
         let window = &after[..after.len().min(15)];
@@ -550,15 +549,15 @@ fn has_log4j_lookup(value: &[u8]) -> bool {
 /// True when `value` starts (after blanks) with a function definition `() {`, like CRS
 /// 932170/932171.
 fn is_shellshock(value: &[u8]) -> bool {
-    let i = skip(value, 0, |b| b == b' ' || b == b'\t');
+    let i = skip_blanks(value, 0);
     let Some(rest) = value.get(i..).and_then(|r| r.strip_prefix(b"(")) else {
         return false;
     };
-    let j = skip(rest, 0, |b| b == b' ' || b == b'\t');
+    let j = skip_blanks(rest, 0);
     let Some(rest) = rest.get(j..).and_then(|r| r.strip_prefix(b")")) else {
         return false;
     };
-    let k = skip(rest, 0, |b| b == b' ' || b == b'\t');
+    let k = skip_blanks(rest, 0);
     k > 0 && rest.get(k) == Some(&b'{')
 }
 

@@ -119,6 +119,13 @@ pub fn excerpt(value: &[u8]) -> String {
     s
 }
 
+/// The bytes of `s` after a case-insensitive `prefix`.
+pub(crate) fn strip_prefix_ci<'s>(s: &'s [u8], prefix: &[u8]) -> Option<&'s [u8]> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
 /// The inspection time budget ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfTime;

@@ -15,7 +15,7 @@
 //! API client sends them in the URI or in header values, and they truncate strings in C
 //! backends.
 
-use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::parse::{Field, Inputs, Source};
 use crate::request::{Header, Request};
 
@@ -303,13 +303,6 @@ fn after_newlines(value: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         i = start + run;
         Some((run, &value[i..]))
     })
-}
-
-/// The bytes of `s` after a case-insensitive `prefix`.
-fn strip_prefix_ci<'s>(s: &'s [u8], prefix: &[u8]) -> Option<&'s [u8]> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// `s` without its leading `\s` bytes, and how many there were.

@@ -119,8 +119,7 @@ fn field_targets<'f>(field: &'f Field<'_>) -> [Option<Target<'f>>; 2] {
 
 /// Google Analytics cookies (`__utma`, `__utmz`, …) carry free text CRS excludes.
 fn is_utm_cookie(name: &[u8]) -> bool {
-    name.get(..5)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"__utm"))
+    super::strip_prefix_ci(name, b"__utm").is_some()
 }
 
 /// The headers the injection rules look at: `User-Agent` and `Referer`.
