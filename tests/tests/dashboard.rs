@@ -155,39 +155,44 @@ scrape_configs:
 
     /// Runs an instant query; returns the `data.result` array, panicking on a query error.
     fn query(&self, expr: &str) -> Vec<Value> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to prometheus");
+        self.try_query(expr)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Runs an instant query; an answer that is not a successful JSON query result (such as
+    /// the `503 Service Unavailable` Prometheus gives while it starts) is an error.
+    fn try_query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             s,
             "GET /api/v1/query?query={} HTTP/1.0\r\nHost: localhost\r\n\r\n",
             url_encode(expr)
         )
-        .unwrap();
+        .map_err(|e| e.to_string())?;
         let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (_, body) = out.split_once("\r\n\r\n").expect("HTTP response");
-        let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-        assert_eq!(v["status"], "success", "{expr}: {body}");
-        v["data"]["result"].as_array().cloned().unwrap_or_default()
+        s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+        let (_, body) = out.split_once("\r\n\r\n").ok_or("no HTTP response")?;
+        let v: Value = serde_json::from_str(body).map_err(|e| format!("{e}: {out}"))?;
+        if v["status"] != "success" {
+            return Err(format!("query failed: {body}"));
+        }
+        Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
     }
 
-    /// Waits until a query returns data (Prometheus is up and has scraped).
+    /// Waits until a query returns data (Prometheus is up, ready and has scraped).
     fn wait_for(&self, expr: &str, limit: Duration) -> Vec<Value> {
         let start = Instant::now();
         loop {
-            let ready = TcpStream::connect(("127.0.0.1", self.port)).is_ok();
-            if ready {
-                let result = self.query(expr);
-                if !result.is_empty() || start.elapsed() > limit {
-                    return result;
-                }
-            } else if start.elapsed() > limit {
-                panic!(
-                    "prometheus did not start: {}",
+            match self.try_query(expr) {
+                Ok(result) if !result.is_empty() => return result,
+                Ok(result) if start.elapsed() > limit => return result,
+                Err(e) if start.elapsed() > limit => panic!(
+                    "prometheus did not answer {expr}: {e}\n{}",
                     std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-                );
+                ),
+                _ => thread::sleep(Duration::from_millis(200)),
             }
-            thread::sleep(Duration::from_millis(200));
         }
     }
 }
