@@ -3,7 +3,8 @@
 //!
 //! Rule id ranges: 100100–100199 SQL injection, 100200–100299 XSS, 100300–100399 path traversal,
 //! 100400–100499 scanners, 100500–100599 protocol and smuggling anomalies, 100600–100699 body
-//! and parsing anomalies, 100700–100799 GeoIP policy, 100800–100899 command and code injection.
+//! and parsing anomalies, 100700–100799 GeoIP policy, 100800–100899 command and code
+//! injection, 100900–100999 server-side request forgery and remote file inclusion.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -18,7 +19,9 @@ pub mod memo;
 pub mod nosql;
 pub mod protocol;
 pub mod scanner;
+pub mod server_side;
 pub mod sqli;
+pub mod ssrf;
 pub mod targets;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -235,6 +238,8 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
         Box::new(nosql::NoSql::new()),
         Box::new(xss::Xss::new()),
         Box::new(command::CommandInjection::new()),
+        Box::new(server_side::ServerSide::new()),
+        Box::new(ssrf::Ssrf::new()),
     ]
 }
 

@@ -1,6 +1,11 @@
 //! SQL injection with libinjection (rule 100100), like CRS 942100: argument values and names,
 //! cookie values and names (without `__utm*`), `User-Agent`, `Referer`, XML text and attribute
 //! values and the request basename, after `t:utf8toUnicode,t:urlDecodeUni,t:removeNulls`.
+//!
+//! libinjection lets the shortest login bypasses through (`admin' #`, `admin';--`, `admin' -- `:
+//! a quote that closes the string, then a comment that drops the rest of the query). Rule 100101
+//! covers them: the value's first quote is followed, after optional `)`, `;` and spaces, by a
+//! SQL comment (`#`, `--`, `/*`). `it's -- great` or `5'10"` pass.
 
 use std::borrow::Cow;
 
@@ -15,7 +20,12 @@ use crate::request::Request;
 /// Rule id: libinjection classified a value as SQL injection.
 pub const SQLI_LIBINJECTION: u32 = 100100;
 
+/// Rule id: a quote closing a string, then a comment dropping the rest of the query.
+pub const SQLI_QUOTE_COMMENT: u32 = 100101;
+
 const MSG: &str = "SQL Injection Attack Detected via libinjection";
+const MSG_QUOTE_COMMENT: &str =
+    "SQL injection: string closed and the rest of the query commented out";
 
 /// The libinjection SQL injection detector.
 #[derive(Debug, Default)]
@@ -108,7 +118,15 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         return None;
     }
     let value = transformed(value);
-    let fingerprint = fingerprint(&value)?;
+    let Some(fingerprint) = fingerprint(&value) else {
+        return closes_then_comments(&value).then(|| Finding {
+            rule_id: SQLI_QUOTE_COMMENT,
+            msg: MSG_QUOTE_COMMENT.into(),
+            severity: Severity::Critical,
+            variable: variable(),
+            data: excerpt(&value),
+        });
+    };
     let len = fingerprint.iter().position(|&b| b == 0).unwrap_or(8);
     let fingerprint = String::from_utf8_lossy(&fingerprint[..len]);
     Some(Finding {
@@ -118,6 +136,28 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         variable: variable(),
         data: format!("fingerprint {fingerprint}: {}", excerpt(&value)),
     })
+}
+
+/// True when the first quote of `value` ends a word (closes a string) and is followed, after
+/// optional `)`, `;` and spaces, by a SQL comment: `#`, `/*`, or `--` at the end or before a
+/// space.
+fn closes_then_comments(value: &[u8]) -> bool {
+    let Some(quote) = memchr::memchr2(b'\'', b'"', value) else {
+        return false;
+    };
+    if quote == 0 || value[quote - 1].is_ascii_whitespace() {
+        return false;
+    }
+    let rest = &value[quote + 1..];
+    let skip = rest
+        .iter()
+        .take_while(|b| matches!(b, b')' | b';' | b' ' | b'\t' | b'\n' | b'\r'))
+        .count();
+    match &rest[skip..] {
+        [b'#', ..] | [b'/', b'*', ..] | [b'-', b'-'] => true,
+        [b'-', b'-', next, ..] => next.is_ascii_whitespace() || *next == b'-',
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +237,37 @@ mod tests {
             .filter(|a| inspect_query_value(&Sqli::new(), a.as_bytes()).is_empty())
             .collect();
         assert!(missed.is_empty(), "missed: {missed:?}");
+    }
+
+    #[test]
+    fn quote_then_comment_fires() {
+        for v in [
+            "admin' #",
+            "admin'#",
+            "admin' -- ",
+            "admin';--",
+            "admin'--",
+            "42') #",
+            "bob@example.com\" -- x",
+        ] {
+            let found = inspect_query_value(&Sqli::new(), v.as_bytes());
+            assert_eq!(found.len(), 1, "{v}");
+        }
+        let found = inspect_query_value(&Sqli::new(), b"admin' #");
+        assert_eq!(found[0].rule_id, SQLI_QUOTE_COMMENT);
+        for v in [
+            "it's -- great",
+            "5'10\" tall",
+            "\"#1 best seller\"",
+            "I love '#hashtags'",
+            "O'Reilly -- 2nd edition",
+            "Rock 'n' roll #1",
+            "rock'n'roll",
+            "x'-1",
+        ] {
+            let found = inspect_query_value(&Sqli::new(), v.as_bytes());
+            assert!(found.is_empty(), "{v}: {found:?}");
+        }
     }
 
     #[test]

