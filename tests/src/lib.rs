@@ -638,6 +638,9 @@ pub fn benign_cases() -> Vec<Case> {
         Case::new("multipart upload", "POST", "/upload")
             .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_body(b, "title", "Holiday photos 2024 - day 1")),
         Case::new("search with shell punctuation", "GET", "/search?q=Tom+%26+Jerry%3B+cat+toys&fields=name%7Cid%7Cprice"),
+        Case::new("template placeholders and prices", "GET", "/mail/preview?subject=Hi+%7B%7Bfirst_name%7D%7D%21&footer=Only+%24%7Bprice%7D+today&q=%22%231+best+seller%22"),
+        Case::new("link to an intranet page", "POST", "/bookmarks")
+            .body("application/x-www-form-urlencoded", b"url=http%3A%2F%2Fwiki.corp.example%2Fpages%2Fonboarding&title=alert%28%29+tutorial+for+beginners"),
         Case::new("XML order", "POST", "/api/orders.xml")
             .body("application/xml", br#"<?xml version="1.0"?><order id="A-1001"><item sku="SKU-1" qty="2">Blue shirt, size M</item><note>O'Brien's gift &amp; card; id on the box</note></order>"#),
     ]
@@ -694,6 +697,24 @@ pub fn attack_cases() -> Vec<Case> {
         Case::new("NoSQL operator in JSON body", "POST", "/api/login").body(
             "application/json",
             br#"{"username":"admin","password":{"$ne":""}}"#,
+        ),
+        Case::new(
+            "template injection in query",
+            "GET",
+            "/greet?name=%7B%7B7*7%7D%7D",
+        ),
+        Case::new("SSRF to cloud metadata in JSON body", "POST", "/api/webhooks").body(
+            "application/json",
+            br#"{"callback":"http://169.254.169.254/latest/meta-data/iam/security-credentials/"}"#,
+        ),
+        Case::new("prototype pollution in JSON body", "POST", "/api/settings").body(
+            "application/json",
+            br#"{"__proto__":{"isAdmin":true}}"#,
+        ),
+        Case::new(
+            "script-context XSS in query",
+            "GET",
+            "/search?q=%27%3Balert(document.domain)%2F%2F",
         ),
         Case::new("XXE in XML body", "POST", "/api/orders.xml").body(
             "application/xml",
