@@ -716,6 +716,13 @@ pub fn attack_cases() -> Vec<Case> {
             "GET",
             "/search?q=%27%3Balert(document.domain)%2F%2F",
         ),
+        Case::new(
+            "PHPUnit eval-stdin exploit",
+            "POST",
+            "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+        )
+        .body("text/plain", b"<?php echo md5('moat'); ?>"),
+        Case::new("backup file probe", "GET", "/index.php.bak"),
         Case::new("XXE in XML body", "POST", "/api/orders.xml").body(
             "application/xml",
             br#"<?xml version="1.0"?><!DOCTYPE o [<!ENTITY x SYSTEM "file:///etc/hostname">]><order>&x;</order>"#,

@@ -1,4 +1,5 @@
-//! Path traversal and local file inclusion (rules 100300–100301), like CRS 930100–930120.
+//! Path traversal, local file inclusion and restricted files (rules 100300–100302), like CRS
+//! 930100–930130 and 920440.
 //!
 //! Rule 100300 looks for `../` and `..\` (and Tomcat's `..;/`) in the request path, argument
 //! names and values and upload file names, after one more percent-decoding pass (the raw path
@@ -8,6 +9,11 @@
 //!
 //! Rule 100301 looks for well-known sensitive files (`etc/passwd`, `win.ini`, `.git/`, …) in
 //! the decoded path and argument values, case-insensitively and with `\` read as `/`.
+//!
+//! Rule 100302 looks at the last segment of the decoded path for what a site leaves behind by
+//! mistake and scanners ask every site for: backups and editor copies (`index.php.bak`,
+//! `config.php~`, `.swp`), database dumps (`.sql`, `.sqlite`, `.mdb`) and key stores (`.pfx`,
+//! `.jks`), a subset of CRS's `restricted_extensions` that no page or asset uses.
 
 use std::borrow::Cow;
 
@@ -25,9 +31,18 @@ use crate::request::Request;
 pub const PATH_TRAVERSAL: u32 = 100300;
 /// Rule id: access to a well-known sensitive OS or application file.
 pub const OS_FILE_ACCESS: u32 = 100301;
+/// Rule id: a request for a backup, database dump or key store file.
+pub const RESTRICTED_EXTENSION: u32 = 100302;
 
 const MSG_TRAVERSAL: &str = "Path traversal attack";
 const MSG_FILE: &str = "OS file access attempt";
+const MSG_EXTENSION: &str = "Request for a backup, database dump or key store file";
+
+/// File extensions of rule 100302, lower case, with the dot.
+const RESTRICTED_EXTENSIONS: &[&str] = &[
+    ".bak", ".backup", ".bck", ".bkp", ".old", ".orig", ".save", ".sav", ".swp", ".swo", ".swap",
+    ".sql", ".sqlite", ".sqlite3", ".mdb", ".tfstate", ".pfx", ".jks",
+];
 
 /// Most percent-decoding passes applied to the raw path.
 const PATH_DECODE_PASSES: usize = 3;
@@ -44,6 +59,13 @@ const fn file(pattern: &'static str) -> SensitiveFile {
     SensitiveFile {
         pattern,
         whole_segment: false,
+    }
+}
+
+const fn segment(pattern: &'static str) -> SensitiveFile {
+    SensitiveFile {
+        pattern,
+        whole_segment: true,
     }
 }
 
@@ -69,10 +91,24 @@ const SENSITIVE_FILES: &[SensitiveFile] = &[
     file(".aws/credentials"),
     file(".bash_history"),
     file(".mysql_history"),
-    SensitiveFile {
-        pattern: ".env",
-        whole_segment: true,
-    },
+    file(".git-credentials"),
+    file(".ds_store"),
+    file(".s3cfg"),
+    file(".kube/config"),
+    file(".docker/config.json"),
+    file(".vscode/sftp.json"),
+    file("storage/logs/laravel.log"),
+    file("wp-content/debug.log"),
+    file("app/etc/local.xml"),
+    segment("/web.config"),
+    segment("/sftp-config.json"),
+    segment("/id_rsa"),
+    segment("/id_dsa"),
+    segment("/id_ecdsa"),
+    segment("/id_ed25519"),
+    segment(".npmrc"),
+    segment(".pgpass"),
+    segment(".env"),
 ];
 
 /// The traversal and sensitive-file detector.
@@ -115,6 +151,14 @@ impl Traversal {
         let path = apply(path, backslash_to_slash);
         if let Some(name) = self.sensitive_file(&path) {
             out.push(file_finding("REQUEST_FILENAME".into(), name, &path));
+        } else if let Some(ext) = restricted_extension(&path) {
+            out.push(Finding {
+                rule_id: RESTRICTED_EXTENSION,
+                msg: MSG_EXTENSION.into(),
+                severity: Severity::Critical,
+                variable: "REQUEST_FILENAME".into(),
+                data: format!("{ext}: {}", excerpt(&path)),
+            });
         }
     }
 
@@ -198,6 +242,21 @@ fn file_finding(variable: String, name: &str, value: &[u8]) -> Finding {
         variable,
         data: format!("{name}: {}", excerpt(value)),
     }
+}
+
+/// The restricted extension (or `~`, an editor's backup) that ends the last segment of `path`.
+fn restricted_extension(path: &[u8]) -> Option<&'static str> {
+    let name = &path[memchr::memrchr(b'/', path).map_or(0, |i| i + 1)..];
+    let name = name.strip_suffix(b";").unwrap_or(name);
+    if name.len() > 1 && name.ends_with(b"~") {
+        return Some("~");
+    }
+    let dot = memchr::memrchr(b'.', name)?;
+    let ext = &name[dot..];
+    RESTRICTED_EXTENSIONS
+        .iter()
+        .find(|e| e.as_bytes().eq_ignore_ascii_case(ext))
+        .copied()
 }
 
 /// Up to `passes` rounds of percent-decoding (with `%uXXXX`), each followed by folding
@@ -379,6 +438,10 @@ mod tests {
             b"app/.env.production",
             b"/WEB-INF/web.xml",
             b"php://filter/resource=wp-config.php",
+            b"/srv/www/web.config",
+            b"/home/deploy/.ssh/id_rsa",
+            b"/.DS_Store",
+            b"/storage/logs/laravel.log",
         ] {
             let found = inspect_query_value(&Traversal::new(), v);
             assert!(
@@ -400,6 +463,9 @@ mod tests {
             b"/docs/.environment-setup",
             b"config.env",
             b"/api/events",
+            b"/docs/web.config-reference",
+            b"/blog/id_rsa-vs-id_ed25519",
+            b"/keys/my_id_rsa",
         ] {
             let t = Traversal::new();
             assert!(
@@ -408,6 +474,39 @@ mod tests {
                 excerpt(v)
             );
         }
+    }
+
+    #[test]
+    fn backups_dumps_and_key_stores_fire_in_the_path_only() {
+        for uri in [
+            &b"/index.php.bak"[..],
+            b"/config.php~",
+            b"/db/dump.SQL",
+            b"/backup/site.tar.gz.old",
+            b"/.index.php.swp",
+            b"/certs/server.pfx",
+            b"/terraform.tfstate",
+            b"/%64b.sql",
+        ] {
+            let found = inspect_get(&Traversal::new(), uri, &[]);
+            assert_eq!(rules(&found), [RESTRICTED_EXTENSION], "{}", excerpt(uri));
+        }
+        for uri in [
+            &b"/"[..],
+            b"/index.php",
+            b"/docs/sql-tutorial",
+            b"/files/report.pdf",
+            b"/static/app.js?v=old.bak",
+            b"/~alice/",
+            b"/~",
+            b"/sql/",
+            b"/posts/the.old.man.and.the.sea",
+        ] {
+            let found = inspect_get(&Traversal::new(), uri, &[]);
+            assert!(found.is_empty(), "{}: {found:?}", excerpt(uri));
+        }
+        let found = inspect_query_value(&Traversal::new(), b"backup.sql");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
