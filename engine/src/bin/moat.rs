@@ -33,6 +33,16 @@ use moat::seclang::ast::IdRange;
 use moat::settings::{directives, ConfigError, SettingsPatch};
 use moat::{Action, Engine};
 
+/// Lets a closed standard output (`moat check req.http | head -1`, `| grep -q`) end the
+/// process as it ends `cat` or `grep`, instead of a panic in `println!` with a backtrace.
+fn exit_quietly_on_closed_pipe() {
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts; no signal
+    // handler is installed and no Rust state depends on SIGPIPE being ignored.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 const USAGE: &str = "usage: moat check [--config FILE] [--rules FILE] [--json] REQUEST.http
        moat ftw --rules DIR --tests DIR [--overrides FILE] [--include REGEX] [--exclude REGEX] [--show-failures]
        moat schema URL [database=NAME] [table=NAME] [user=NAME] [password_file=PATH]
@@ -41,6 +51,7 @@ const USAGE: &str = "usage: moat check [--config FILE] [--rules FILE] [--json] R
        moat version";
 
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check") => match check(&args[1..]) {
