@@ -39,6 +39,9 @@ pub const EMBEDDED_HTTP_MESSAGE: u32 = 100507;
 pub const NUL_BYTE: u32 = 100508;
 /// Rule id: `Expect` header other than `100-continue`.
 pub const UNEXPECTED_EXPECT: u32 = 100509;
+/// Rule id: CR or LF in the request path, literal or percent-encoded (HTTP splitting, PHP-FPM
+/// `PATH_INFO` injection), as CRS 921190.
+pub const NEWLINE_IN_PATH: u32 = 100510;
 
 const MSG_BODY: &str = "Request body on a GET or HEAD request";
 const MSG_EMBEDDED: &str =
@@ -149,8 +152,17 @@ fn header_finding(id: u32, msg: &'static str, severity: Severity, h: &Header<'_>
     Finding::new(id, msg, severity, variable, h.value)
 }
 
-/// NUL bytes in the raw URI, literal or as `%00`.
+/// NUL bytes in the raw URI, literal or as `%00`; CR or LF in its path.
 fn check_uri(req: &Request<'_>, out: &mut Vec<Finding>) {
+    if has_newline(req.path()) {
+        out.push(Finding::new(
+            NEWLINE_IN_PATH,
+            "HTTP splitting: CR or LF in the request path",
+            Severity::Critical,
+            "REQUEST_FILENAME".into(),
+            req.path(),
+        ));
+    }
     let encoded_nul = memchr::memmem::find(req.uri, b"%00").is_some();
     if encoded_nul || memchr::memchr(0, req.uri).is_some() {
         out.push(Finding::new(
@@ -161,6 +173,17 @@ fn check_uri(req: &Request<'_>, out: &mut Vec<Finding>) {
             req.uri,
         ));
     }
+}
+
+/// True when `path` holds a CR or LF, literal or percent-encoded (`%0a`, `%0D`).
+fn has_newline(path: &[u8]) -> bool {
+    memchr::memchr2(b'\r', b'\n', path).is_some()
+        || memchr::memchr_iter(b'%', path).any(|i| {
+            matches!(
+                path.get(i + 1..i + 3),
+                Some([b'0', b'a' | b'A' | b'd' | b'D'])
+            )
+        })
 }
 
 /// The rules about one request header.
@@ -535,6 +558,22 @@ mod tests {
         assert_eq!(h1("GET", "/file.php%00.jpg", &[]), [NUL_BYTE]);
         assert_eq!(h1("GET", "/", &[("X-A", "a\0b")]), [NUL_BYTE]);
         assert!(h1("GET", "/a%2500", &[]).is_empty());
+    }
+
+    #[test]
+    fn line_breaks_in_the_path_fire_and_in_the_query_do_not() {
+        assert_eq!(h1("GET", "/foo%0Abar", &[]), [NEWLINE_IN_PATH]);
+        assert_eq!(
+            h1(
+                "GET",
+                "/index.php/PHP_VALUE%0asession.auto_start=1;;;?QQQ",
+                &[]
+            ),
+            [NEWLINE_IN_PATH]
+        );
+        assert_eq!(h1("GET", "/a%0d", &[]), [NEWLINE_IN_PATH]);
+        assert!(h1("GET", "/notes?text=line%0Aline", &[]).is_empty());
+        assert!(h1("GET", "/files/%0b%0Fx%2a", &[]).is_empty());
     }
 
     #[test]
