@@ -633,6 +633,8 @@ pub fn benign_cases() -> Vec<Case> {
         Case::new("search with apostrophe", "GET", "/search?q=O%27Brien%27s+pub+%26+grill"),
         Case::new("form POST", "POST", "/login")
             .body("application/x-www-form-urlencoded", b"user=alice&password=s3cr3t%21&remember=on"),
+        Case::new("address form with a phone number", "POST", "/account/address")
+            .body("application/x-www-form-urlencoded", b"name=Jane+Doe&phone=%28555%29-123-4567&street=5th+Ave+%26+Main+St.%2C+Apt.+4B"),
         Case::new("JSON POST", "POST", "/api/orders")
             .body("application/json", br#"{"customer":{"name":"Rock 'n' Roll Ltd","email":"a.b@example.com"},"items":[{"sku":"A-100","qty":2,"price":9.99}],"note":"Leave at the door, thanks!"}"#),
         Case::new("multipart upload", "POST", "/upload")

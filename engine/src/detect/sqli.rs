@@ -118,6 +118,9 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         return None;
     }
     let value = transformed(value);
+    if is_digits_and_arithmetic(&value) {
+        return None;
+    }
     let Some(fingerprint) = fingerprint(&value) else {
         return closes_then_comments(&value).then(|| Finding {
             rule_id: SQLI_QUOTE_COMMENT,
@@ -136,6 +139,16 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         variable: variable(),
         data: format!("fingerprint {fingerprint}: {}", excerpt(&value)),
     })
+}
+
+/// True for a value of digits, blanks, parentheses, `+`, `-` and `.` alone: phone numbers
+/// (`(555)-123-4567`, which libinjection reads as `1)o1`), ranges and sums. Without a letter,
+/// quote, comparison or comment such a value can change a number in a query but not the query,
+/// so the built-in rule lets it through (the `@detectSQLi` operator keeps libinjection's answer).
+fn is_digits_and_arithmetic(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b.is_ascii_digit() || matches!(b, b' ' | b'(' | b')' | b'+' | b'-' | b'.'))
 }
 
 /// True when the first quote of `value` ends a word (closes a string) and is followed, after
@@ -268,6 +281,19 @@ mod tests {
             let found = inspect_query_value(&Sqli::new(), v.as_bytes());
             assert!(found.is_empty(), "{v}: {found:?}");
         }
+    }
+
+    #[test]
+    fn phone_numbers_do_not_fire() {
+        for v in [
+            "(555)-123-4567",
+            "(053)-0485507",
+            "+1 (555)-123-4567",
+            "(5)-5",
+        ] {
+            assert!(check(v.as_bytes(), String::new).is_none(), "{v}");
+        }
+        assert!(check(b"(5)-5 or 1=1", String::new).is_some());
     }
 
     #[test]
