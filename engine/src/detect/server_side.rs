@@ -109,6 +109,10 @@ const SSI_DIRECTIVES: &[&str] = &[
 /// it can start at (case matters).
 const JAVA_BASE64_MAGIC: [&[u8]; 3] = [b"rO0AB", b"KztAAU", b"Cs7QAF"];
 
+/// The shortest value the serialized-object markers are looked for in: a serialized object
+/// (or a node-serialize function) is longer than its marker and a few bytes of payload.
+const SERIALIZED_MIN: usize = 16;
+
 /// node-serialize's function marker, as is and in base64 (case matters).
 const NODE_FUNCTION_MARKERS: [&[u8]; 2] = [b"_$$ND_FUNC$$_", b"XyQkTkRfRlVOQyQkX"];
 
@@ -142,16 +146,23 @@ impl ServerSide {
     /// Which rule `value` fires, if any.
     fn check(&self, value: &[u8]) -> Option<(u32, &'static str)> {
         let braces = memchr::memchr2(b'{', b'<', value).is_some();
-        if self.anywhere.is_match(value) || (braces && self.has_template_expression(value)) {
+        // Every anywhere gadget holds a `_`, `.` or `{` and letters; most values (words,
+        // prices, numbers) lack one or the other.
+        let gadget_bytes = memchr::memchr3(b'_', b'.', b'{', value).is_some()
+            && value.iter().any(u8::is_ascii_alphabetic);
+        if (gadget_bytes && self.anywhere.is_match(value))
+            || (braces && self.has_template_expression(value))
+        {
             return Some((TEMPLATE_INJECTION, MSG_TEMPLATE));
         }
         if braces && has_ssi_directive(value) {
             return Some((SSI_INJECTION, MSG_SSI));
         }
         if (braces && has_php_object(value))
-            || memmem::find(value, b"\xac\xed\x00\x05").is_some()
+            || (memchr::memchr(0xac, value).is_some()
+                && memmem::find(value, b"\xac\xed\x00\x05").is_some())
             || is_hex_java_stream(value)
-            || self.serialized.is_match(value)
+            || (value.len() >= SERIALIZED_MIN && self.serialized.is_match(value))
         {
             return Some((SERIALIZED_OBJECT, MSG_SERIALIZED));
         }
@@ -200,6 +211,9 @@ impl Detector for ServerSide {
                     target.value,
                 );
                 push_once(out, from, f);
+            }
+            if target.kind == TargetKind::ArgName {
+                continue;
             }
             if let Some((id, msg)) = self.check(target.value) {
                 let f = Finding::new(id, msg, Severity::Critical, target.variable(), target.value);
@@ -272,7 +286,8 @@ fn has_php_object(value: &[u8]) -> bool {
 /// True when an argument name reaches an object's prototype: a `__proto__` segment, or a
 /// `constructor` segment followed by a `prototype` one (segments split at `[ ] .` and spaces).
 fn is_prototype_path(name: &[u8]) -> bool {
-    if memmem::find(name, b"__proto__").is_none() && memmem::find(name, b"prototype").is_none() {
+    // `__proto__` and `prototype` both hold `proto`.
+    if memmem::find(name, b"proto").is_none() {
         return false;
     }
     let mut segments = name

@@ -59,6 +59,8 @@ const SINK_PROPERTIES: [&str; 5] = [
     "document.location",
     "window.location",
 ];
+/// The length of the shortest sink property.
+const PROPERTY_MIN: usize = "document.write".len();
 /// Bytes that may come right before a sink in injected code (spaces skipped).
 const CODE_CONTEXT: &[u8] = b"'\";(=+-*/|&,{[!?:>`.~%^";
 
@@ -111,7 +113,12 @@ impl Xss {
     /// True when `value` calls a sink with an argument, or names a sink property, where code
     /// would: at its start or after code punctuation.
     fn has_script_call(&self, value: &[u8]) -> bool {
-        if memchr::memchr3(b'(', b'`', b'.', value).is_none() {
+        // A call needs `(` or a backquote; a property a `.` in a value at least as long as
+        // the shortest one (`document.write`), which prices and versions are not.
+        let may_call = memchr::memchr2(b'(', b'`', value).is_some();
+        let may_name_property =
+            value.len() >= PROPERTY_MIN && memchr::memchr(b'.', value).is_some();
+        if !may_call && !may_name_property {
             return false;
         }
         self.sinks.find_iter(value).any(|m| {
