@@ -109,9 +109,9 @@ const SSI_DIRECTIVES: &[&str] = &[
 /// it can start at (case matters).
 const JAVA_BASE64_MAGIC: [&[u8]; 3] = [b"rO0AB", b"KztAAU", b"Cs7QAF"];
 
-/// The shortest value the serialized-object markers are looked for in: a serialized object
-/// (or a node-serialize function) is longer than its marker and a few bytes of payload.
-const SERIALIZED_MIN: usize = 16;
+/// The shortest value the serialized-object markers are looked for in: the length of the
+/// shortest marker, node-serialize's `_$$ND_FUNC$$_`.
+const SERIALIZED_MIN: usize = 13;
 
 /// node-serialize's function marker, as is and in base64 (case matters).
 const NODE_FUNCTION_MARKERS: [&[u8]; 2] = [b"_$$ND_FUNC$$_", b"XyQkTkRfRlVOQyQkX"];
@@ -398,6 +398,7 @@ mod tests {
     fn node_gadgets_and_prototype_pollution_fire() {
         for q in [
             "foo=_%24%24ND_FUNC%24%24_function%28%29%7B%7D",
+            "foo=_%24%24ND_FUNC%24%24_",
             "foo=XyQkTkRfRlVOQyQkXwo%3D",
         ] {
             assert_eq!(rules_for_query(q), [SERIALIZED_OBJECT], "{q}");
