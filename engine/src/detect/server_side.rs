@@ -287,7 +287,7 @@ fn has_php_object(value: &[u8]) -> bool {
 /// `constructor` segment followed by a `prototype` one (segments split at `[ ] .` and spaces).
 fn is_prototype_path(name: &[u8]) -> bool {
     // `__proto__` and `prototype` both hold `proto`.
-    if memmem::find(name, b"proto").is_none() {
+    if !memchr::memchr_iter(b'p', name).any(|i| name[i..].starts_with(b"proto")) {
         return false;
     }
     let mut segments = name
