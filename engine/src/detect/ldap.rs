@@ -7,8 +7,8 @@
 
 use regex::bytes::Regex;
 
-use super::targets::{injection_targets, push_once, TargetKind};
-use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use super::targets::{report_critical, TargetKind};
+use super::{Deadline, Detector, Finding, OutOfTime};
 use crate::parse::Inputs;
 use crate::request::Request;
 
@@ -47,24 +47,17 @@ impl Detector for LdapInjection {
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
-        let from = out.len();
-        for target in injection_targets(inputs) {
-            if target.kind == TargetKind::Header || memchr::memchr(b')', target.value).is_none() {
-                continue;
-            }
-            deadline.check()?;
-            if self.filter.is_match(target.value) {
-                let f = Finding::new(
-                    LDAP_INJECTION,
-                    MSG,
-                    Severity::Critical,
-                    target.variable(),
-                    target.value,
-                );
-                push_once(out, from, f);
-            }
-        }
-        Ok(())
+        report_critical(
+            inputs,
+            deadline,
+            out,
+            |kind| kind != TargetKind::Header,
+            |target| {
+                let value = target.value;
+                (memchr::memchr(b')', value).is_some() && self.filter.is_match(value))
+                    .then_some((LDAP_INJECTION, MSG))
+            },
+        )
     }
 }
 

@@ -18,8 +18,8 @@
 
 use memchr::memmem;
 
-use super::targets::{injection_targets, push_once, TargetKind};
-use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use super::targets::{report_critical, TargetKind};
+use super::{Deadline, Detector, Finding, OutOfTime};
 use crate::parse::Inputs;
 use crate::request::Request;
 
@@ -199,28 +199,18 @@ impl Detector for ServerSide {
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
-        let from = out.len();
-        for target in injection_targets(inputs) {
-            deadline.check()?;
-            if target.kind == TargetKind::ArgName && is_prototype_path(target.value) {
-                let f = Finding::new(
-                    PROTOTYPE_POLLUTION,
-                    MSG_PROTOTYPE,
-                    Severity::Critical,
-                    target.variable(),
-                    target.value,
-                );
-                push_once(out, from, f);
-            }
-            if target.kind == TargetKind::ArgName {
-                continue;
-            }
-            if let Some((id, msg)) = self.check(target.value) {
-                let f = Finding::new(id, msg, Severity::Critical, target.variable(), target.value);
-                push_once(out, from, f);
-            }
-        }
-        Ok(())
+        report_critical(
+            inputs,
+            deadline,
+            out,
+            |_| true,
+            |target| match target.kind {
+                TargetKind::ArgName => {
+                    is_prototype_path(target.value).then_some((PROTOTYPE_POLLUTION, MSG_PROTOTYPE))
+                }
+                _ => self.check(target.value),
+            },
+        )
     }
 }
 
@@ -309,14 +299,10 @@ fn is_hex_java_stream(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::testing::{inspect_get, inspect_post};
+    use crate::detect::testing::{inspect_post, rule_ids_for_get};
 
     fn rules_for_query(query: &str) -> Vec<u32> {
-        let uri = format!("/page?{query}");
-        inspect_get(&ServerSide::new(), uri.as_bytes(), &[])
-            .iter()
-            .map(|f| f.rule_id)
-            .collect()
+        rule_ids_for_get(&ServerSide::new(), &format!("/page?{query}"))
     }
 
     #[test]

@@ -18,8 +18,8 @@
 
 use memchr::memmem;
 
-use super::targets::{push_once, TargetKind};
-use super::{Deadline, Detector, Finding, OutOfTime, Severity};
+use super::targets::{report_critical, TargetKind};
+use super::{Deadline, Detector, Finding, OutOfTime};
 use crate::parse::Inputs;
 use crate::request::Request;
 
@@ -87,21 +87,18 @@ impl Detector for Ssrf {
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
-        let from = out.len();
-        for target in super::targets::injection_targets(inputs) {
-            if matches!(
-                target.kind,
-                TargetKind::ArgName | TargetKind::CookieName | TargetKind::Header
-            ) {
-                continue;
-            }
-            deadline.check()?;
-            if let Some((id, msg)) = check(target.value) {
-                let f = Finding::new(id, msg, Severity::Critical, target.variable(), target.value);
-                push_once(out, from, f);
-            }
-        }
-        Ok(())
+        report_critical(
+            inputs,
+            deadline,
+            out,
+            |kind| {
+                !matches!(
+                    kind,
+                    TargetKind::ArgName | TargetKind::CookieName | TargetKind::Header
+                )
+            },
+            |target| check(target.value),
+        )
     }
 }
 
@@ -270,14 +267,10 @@ fn names_included_file(after: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::testing::{inspect_get, inspect_post};
+    use crate::detect::testing::{inspect_post, rule_ids_for_get};
 
     fn rules_for_query(query: &str) -> Vec<u32> {
-        let uri = format!("/fetch?{query}");
-        inspect_get(&Ssrf::new(), uri.as_bytes(), &[])
-            .iter()
-            .map(|f| f.rule_id)
-            .collect()
+        rule_ids_for_get(&Ssrf::new(), &format!("/fetch?{query}"))
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `ARGS|ARGS_NAMES|REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|REQUEST_COOKIES_NAMES|
 //! REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer`, and reporting each variable once.
 
-use super::Finding;
+use super::{Deadline, Finding, OutOfTime, Severity};
 use crate::parse::{Field, Inputs, Source};
 
 /// Which part of a field a target is.
@@ -137,6 +137,30 @@ pub fn push_once(out: &mut Vec<Finding>, from: usize, finding: Finding) {
     if !seen {
         out.push(finding);
     }
+}
+
+/// Runs `check` on every injection target `wanted` accepts and reports each rule it names as a
+/// critical finding on the target's variable, once per rule and variable. The loop of the
+/// detectors that need nothing but the value.
+pub fn report_critical(
+    inputs: &Inputs<'_>,
+    deadline: &Deadline,
+    out: &mut Vec<Finding>,
+    wanted: impl Fn(TargetKind) -> bool,
+    mut check: impl FnMut(&Target<'_>) -> Option<(u32, &'static str)>,
+) -> Result<(), OutOfTime> {
+    let from = out.len();
+    for target in injection_targets(inputs) {
+        if !wanted(target.kind) {
+            continue;
+        }
+        deadline.check()?;
+        if let Some((id, msg)) = check(&target) {
+            let f = Finding::new(id, msg, Severity::Critical, target.variable(), target.value);
+            push_once(out, from, f);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -34,6 +34,14 @@ pub fn inspect_request(
     run(detector, &req, &inputs)
 }
 
+/// The rule ids `detector` reports for a GET of `uri` without headers, in report order.
+pub fn rule_ids_for_get(detector: &dyn Detector, uri: &str) -> Vec<u32> {
+    inspect_get(detector, uri.as_bytes(), &[])
+        .iter()
+        .map(|f| f.rule_id)
+        .collect()
+}
+
 /// Runs `detector` on an HTTP/1.1 POST with the given content type and body.
 pub fn inspect_post(detector: &dyn Detector, content_type: &[u8], body: &[u8]) -> Vec<Finding> {
     let req = Request {
