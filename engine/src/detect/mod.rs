@@ -105,6 +105,14 @@ impl Finding {
             data: excerpt(value),
         }
     }
+
+    /// The finding with `label` (what matched: a file name, a tool, an exploit) before its
+    /// excerpt, as `label: excerpt`.
+    pub fn labelled(mut self, label: &str) -> Finding {
+        self.data.insert_str(0, ": ");
+        self.data.insert_str(0, label);
+        self
+    }
 }
 
 /// The first [`EXCERPT_MAX`] bytes of `value` as printable text: bytes outside printable ASCII

@@ -101,9 +101,8 @@ impl Detector for Scanner {
             deadline.check()?;
             if let Some(m) = self.names.find(ua) {
                 let variable = "REQUEST_HEADERS:User-Agent".to_string();
-                let mut f = Finding::new(SCANNER_USER_AGENT, MSG, Severity::Critical, variable, ua);
-                f.data = format!("{}: {}", SCANNER_NAMES[m.pattern().as_usize()], f.data);
-                out.push(f);
+                let f = Finding::new(SCANNER_USER_AGENT, MSG, Severity::Critical, variable, ua);
+                out.push(f.labelled(SCANNER_NAMES[m.pattern().as_usize()]));
                 return Ok(());
             }
         }

@@ -16,8 +16,6 @@
 //!
 //! An ordinary link (`https://shop.example.com/…`, a private-network address) passes.
 
-use memchr::memmem;
-
 use super::targets::{report_critical, TargetKind};
 use super::{Deadline, Detector, Finding, OutOfTime};
 use crate::parse::Inputs;
@@ -104,8 +102,7 @@ impl Detector for Ssrf {
 
 /// Which rule a URL in `value` fires, if any.
 fn check(value: &[u8]) -> Option<(u32, &'static str)> {
-    memchr::memchr(b':', value)?;
-    for at in memmem::find_iter(value, b":") {
+    for at in memchr::memchr_iter(b':', value) {
         let scheme = scheme_before(value, at);
         if scheme.is_empty() {
             continue;
@@ -130,10 +127,11 @@ fn check(value: &[u8]) -> Option<(u32, &'static str)> {
             continue;
         }
         let host = host_of(after);
-        if is_internal_host(host) {
+        let ipv4 = ipv4_of(host);
+        if is_internal_host(host, ipv4) {
             return Some((SSRF_INTERNAL_HOST, MSG_INTERNAL));
         }
-        if is_include_url(after) || (is_ip_literal(host) && names_included_file(after)) {
+        if is_include_url(after) || (is_ip_literal(host, ipv4) && names_included_file(after)) {
             return Some((REMOTE_FILE_INCLUSION, MSG_RFI));
         }
     }
@@ -176,31 +174,27 @@ fn host_of(after: &[u8]) -> &[u8] {
     host.strip_suffix(b".").unwrap_or(host)
 }
 
-/// True for a cloud metadata host or one of the server's own names and addresses.
-fn is_internal_host(host: &[u8]) -> bool {
+/// True for a cloud metadata host or one of the server's own names and addresses (`ipv4`:
+/// the address `host` spells, if any).
+fn is_internal_host(host: &[u8], ipv4: Option<u32>) -> bool {
     let named = |list: &[&str]| list.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(host));
     if named(METADATA_HOSTS) || named(LOOPBACK_HOSTS) {
         return true;
     }
-    match ipv4_of(host) {
-        Some(ip) => ip >> 24 == 127 || ip == 0xa9fe_a9fe || ip == 0xa9fe_aa02,
-        None => false,
-    }
+    ipv4.is_some_and(|ip| ip >> 24 == 127 || ip == 0xa9fe_a9fe || ip == 0xa9fe_aa02)
 }
 
 /// The IPv4 address `host` spells, in any notation a URL parser accepts: dotted with one to
 /// four parts, each decimal, `0x` hex or `0`-prefixed octal (`127.1`, `2130706433`,
 /// `0x7f000001`, `0177.0.0.1`).
 fn ipv4_of(host: &[u8]) -> Option<u32> {
-    let parts: Vec<&[u8]> = host.split(|&b| b == b'.').collect();
-    if parts.is_empty() || parts.len() > 4 {
-        return None;
+    let mut numbers = [0u64; 4];
+    let mut count = 0;
+    for part in host.split(|&b| b == b'.') {
+        *numbers.get_mut(count)? = number_of(part)?;
+        count += 1;
     }
-    let numbers = parts
-        .iter()
-        .map(|p| number_of(p))
-        .collect::<Option<Vec<u64>>>()?;
-    let (last, leading) = numbers.split_last()?;
+    let (last, leading) = numbers[..count].split_last()?;
     if leading.iter().any(|&n| n > 255) {
         return None;
     }
@@ -242,9 +236,9 @@ fn is_include_url(after: &[u8]) -> bool {
     bare.is_some_and(|b| !b.is_empty() && memchr::memchr(b'?', b).is_none())
 }
 
-/// True for an IPv4 address (any notation) or an IPv6 address.
-fn is_ip_literal(host: &[u8]) -> bool {
-    ipv4_of(host).is_some()
+/// True for an IPv4 address (any notation, `ipv4` as [`ipv4_of`] read it) or an IPv6 address.
+fn is_ip_literal(host: &[u8], ipv4: Option<u32>) -> bool {
+    ipv4.is_some()
         || (memchr::memchr(b':', host).is_some()
             && host
                 .iter()

@@ -23,7 +23,7 @@ use super::targets::push_once;
 use super::transform::{
     apply, backslash_to_slash, fold_fullwidth, fold_overlong_utf8, url_decode_uni,
 };
-use super::{excerpt, Deadline, Detector, Finding, OutOfTime, Severity};
+use super::{Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::parse::{Field, Inputs, Source};
 use crate::request::Request;
 
@@ -152,13 +152,14 @@ impl Traversal {
         if let Some(name) = self.sensitive_file(&path) {
             out.push(file_finding("REQUEST_FILENAME".into(), name, &path));
         } else if let Some(ext) = restricted_extension(&path) {
-            out.push(Finding {
-                rule_id: RESTRICTED_EXTENSION,
-                msg: MSG_EXTENSION.into(),
-                severity: Severity::Critical,
-                variable: "REQUEST_FILENAME".into(),
-                data: format!("{ext}: {}", excerpt(&path)),
-            });
+            let f = Finding::new(
+                RESTRICTED_EXTENSION,
+                MSG_EXTENSION,
+                Severity::Critical,
+                "REQUEST_FILENAME".into(),
+                &path,
+            );
+            out.push(f.labelled(ext));
         }
     }
 
@@ -235,13 +236,14 @@ fn traversal_finding(variable: String, value: &[u8]) -> Finding {
 }
 
 fn file_finding(variable: String, name: &str, value: &[u8]) -> Finding {
-    Finding {
-        rule_id: OS_FILE_ACCESS,
-        msg: MSG_FILE.into(),
-        severity: Severity::Critical,
+    Finding::new(
+        OS_FILE_ACCESS,
+        MSG_FILE,
+        Severity::Critical,
         variable,
-        data: format!("{name}: {}", excerpt(value)),
-    }
+        value,
+    )
+    .labelled(name)
 }
 
 /// The restricted extension (or `~`, an editor's backup) that ends the last segment of `path`.
@@ -307,6 +309,7 @@ fn has_traversal(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::excerpt;
     use crate::detect::testing::{benign_values, inspect_field, inspect_get, inspect_query_value};
 
     fn rules(found: &[Finding]) -> Vec<u32> {
