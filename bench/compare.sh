@@ -14,6 +14,8 @@
 #
 # Usage: bench/compare.sh [seconds per run] [output.md] [rounds]
 #        (default 5 s, bench/RESULTS.md, 3 rounds)
+# MOAT_BENCH_VARIANTS="plain moat-crs" and MOAT_BENCH_MIXES="get" run a subset (quick A/B checks;
+# a ratio whose reference variant did not run reads n/a).
 # CRS comes from $MOAT_CRS_DIR or ../shared/crs; installs wrk and ModSecurity-nginx if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -176,6 +178,7 @@ nth() { echo "$1" | awk -v n="$2" '{print $(n+1)}'; }
 range() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk 'NR==1{a=$1} {b=$1} END{print a "–" b}'; }
 
 VARIANTS=(plain moat moat-crs lua modsec-crs)
+[ -z "${MOAT_BENCH_VARIANTS:-}" ] || read -r -a VARIANTS <<< "$MOAT_BENCH_VARIANTS"
 declare -A LABEL=(
   [plain]="plain nginx"
   [moat]="Moat native, built-in detectors"
@@ -184,6 +187,7 @@ declare -A LABEL=(
   [modsec-crs]="ModSecurity-nginx + OWASP CRS v4 PL1"
 )
 MIXES=(get json upload attack)
+[ -z "${MOAT_BENCH_MIXES:-}" ] || read -r -a MIXES <<< "$MOAT_BENCH_MIXES"
 declare -A MIXLABEL=([get]="benign GET" [json]="10 KB JSON POST" [upload]="1 MB upload" [attack]="attack GET")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -248,6 +252,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0 && a != "") printf "%.2f", a
   done
   echo
   echo "non-2xx: responses that were not 2xx/3xx (blocks: every attack GET should be one for the WAF variants)."
-  echo "Fail-opens logged by Moat during the run: $(for v in moat moat-crs lua; do printf '%s %s; ' "${LABEL[$v]}" "${FAILOPEN[$v]:-0}"; done)"
+  echo "Fail-opens logged by Moat during the run: $(for v in moat moat-crs lua; do [ -n "${PORT[$v]:-}" ] || continue; printf '%s %s; ' "${LABEL[$v]}" "${FAILOPEN[$v]:-0}"; done)"
 } > "$OUT"
 cat "$OUT"

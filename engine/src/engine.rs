@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body_reader;
+use crate::detect::targets::Classified;
 use crate::detect::{self, body as body_rules, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::geo::{ClientGeo, ClientIpPolicy, Geo, GeoAccess, GeoInfo};
 use crate::metrics::Metrics;
@@ -263,9 +264,14 @@ impl Engine {
         } else {
             &[]
         };
-        for d in detectors {
-            if d.inspect(req, &inputs, &deadline, &mut findings).is_err() {
-                return out_of_time();
+        if !detectors.is_empty() {
+            let classified = Classified::new(&inputs);
+            for d in detectors {
+                if d.inspect(req, &classified, &deadline, &mut findings)
+                    .is_err()
+                {
+                    return out_of_time();
+                }
             }
         }
         if deadline.check_now().is_err() {

@@ -1,7 +1,8 @@
 //! Body and parsing anomalies: the parse flags turned into findings (rule ids 100600–100699).
 
+use super::targets::Classified;
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
-use crate::parse::{Inputs, ParseFlags};
+use crate::parse::ParseFlags;
 use crate::request::Request;
 
 /// Rule id: the body did not parse as its content type.
@@ -65,7 +66,7 @@ impl Detector for BodyAnomalies {
     fn inspect(
         &self,
         _req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         _deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {

@@ -23,12 +23,14 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 
+use super::classes::ByteClasses;
 use super::memo::{self, Classifier};
+use super::targets::Classified;
 use super::targets::{injection_targets, push_once};
 use super::transform::{apply, url_decode_uni};
 use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
-use crate::parse::{Inputs, Source};
+use crate::parse::Source;
 use crate::request::Request;
 
 /// Rule id: a shell separator followed by a known Unix or Windows command.
@@ -262,12 +264,15 @@ impl Detector for CommandInjection {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
         let from = out.len();
         for target in injection_targets(inputs) {
+            if !target.classes.any(ByteClasses::COMMAND) {
+                continue;
+            }
             deadline.check()?;
             self.inspect_value(target.value, &|| target.variable(), from, out);
         }

@@ -7,9 +7,11 @@
 
 use regex::bytes::Regex;
 
+use super::classes::ByteClasses;
+use super::targets::Classified;
 use super::targets::{report_critical, TargetKind};
 use super::{Deadline, Detector, Finding, OutOfTime};
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: LDAP filter injection.
@@ -43,7 +45,7 @@ impl Detector for LdapInjection {
     fn inspect(
         &self,
         _req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
@@ -54,7 +56,7 @@ impl Detector for LdapInjection {
             |kind| kind != TargetKind::Header,
             |target| {
                 let value = target.value;
-                (memchr::memchr(b')', value).is_some() && self.filter.is_match(value))
+                (target.classes.any(ByteClasses::CLOSE_PAREN) && self.filter.is_match(value))
                     .then_some((LDAP_INJECTION, MSG))
             },
         )

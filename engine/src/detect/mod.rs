@@ -10,10 +10,11 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crate::parse::Inputs;
 use crate::request::Request;
+use targets::Classified;
 
 pub mod body;
+pub mod classes;
 pub mod command;
 pub mod exploits;
 pub mod ldap;
@@ -231,7 +232,7 @@ pub trait Detector: Send + Sync {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime>;

@@ -5,8 +5,9 @@
 //! and only whole segments, so OData's `$filter` or `$top` and prices such as `$5` pass.
 
 use super::targets::push_once;
+use super::targets::Classified;
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
-use crate::parse::{Inputs, Source};
+use crate::parse::Source;
 use crate::request::Request;
 
 /// Rule id: a MongoDB query operator in an argument name.
@@ -62,7 +63,7 @@ impl Detector for NoSql {
     fn inspect(
         &self,
         _req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {

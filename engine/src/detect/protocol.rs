@@ -15,8 +15,9 @@
 //! API client sends them in the URI or in header values, and they truncate strings in C
 //! backends.
 
+use super::targets::Classified;
 use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
-use crate::parse::{Field, Inputs, Source};
+use crate::parse::{Field, Source};
 use crate::request::{Header, Request};
 
 /// Rule id: `Upgrade: h2c` (cleartext HTTP/2 upgrade used to smuggle past proxies).
@@ -117,7 +118,7 @@ impl Detector for Protocol {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
@@ -474,7 +475,7 @@ mod tests {
         Protocol::new()
             .inspect(
                 &req,
-                &Inputs::default(),
+                &Classified::new(&crate::parse::Inputs::default()),
                 &crate::detect::testing::no_deadline(),
                 &mut out,
             )

@@ -4,8 +4,9 @@
 
 use aho_corasick::AhoCorasick;
 
+use super::targets::Classified;
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: the `User-Agent` names a security scanner.
@@ -93,7 +94,7 @@ impl Detector for Scanner {
     fn inspect(
         &self,
         req: &Request<'_>,
-        _inputs: &Inputs<'_>,
+        _inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {

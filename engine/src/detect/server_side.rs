@@ -18,9 +18,11 @@
 
 use memchr::memmem;
 
+use super::classes::ByteClasses;
+use super::targets::Classified;
 use super::targets::{report_critical, TargetKind};
 use super::{Deadline, Detector, Finding, OutOfTime};
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: a server-side template expression probing or escaping the template engine.
@@ -144,12 +146,11 @@ impl ServerSide {
     }
 
     /// Which rule `value` fires, if any.
-    fn check(&self, value: &[u8]) -> Option<(u32, &'static str)> {
-        let braces = memchr::memchr2(b'{', b'<', value).is_some();
+    fn check(&self, value: &[u8], classes: ByteClasses) -> Option<(u32, &'static str)> {
+        let braces = classes.any(ByteClasses::TEMPLATE);
         // Every anywhere gadget holds a `_`, `.` or `{` and letters; most values (words,
         // prices, numbers) lack one or the other.
-        let gadget_bytes = memchr::memchr3(b'_', b'.', b'{', value).is_some()
-            && value.iter().any(u8::is_ascii_alphabetic);
+        let gadget_bytes = classes.any(ByteClasses::GADGET) && classes.any(ByteClasses::ALPHA);
         if (gadget_bytes && self.anywhere.is_match(value))
             || (braces && self.has_template_expression(value))
         {
@@ -195,7 +196,7 @@ impl Detector for ServerSide {
     fn inspect(
         &self,
         _req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
@@ -208,7 +209,7 @@ impl Detector for ServerSide {
                 TargetKind::ArgName => {
                     is_prototype_path(target.value).then_some((PROTOTYPE_POLLUTION, MSG_PROTOTYPE))
                 }
-                _ => self.check(target.value),
+                _ => self.check(target.value, target.classes),
             },
         )
     }

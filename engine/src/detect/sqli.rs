@@ -9,12 +9,14 @@
 
 use std::borrow::Cow;
 
+use super::classes::ByteClasses;
 use super::memo::{self, Classifier};
+use super::targets::Classified;
 use super::targets::{injection_targets, push_once};
 use super::transform::{apply, fold_fullwidth, remove_nulls, url_decode_uni};
 use super::{excerpt, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: libinjection classified a value as SQL injection.
@@ -42,12 +44,15 @@ impl Detector for Sqli {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
         let from = out.len();
         for target in injection_targets(inputs) {
+            if !target.classes.any(ByteClasses::SQL) {
+                continue;
+            }
             deadline.check()?;
             if let Some(f) = check(target.value, || target.variable()) {
                 push_once(out, from, f);

@@ -16,9 +16,11 @@
 //!
 //! An ordinary link (`https://shop.example.com/…`, a private-network address) passes.
 
+use super::classes::ByteClasses;
+use super::targets::Classified;
 use super::targets::{report_critical, TargetKind};
 use super::{Deadline, Detector, Finding, OutOfTime};
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: a URL to a cloud metadata service or to the server itself.
@@ -81,7 +83,7 @@ impl Detector for Ssrf {
     fn inspect(
         &self,
         _req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
@@ -95,7 +97,13 @@ impl Detector for Ssrf {
                     TargetKind::ArgName | TargetKind::CookieName | TargetKind::Header
                 )
             },
-            |target| check(target.value),
+            |target| {
+                target
+                    .classes
+                    .any(ByteClasses::COLON)
+                    .then(|| check(target.value))
+                    .flatten()
+            },
         )
     }
 }

@@ -2,6 +2,7 @@
 //! `ARGS|ARGS_NAMES|REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|REQUEST_COOKIES_NAMES|
 //! REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer`, and reporting each variable once.
 
+use super::classes::{ByteClasses, FieldClasses};
 use super::{Deadline, Finding, OutOfTime, Severity};
 use crate::parse::{Field, Inputs, Source};
 
@@ -33,6 +34,8 @@ pub struct Target<'f> {
     pub name: &'f [u8],
     /// The bytes to inspect.
     pub value: &'f [u8],
+    /// What kinds of bytes `value` holds.
+    pub classes: ByteClasses,
 }
 
 impl Target<'_> {
@@ -51,67 +54,85 @@ impl Target<'_> {
     }
 }
 
+/// The parsed fields of a request as the detectors read them: the [`Inputs`] (it dereferences
+/// to them), the byte classes of each field's name and value, and the injection targets, all
+/// found once per request and shared by every detector.
+pub struct Classified<'i, 'a> {
+    inputs: &'i Inputs<'a>,
+    /// Per field, in field order.
+    classes: Vec<FieldClasses>,
+    /// The injection targets of all fields, in field order (a field's name before its value).
+    targets: Vec<Target<'i>>,
+}
+
+impl<'i, 'a> Classified<'i, 'a> {
+    /// Classifies every field's name and value and selects the injection targets.
+    pub fn new(inputs: &'i Inputs<'a>) -> Classified<'i, 'a> {
+        let mut classes = Vec::with_capacity(inputs.fields.len());
+        let mut targets = Vec::with_capacity(inputs.fields.len() * 2);
+        for field in &inputs.fields {
+            let of = FieldClasses {
+                name: ByteClasses::of(&field.name),
+                value: ByteClasses::of(&field.value),
+            };
+            classes.push(of);
+            targets.extend(field_targets(field, of).into_iter().flatten());
+        }
+        Classified {
+            inputs,
+            classes,
+            targets,
+        }
+    }
+
+    /// Per field, in field order, its classes.
+    pub fn classes(&self) -> &[FieldClasses] {
+        &self.classes
+    }
+}
+
+impl<'a> std::ops::Deref for Classified<'_, 'a> {
+    type Target = Inputs<'a>;
+
+    fn deref(&self) -> &Inputs<'a> {
+        self.inputs
+    }
+}
+
 /// The injection targets of all fields, in field order (a field's name before its value).
-pub fn injection_targets<'f>(inputs: &'f Inputs<'_>) -> InjectionTargets<'f, 'f> {
-    InjectionTargets {
-        fields: inputs.fields.iter(),
-        value: None,
-    }
-}
-
-/// The iterator of [`injection_targets`]: a field at a time, its value kept for the next call
-/// (a plain loop; the flattening adapters cost as much as the detectors' memo lookups on a
-/// body of hundreds of fields).
-pub struct InjectionTargets<'f, 'a> {
-    fields: std::slice::Iter<'f, Field<'a>>,
-    /// The value of the field whose name came last.
-    value: Option<Target<'f>>,
-}
-
-impl<'f> Iterator for InjectionTargets<'f, '_> {
-    type Item = Target<'f>;
-
-    fn next(&mut self) -> Option<Target<'f>> {
-        if let Some(value) = self.value.take() {
-            return Some(value);
-        }
-        for field in &mut self.fields {
-            match field_targets(field) {
-                [Some(first), second] => {
-                    self.value = second;
-                    return Some(first);
-                }
-                [None, Some(second)] => return Some(second),
-                [None, None] => {}
-            }
-        }
-        None
-    }
+pub fn injection_targets<'c>(
+    inputs: &'c Classified<'_, '_>,
+) -> impl Iterator<Item = Target<'c>> + 'c {
+    inputs.targets.iter().copied()
 }
 
 /// The name and value targets of one field (none for fields the injection rules skip).
-fn field_targets<'f>(field: &'f Field<'_>) -> [Option<Target<'f>>; 2] {
+fn field_targets<'f>(field: &'f Field<'_>, classes: FieldClasses) -> [Option<Target<'f>>; 2] {
     let name = &*field.name;
     let value = &*field.value;
-    let target = |kind, v| {
+    let target = |kind, v, classes| {
         Some(Target {
             kind,
             name,
             value: v,
+            classes,
         })
     };
+    let (of_name, of_value) = (classes.name, classes.value);
     match field.source {
         Source::QueryArg | Source::BodyArg => [
-            target(TargetKind::ArgName, name),
-            target(TargetKind::Arg, value),
+            target(TargetKind::ArgName, name, of_name),
+            target(TargetKind::Arg, value, of_value),
         ],
         Source::Cookie if !is_utm_cookie(name) => [
-            target(TargetKind::CookieName, name),
-            target(TargetKind::Cookie, value),
+            target(TargetKind::CookieName, name, of_name),
+            target(TargetKind::Cookie, value, of_value),
         ],
-        Source::Header if is_inspected_header(name) => [target(TargetKind::Header, value), None],
-        Source::XmlText => [target(TargetKind::XmlText, value), None],
-        Source::XmlAttr => [target(TargetKind::XmlAttr, value), None],
+        Source::Header if is_inspected_header(name) => {
+            [target(TargetKind::Header, value, of_value), None]
+        }
+        Source::XmlText => [target(TargetKind::XmlText, value, of_value), None],
+        Source::XmlAttr => [target(TargetKind::XmlAttr, value, of_value), None],
         _ => [None, None],
     }
     .map(|t| t.filter(|t| !t.value.is_empty()))
@@ -143,7 +164,7 @@ pub fn push_once(out: &mut Vec<Finding>, from: usize, finding: Finding) {
 /// critical finding on the target's variable, once per rule and variable. The loop of the
 /// detectors that need nothing but the value.
 pub fn report_critical(
-    inputs: &Inputs<'_>,
+    inputs: &Classified<'_, '_>,
     deadline: &Deadline,
     out: &mut Vec<Finding>,
     wanted: impl Fn(TargetKind) -> bool,
@@ -180,7 +201,7 @@ mod tests {
 
     #[test]
     fn selects_args_cookies_two_headers_and_xml() {
-        let mut inputs = Inputs::default();
+        let mut inputs = crate::parse::Inputs::default();
         inputs.fields = vec![
             field(Source::QueryArg, b"q", b"x"),
             field(Source::Header, b"User-Agent", b"ua"),
@@ -191,7 +212,10 @@ mod tests {
             field(Source::XmlAttr, b"probe", b"1 OR 1=1"),
             field(Source::XmlText, b"", b"text"),
         ];
-        let got: Vec<String> = injection_targets(&inputs).map(|t| t.variable()).collect();
+        let classified = Classified::new(&inputs);
+        let got: Vec<String> = injection_targets(&classified)
+            .map(|t| t.variable())
+            .collect();
         assert_eq!(
             got,
             [

@@ -97,7 +97,12 @@ pub fn inspect_query_value(detector: &dyn Detector, value: &[u8]) -> Vec<Finding
 fn run(detector: &dyn Detector, req: &Request<'_>, inputs: &Inputs<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     detector
-        .inspect(req, inputs, &no_deadline(), &mut out)
+        .inspect(
+            req,
+            &super::targets::Classified::new(inputs),
+            &no_deadline(),
+            &mut out,
+        )
         .expect("deadline far away");
     out
 }

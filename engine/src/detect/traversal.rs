@@ -19,12 +19,14 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 
+use super::classes::{ByteClasses, FieldClasses};
 use super::targets::push_once;
+use super::targets::Classified;
 use super::transform::{
     apply, backslash_to_slash, fold_fullwidth, fold_overlong_utf8, url_decode_uni,
 };
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
-use crate::parse::{Field, Inputs, Source};
+use crate::parse::{Field, Source};
 use crate::request::Request;
 
 /// Rule id: `../` or `..\` traversal sequence.
@@ -166,10 +168,16 @@ impl Traversal {
     /// Reports traversal in an argument's name and value or an upload's file name, and
     /// sensitive files in an argument's value.
     /// Repeated argument names are reported once per rule (`out[from..]` is this request's).
-    fn inspect_field(&self, field: &Field<'_>, from: usize, out: &mut Vec<Finding>) {
+    fn inspect_field(
+        &self,
+        field: &Field<'_>,
+        classes: FieldClasses,
+        from: usize,
+        out: &mut Vec<Finding>,
+    ) {
         match field.source {
             Source::QueryArg | Source::BodyArg => {
-                if may_hold_path(&field.name) {
+                if may_hold_path(classes.name) {
                     let name = decode_passes(Cow::Borrowed(&field.name), 1);
                     if has_traversal(&name) {
                         let variable =
@@ -177,7 +185,7 @@ impl Traversal {
                         push_once(out, from, traversal_finding(variable, &name));
                     }
                 }
-                if !may_hold_path(&field.value) {
+                if !may_hold_path(classes.value) {
                     return;
                 }
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
@@ -210,16 +218,19 @@ impl Detector for Traversal {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
         deadline.check()?;
         self.inspect_path(req, out);
         let from = out.len();
-        for field in &inputs.fields {
+        for (field, &classes) in inputs.fields.iter().zip(inputs.classes()) {
+            if !(may_hold_path(classes.name) || may_hold_path(classes.value)) {
+                continue;
+            }
             deadline.check()?;
-            self.inspect_field(field, from, out);
+            self.inspect_field(field, classes, from, out);
         }
         Ok(())
     }
@@ -276,13 +287,11 @@ fn decode_passes(mut value: Cow<'_, [u8]>, passes: usize) -> Cow<'_, [u8]> {
 }
 
 /// False for a value neither rule can find anything in (most argument names and values: words,
-/// numbers, SKUs): one pass over its bytes instead of the decoders' and matchers' searches. It
-/// needs a dot or a separator, or the start of an encoding that can turn into one (`%`,
-/// overlong UTF-8 leads, the full-width lead `0xEF`).
-fn may_hold_path(value: &[u8]) -> bool {
-    value
-        .iter()
-        .any(|&b| matches!(b, b'.' | b'/' | b'\\' | b'%' | 0xC0 | 0xC1 | 0xE0 | 0xEF))
+/// numbers, SKUs), from the value's byte classes instead of the decoders' and matchers'
+/// searches. It needs a dot or a separator, or the start of an encoding that can turn into one
+/// (`%`, overlong UTF-8 leads, the full-width lead `0xEF`).
+fn may_hold_path(classes: ByteClasses) -> bool {
+    classes.any(ByteClasses::PATH)
 }
 
 /// True when `value` has a run of two or more dots between separators (`/`, `\`, `;`, or the
@@ -334,7 +343,7 @@ mod tests {
             b"gift wrap please",
             b"",
         ] {
-            assert!(!may_hold_path(plain), "{plain:?}");
+            assert!(!may_hold_path(ByteClasses::of(plain)), "{plain:?}");
         }
         for encoded in [
             &b"%2e%2e%2fetc%2fpasswd"[..],
@@ -344,7 +353,7 @@ mod tests {
             b"a/b",
             b"a\\b",
         ] {
-            assert!(may_hold_path(encoded), "{encoded:?}");
+            assert!(may_hold_path(ByteClasses::of(encoded)), "{encoded:?}");
         }
         let d = Traversal::new();
         for (name, value) in [
@@ -361,8 +370,12 @@ mod tests {
                 name: Cow::Borrowed(name),
                 value: Cow::Borrowed(value),
             };
+            let classes = FieldClasses {
+                name: ByteClasses::of(name),
+                value: ByteClasses::of(value),
+            };
             let mut out = Vec::new();
-            d.inspect_field(&field, 0, &mut out);
+            d.inspect_field(&field, classes, 0, &mut out);
             assert!(!out.is_empty(), "{name:?}={value:?}");
         }
     }

@@ -18,14 +18,16 @@
 
 use std::borrow::Cow;
 
+use super::classes::ByteClasses;
 use super::memo::{self, Classifier};
+use super::targets::Classified;
 use super::targets::{injection_targets, push_once};
 use super::transform::{
     apply, css_decode, fold_fullwidth, html_entity_decode, js_decode, remove_nulls, url_decode_uni,
 };
 use super::{Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
-use crate::parse::Inputs;
+
 use crate::request::Request;
 
 /// Rule id: libinjection classified a value as cross-site scripting.
@@ -152,12 +154,15 @@ impl Detector for Xss {
     fn inspect(
         &self,
         req: &Request<'_>,
-        inputs: &Inputs<'_>,
+        inputs: &Classified<'_, '_>,
         deadline: &Deadline,
         out: &mut Vec<Finding>,
     ) -> Result<(), OutOfTime> {
         let from = out.len();
         for target in injection_targets(inputs) {
+            if !target.classes.any(ByteClasses::MARKUP) {
+                continue;
+            }
             deadline.check()?;
             if let Some(f) = self.check(target.value, || target.variable()) {
                 push_once(out, from, f);
