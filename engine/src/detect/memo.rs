@@ -13,6 +13,10 @@ pub enum Classifier {
     Xss,
     /// The command and code injection checks; the result is which rules fired and the command.
     Command,
+    /// All the XSS checks (libinjection, script URIs, script calls); the result is the rule that
+    /// fired. A `User-Agent` holds parentheses and dots, and would otherwise be searched for
+    /// script calls on every request.
+    XssChecks,
 }
 
 /// A classifier's answer: `Some(bytes)` for an injection (libinjection's fingerprint, zeros for

@@ -94,14 +94,24 @@ impl Xss {
             return None;
         }
         let value = transformed(value);
-        let (rule_id, msg) = if is_xss(&value) {
-            (XSS_LIBINJECTION, MSG)
-        } else if has_script_uri(&value) {
-            (XSS_SCRIPT_URI, MSG_SCRIPT_URI)
-        } else if self.has_script_call(&value) {
-            (XSS_SCRIPT_CALL, MSG_SCRIPT_CALL)
-        } else {
-            return None;
+        let rule = memo::classify(Classifier::XssChecks, &value, |v| {
+            let rule = if is_xss(v) {
+                XSS_LIBINJECTION
+            } else if has_script_uri(v) {
+                XSS_SCRIPT_URI
+            } else if self.has_script_call(v) {
+                XSS_SCRIPT_CALL
+            } else {
+                return None;
+            };
+            let mut answer = [0u8; 8];
+            answer[..4].copy_from_slice(&rule.to_le_bytes());
+            Some(answer)
+        })?;
+        let (rule_id, msg) = match u32::from_le_bytes([rule[0], rule[1], rule[2], rule[3]]) {
+            XSS_SCRIPT_URI => (XSS_SCRIPT_URI, MSG_SCRIPT_URI),
+            XSS_SCRIPT_CALL => (XSS_SCRIPT_CALL, MSG_SCRIPT_CALL),
+            _ => (XSS_LIBINJECTION, MSG),
         };
         Some(Finding::new(
             rule_id,
