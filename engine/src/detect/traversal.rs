@@ -78,6 +78,8 @@ const SENSITIVE_FILES: &[SensitiveFile] = &[
     file("etc/shadow"),
     file("etc/master.passwd"),
     file("etc/sudoers"),
+    file("proc/version"),
+    file("windows/system.ini"),
     file("proc/self/"),
     file("win.ini"),
     file("boot.ini"),
@@ -448,6 +450,8 @@ mod tests {
         for v in [
             &b"/etc/passwd"[..],
             b"..\\..\\WINDOWS\\win.ini",
+            b"C:\\Windows\\system.ini",
+            b"/proc/version",
             b"/proc/self/environ",
             b"/.git/config",
             b".env",
@@ -482,6 +486,8 @@ mod tests {
             b"/docs/web.config-reference",
             b"/blog/id_rsa-vs-id_ed25519",
             b"/keys/my_id_rsa",
+            b"how to edit /etc/hosts",
+            b"C:\\Windows\\System32\\drivers\\etc\\hosts",
         ] {
             let t = Traversal::new();
             assert!(
