@@ -177,6 +177,11 @@ const CODE_LITERALS: &[&str] = &[
     "downloadstring(",
     "downloadfile(",
     "frombase64string(",
+    // Struts 2 OGNL (CVE-2017-5638 in `Content-Type`, S2-045/S2-057 in arguments).
+    "%{(#",
+    "${(#",
+    "#_memberaccess",
+    "ognlcontext",
 ];
 
 /// How a command position was reached.
@@ -451,10 +456,24 @@ impl Detector for CommandInjection {
             deadline.check()?;
             self.inspect_value(&target, from, out);
         }
-        // Log4Shell and Shellshock payloads ride in any header (`X-Api-Version`, `Cookie` …).
-        for field in inputs.fields.iter().filter(|f| f.source == Source::Header) {
+        // Log4Shell and Shellshock payloads ride in any header (`X-Api-Version`, `Cookie` …),
+        // Struts' OGNL in `Content-Type`, PHP for log poisoning in any logged header.
+        for (field, classes) in inputs.fields.iter().zip(inputs.classes()) {
+            if field.source != Source::Header {
+                continue;
+            }
             deadline.check()?;
             let variable = || field.variable();
+            if classes.value.any(ByteClasses::COMMAND)
+                && !is_cookie_or_injection_target(&field.name)
+                && self.code.is_match(&*field.value)
+            {
+                push_once(
+                    out,
+                    from,
+                    finding(CODE_INJECTION, MSG_CODE, variable(), "", &field.value),
+                );
+            }
             if has_log4j_lookup(&field.value) {
                 push_once(
                     out,
@@ -483,6 +502,20 @@ impl Detector for CommandInjection {
         }
         Ok(())
     }
+}
+
+/// True for the headers whose values are checked as injection targets already, and `Cookie`
+/// (its cookies are).
+fn is_cookie_or_injection_target(name: &[u8]) -> bool {
+    [
+        "cookie",
+        "user-agent",
+        "referer",
+        "x-forwarded-for",
+        "x-real-ip",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 fn finding(rule_id: u32, msg: &'static str, variable: String, what: &str, value: &[u8]) -> Finding {
@@ -922,6 +955,24 @@ mod tests {
         assert!(fires("() { ignored; }; echo vulnerable").contains(&SHELLSHOCK));
         assert!(fires("(a) {b}").is_empty());
         assert!(fires("() {").contains(&SHELLSHOCK));
+    }
+
+    /// Struts' OGNL in `Content-Type` (CVE-2017-5638) and PHP written into a logged header
+    /// for a later inclusion are found in any header.
+    #[test]
+    fn code_in_other_headers_fires() {
+        let d = CommandInjection::new();
+        for (name, value) in [
+            (
+                &b"Content-Type"[..],
+                &b"%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)}"[..],
+            ),
+            (b"X-Custom", b"<?php system($_GET['c']); ?>"),
+        ] {
+            let found = inspect_get(&d, b"/", &[(name, value)]);
+            assert_eq!(rules(&found), [CODE_INJECTION], "{value:?}");
+            assert!(found[0].variable.starts_with("REQUEST_HEADERS:"));
+        }
     }
 
     #[test]

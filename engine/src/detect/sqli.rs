@@ -345,6 +345,7 @@ mod tests {
             &[
                 (b"Cookie", b"id=1' or 1=1--; __utmz=1' or 1=1--"),
                 (b"User-Agent", b"' or 1=1--"),
+                (b"X-Forwarded-For", b"127.0.0.1' OR 1=1--"),
             ],
         );
         let vars: Vec<&str> = found.iter().map(|f| f.variable.as_str()).collect();
@@ -354,6 +355,7 @@ mod tests {
                 "ARGS_NAMES:1' or sleep(5)--",
                 "REQUEST_COOKIES:id",
                 "REQUEST_HEADERS:User-Agent",
+                "REQUEST_HEADERS:X-Forwarded-For",
                 "REQUEST_BASENAME"
             ]
         );

@@ -1,6 +1,7 @@
 //! The variables the injection detectors inspect, like CRS's
 //! `ARGS|ARGS_NAMES|REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|REQUEST_COOKIES_NAMES|
-//! REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer`, and reporting each variable once.
+//! REQUEST_HEADERS:User-Agent|REQUEST_HEADERS:Referer` (and the client address headers), and
+//! reporting each variable once.
 
 use super::classes::{ByteClasses, FieldClasses};
 use super::{Deadline, Finding, OutOfTime, Severity};
@@ -143,9 +144,13 @@ fn is_utm_cookie(name: &[u8]) -> bool {
     super::strip_prefix_ci(name, b"__utm").is_some()
 }
 
-/// The headers the injection rules look at: `User-Agent` and `Referer`.
+/// The headers the injection rules look at: `User-Agent` and `Referer`, as CRS does, and the
+/// client address headers (`X-Forwarded-For`, `X-Real-IP`), which applications store and log
+/// and attackers fill with SQL.
 fn is_inspected_header(name: &[u8]) -> bool {
-    name.eq_ignore_ascii_case(b"user-agent") || name.eq_ignore_ascii_case(b"referer")
+    ["user-agent", "referer", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 /// Adds `finding` unless a finding with the same rule id and variable is already among

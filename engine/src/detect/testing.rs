@@ -188,5 +188,14 @@ pub fn benign_headers() -> &'static [(&'static str, &'static str)] {
         ("Referer", "https://example.com/products?id=42&sort=price&page=2"),
         ("Referer", "https://www.bing.com/search?q=a+%3C+b&form=QBLH"),
         ("Referer", "http://localhost:3000/dashboard#/settings"),
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("X-Forwarded-For", "203.0.113.7, 198.51.100.23, 10.0.0.1"),
+        ("X-Forwarded-For", "2001:db8::1, 192.0.2.44"),
+        ("X-Forwarded-For", "unknown, 10.0.0.1"),
+        ("X-Real-IP", "198.51.100.23"),
+        ("Content-Type", "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"),
+        ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"),
+        ("If-None-Match", "W/\"5e-1a2b3c\""),
+        ("X-Requested-With", "XMLHttpRequest"),
     ]
 }

@@ -2,13 +2,13 @@
 //! 930100–930130 and 920440.
 //!
 //! Rule 100300 looks for `../` and `..\` (and Tomcat's `..;/`) in the request path, argument
-//! names and values and upload file names, after one more percent-decoding pass (the raw path
-//! gets up to three, against double and triple encoding) that also folds `%uXXXX`, overlong
-//! UTF-8 (`%c0%ae`) and full-width dots and slashes. A dot run counts only between separators,
+//! names and values, cookies, headers (but `Referer`) and upload file names, after one more
+//! percent-decoding pass (the raw path gets up to three, against double and triple encoding)
+//! that also folds `%uXXXX`, overlong UTF-8 (`%c0%ae`) and full-width dots and slashes. A dot run counts only between separators,
 //! so ellipses (`wait...`) and names like `report..pdf` do not.
 //!
 //! Rule 100301 looks for well-known sensitive files (`etc/passwd`, `win.ini`, `.git/`, …) in
-//! the decoded path and argument values, case-insensitively and with `\` read as `/`.
+//! the decoded path, argument values and cookies, case-insensitively and with `\` read as `/`.
 //!
 //! Rule 100302 looks at the last segment of the decoded path for what a site leaves behind by
 //! mistake and scanners ask every site for: backups and editor copies (`index.php.bak`,
@@ -167,8 +167,8 @@ impl Traversal {
         }
     }
 
-    /// Reports traversal in an argument's name and value or an upload's file name, and
-    /// sensitive files in an argument's value.
+    /// Reports traversal in an argument's name and value, a cookie, a header or an upload's
+    /// file name, and sensitive files in an argument's or a cookie's value.
     /// Repeated argument names are reported once per rule (`out[from..]` is this request's).
     fn inspect_field(
         &self,
@@ -199,13 +199,28 @@ impl Traversal {
                     push_once(out, from, file_finding(field.variable(), name, &value));
                 }
             }
-            Source::Filename | Source::XmlAttr | Source::XmlText => {
+            Source::Cookie => {
+                let value = decode_passes(Cow::Borrowed(&field.value), 1);
+                if has_traversal(&value) {
+                    push_once(out, from, traversal_finding(field.variable(), &value));
+                }
+                let value = apply(value, backslash_to_slash);
+                if let Some(name) = self.sensitive_file(&value) {
+                    push_once(out, from, file_finding(field.variable(), name, &value));
+                }
+            }
+            // Like CRS 930110: every header but `Referer` (a URL the browser sends as is) and
+            // `Cookie` (its cookies are checked one by one).
+            Source::Header
+                if field.name.eq_ignore_ascii_case(b"referer")
+                    || field.name.eq_ignore_ascii_case(b"cookie") => {}
+            Source::Filename | Source::XmlAttr | Source::XmlText | Source::Header => {
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
                     push_once(out, from, traversal_finding(field.variable(), &value));
                 }
             }
-            Source::Cookie | Source::Header | Source::PartHeader => {}
+            Source::PartHeader => {}
         }
     }
 }
@@ -435,6 +450,39 @@ mod tests {
         assert_eq!(rules(&found), [PATH_TRAVERSAL]);
         let found = inspect_get(&Traversal::new(), b"/static/app.css?v=1.2", &[]);
         assert!(found.is_empty());
+    }
+
+    /// Cookies are checked like arguments, other headers (but `Referer`) for traversal, as CRS
+    /// 930110 does.
+    #[test]
+    fn cookies_and_headers_are_checked() {
+        let found = inspect_get(
+            &Traversal::new(),
+            b"/",
+            &[(b"Cookie", b"lang=../../../../etc/passwd; theme=dark")],
+        );
+        assert_eq!(rules(&found), [PATH_TRAVERSAL, OS_FILE_ACCESS]);
+        assert_eq!(found[0].variable, "REQUEST_COOKIES:lang");
+        let found = inspect_get(
+            &Traversal::new(),
+            b"/",
+            &[(b"Accept", b"../../../../etc/passwd{{")],
+        );
+        assert_eq!(rules(&found), [PATH_TRAVERSAL]);
+        assert_eq!(found[0].variable, "REQUEST_HEADERS:Accept");
+        let benign = inspect_get(
+            &Traversal::new(),
+            b"/",
+            &[
+                (b"Referer", b"https://example.com/a/../b"),
+                (
+                    b"Cookie",
+                    b"jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig; path=/app/",
+                ),
+                (b"Accept", b"text/html,*/*;q=0.8"),
+            ],
+        );
+        assert!(benign.is_empty(), "{benign:?}");
     }
 
     #[test]
