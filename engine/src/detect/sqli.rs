@@ -5,7 +5,10 @@
 //! libinjection lets the shortest login bypasses through (`admin' #`, `admin';--`, `admin' -- `:
 //! a quote that closes the string, then a comment that drops the rest of the query). Rule 100101
 //! covers them: the value's first quote is followed, after optional `)`, `;` and spaces, by a
-//! SQL comment (`#`, `--`, `/*`). `it's -- great` or `5'10"` pass.
+//! SQL comment (`#`, `--`, `/*`). `it's -- great` or `5'10"` pass. Rule 100102 covers stacked
+//! queries, which libinjection also reads as harmless (`1;SELECT * FROM users`): a `;` right
+//! after a number, a quote or `)`, then a statement only SQL writes (`select *`, `drop table`,
+//! `insert into`, `exec xp_…`, `waitfor delay`). `Step 1; select a size` passes.
 
 use std::borrow::Cow;
 
@@ -25,7 +28,11 @@ pub const SQLI_LIBINJECTION: u32 = 100100;
 /// Rule id: a quote closing a string, then a comment dropping the rest of the query.
 pub const SQLI_QUOTE_COMMENT: u32 = 100101;
 
+/// Rule id: a second statement stacked after the injected value.
+pub const SQLI_STACKED: u32 = 100102;
+
 const MSG: &str = "SQL Injection Attack Detected via libinjection";
+const MSG_STACKED: &str = "SQL injection: stacked query";
 const MSG_QUOTE_COMMENT: &str =
     "SQL injection: string closed and the rest of the query commented out";
 
@@ -127,9 +134,16 @@ fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
         return None;
     }
     let Some(fingerprint) = fingerprint(&value) else {
-        return closes_then_comments(&value).then(|| Finding {
-            rule_id: SQLI_QUOTE_COMMENT,
-            msg: MSG_QUOTE_COMMENT.into(),
+        let (rule_id, msg) = if closes_then_comments(&value) {
+            (SQLI_QUOTE_COMMENT, MSG_QUOTE_COMMENT)
+        } else if has_stacked_query(&value) {
+            (SQLI_STACKED, MSG_STACKED)
+        } else {
+            return None;
+        };
+        return Some(Finding {
+            rule_id,
+            msg: msg.into(),
             severity: Severity::Critical,
             variable: variable(),
             data: excerpt(&value),
@@ -154,6 +168,67 @@ fn is_digits_and_arithmetic(value: &[u8]) -> bool {
     value
         .iter()
         .all(|&b| b.is_ascii_digit() || matches!(b, b' ' | b'(' | b')' | b'+' | b'-' | b'.'))
+}
+
+/// Statements that only SQL starts this way, lower case: the keyword, then what must follow it
+/// after blanks.
+const STACKED_STATEMENTS: &[(&str, &[&str])] = &[
+    (
+        "select",
+        &[
+            "*",
+            "null",
+            "@@",
+            "sleep(",
+            "pg_sleep(",
+            "benchmark(",
+            "version(",
+            "user(",
+            "database(",
+            "load_file(",
+            "char(",
+            "concat(",
+        ],
+    ),
+    ("drop", &["table", "database"]),
+    ("insert", &["into"]),
+    ("delete", &["from"]),
+    ("truncate", &["table"]),
+    ("exec", &["xp_", "sp_", "master."]),
+    ("execute", &["xp_", "sp_", "master."]),
+    ("declare", &["@"]),
+    ("waitfor", &["delay", "time"]),
+    ("shutdown", &[""]),
+];
+
+/// True when a `;` right after a digit, a quote or `)` (blanks between allowed) starts one of
+/// [`STACKED_STATEMENTS`]; `select` also takes a digit (`;select 1`).
+fn has_stacked_query(value: &[u8]) -> bool {
+    memchr::memchr_iter(b';', value).any(|at| {
+        let before = value[..at].trim_ascii_end();
+        if !before
+            .last()
+            .is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'\'' | b'"' | b')'))
+        {
+            return false;
+        }
+        let rest = value[at + 1..].trim_ascii_start();
+        STACKED_STATEMENTS.iter().any(|(keyword, next)| {
+            let Some(after) = super::strip_prefix_ci(rest, keyword.as_bytes()) else {
+                return false;
+            };
+            let blanks = after.len() - after.trim_ascii_start().len();
+            let after = &after[blanks..];
+            if next == &[""] {
+                return after.is_empty() || matches!(after[0], b';' | b'-' | b'#' | b'/');
+            }
+            blanks > 0
+                && (next
+                    .iter()
+                    .any(|n| super::strip_prefix_ci(after, n.as_bytes()).is_some())
+                    || (*keyword == "select" && after.first().is_some_and(u8::is_ascii_digit)))
+        })
+    })
 }
 
 /// True when the first quote of `value` ends a word (closes a string) and is followed, after
@@ -255,6 +330,41 @@ mod tests {
             .filter(|a| inspect_query_value(&Sqli::new(), a.as_bytes()).is_empty())
             .collect();
         assert!(missed.is_empty(), "missed: {missed:?}");
+    }
+
+    #[test]
+    fn stacked_queries_fire() {
+        for v in [
+            "1;SELECT * FROM users",
+            "1; select 1",
+            "5'; DROP TABLE users",
+            "1); insert into admins values (1)",
+            "1;exec xp_cmdshell 'dir'",
+            "1; WAITFOR DELAY '0:0:5'",
+            "1;declare @x int",
+            "1;shutdown",
+            "1;select sleep(5)",
+        ] {
+            let found = inspect_query_value(&Sqli::new(), v.as_bytes());
+            assert_eq!(found.len(), 1, "{v}");
+            assert!(
+                matches!(found[0].rule_id, SQLI_STACKED | SQLI_LIBINJECTION),
+                "{v}"
+            );
+        }
+        let found = inspect_query_value(&Sqli::new(), b"1;SELECT * FROM users");
+        assert_eq!(found[0].rule_id, SQLI_STACKED);
+        for v in [
+            "Step 1; select a size",
+            "flour; select the best apples from the garden",
+            "Size 10; drop-down menu",
+            "Room 12; insert card to open",
+            "2 cups; shutdown the oven after 20 min",
+            "\"Hi\"; insert coin",
+        ] {
+            let found = inspect_query_value(&Sqli::new(), v.as_bytes());
+            assert!(found.is_empty(), "{v}: {found:?}");
+        }
     }
 
     #[test]
