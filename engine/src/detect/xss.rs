@@ -14,7 +14,8 @@
 //! `alert`, `prompt`, `confirm`, `eval`, `setTimeout`, `setInterval` or `fromCharCode` with an
 //! argument, or `document.cookie`, `document.domain`, `document.write` or `window.location`,
 //! that starts the value or follows code punctuation (`' " ; ( = + , .` …), not a word: "set an
-//! alert (daily)" passes.
+//! alert (daily)" passes. It also covers a global object indexed by a string, the way payloads
+//! hide a sink's name from filters (`window["alert"](1)`, `self['al'+'ert']`, like CRS 941370).
 
 use std::borrow::Cow;
 
@@ -99,7 +100,7 @@ impl Xss {
                 XSS_LIBINJECTION
             } else if has_script_uri(v) {
                 XSS_SCRIPT_URI
-            } else if self.has_script_call(v) {
+            } else if self.has_script_call(v) || indexes_global_object(v) {
                 XSS_SCRIPT_CALL
             } else {
                 return None;
@@ -222,6 +223,67 @@ fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     let v = apply(v, js_decode);
     let v = apply(v, css_decode);
     apply(v, remove_nulls)
+}
+
+/// Global objects a payload indexes by a string to reach a sink, lower case.
+const GLOBAL_OBJECTS: [&str; 7] = [
+    "window",
+    "self",
+    "top",
+    "parent",
+    "frames",
+    "globalthis",
+    "document",
+];
+
+/// True when one of [`GLOBAL_OBJECTS`], as a whole word, is indexed by a string: `[` then a
+/// quote or backquote, blanks and `/* … */` comments allowed between (`window["alert"]`,
+/// `self /*x*/ [ 'al'+'ert' ]`). "top [list]" and "window [2]" pass.
+fn indexes_global_object(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'[', value).any(|open| {
+        let before = skip_blanks_and_comments_back(&value[..open]);
+        let word_len = before
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$'))
+            .count();
+        let word = &before[before.len() - word_len..];
+        GLOBAL_OBJECTS
+            .iter()
+            .any(|g| g.as_bytes().eq_ignore_ascii_case(word))
+            && matches!(
+                skip_blanks_and_comments(&value[open + 1..]).first(),
+                Some(b'"' | b'\'' | b'`')
+            )
+    })
+}
+
+/// `s` without its leading blanks and `/* … */` comments.
+fn skip_blanks_and_comments(mut s: &[u8]) -> &[u8] {
+    loop {
+        s = s.trim_ascii_start();
+        match s.strip_prefix(b"/*") {
+            Some(rest) => match memchr::memmem::find(rest, b"*/") {
+                Some(end) => s = &rest[end + 2..],
+                None => return rest,
+            },
+            None => return s,
+        }
+    }
+}
+
+/// `s` without its trailing blanks and `/* … */` comments.
+fn skip_blanks_and_comments_back(mut s: &[u8]) -> &[u8] {
+    loop {
+        s = s.trim_ascii_end();
+        match s.strip_suffix(b"*/") {
+            Some(rest) => match memchr::memmem::rfind(rest, b"/*") {
+                Some(start) => s = &rest[..start],
+                None => return rest,
+            },
+            None => return s,
+        }
+    }
 }
 
 /// True when `value` holds a script URI scheme at a word start followed by code.
@@ -400,6 +462,10 @@ mod tests {
             "1;eval(atob('YWxlcnQoMSk='))",
             "\"+setTimeout('alert(1)')+\"",
             "data:text/html,<b>hi</b>",
+            "window[\"alert\"](window[\"document\"][\"cookie\"])",
+            "self['al'+'ert'](1)",
+            "self /*x*/ [ /*y*/ `alert` ](1)",
+            "top[\"ev\"+\"al\"](\"x\")",
         ] {
             let found = inspect_query_value(&Xss::new(), v.as_bytes());
             assert!(!found.is_empty(), "{v}");
@@ -422,6 +488,10 @@ mod tests {
             "Mr. Smith's alert(ness)",
             "data:image/png;base64,iVBORw0KGgo=",
             "My document.docx, version 2",
+            "top [list] of 2024",
+            "window [2] seat",
+            "Selfie ['best'] shots",
+            "my_window['x']",
         ] {
             let found = inspect_query_value(&Xss::new(), v.as_bytes());
             assert!(found.is_empty(), "{v}: {found:?}");
