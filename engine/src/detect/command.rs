@@ -396,13 +396,7 @@ const PHP_FUNCTIONS: &[&str] = &[
 /// system (planets)" or "operating system(s)" passes.
 fn has_php_call(value: &[u8]) -> bool {
     memchr::memchr_iter(b'(', value).any(|open| {
-        let before = value[..open].trim_ascii_end();
-        let name_len = before
-            .iter()
-            .rev()
-            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
-            .count();
-        let name = &before[before.len() - name_len..];
+        let name = super::trailing_identifier(value[..open].trim_ascii_end());
         if name.is_empty()
             || !PHP_FUNCTIONS
                 .iter()

@@ -133,6 +133,17 @@ pub fn excerpt(value: &[u8]) -> String {
     s
 }
 
+/// The identifier `s` ends with: its trailing run of ASCII letters, digits, `_` and `$` (a PHP
+/// function's or a JavaScript object's name before `(` or `[`).
+pub(crate) fn trailing_identifier(s: &[u8]) -> &[u8] {
+    let len = s
+        .iter()
+        .rev()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        .count();
+    &s[s.len() - len..]
+}
+
 /// The bytes of `s` after a case-insensitive `prefix`.
 pub(crate) fn strip_prefix_ci<'s>(s: &'s [u8], prefix: &[u8]) -> Option<&'s [u8]> {
     let head = s.get(..prefix.len())?;

@@ -167,6 +167,18 @@ impl Traversal {
         }
     }
 
+    /// Reports traversal and a sensitive file in the field's value.
+    fn inspect_value_and_file(&self, field: &Field<'_>, from: usize, out: &mut Vec<Finding>) {
+        let value = decode_passes(Cow::Borrowed(&field.value), 1);
+        if has_traversal(&value) {
+            push_once(out, from, traversal_finding(field.variable(), &value));
+        }
+        let value = apply(value, backslash_to_slash);
+        if let Some(name) = self.sensitive_file(&value) {
+            push_once(out, from, file_finding(field.variable(), name, &value));
+        }
+    }
+
     /// Reports traversal in an argument's name and value, a cookie, a header or an upload's
     /// file name, and sensitive files in an argument's or a cookie's value.
     /// Repeated argument names are reported once per rule (`out[from..]` is this request's).
@@ -187,28 +199,11 @@ impl Traversal {
                         push_once(out, from, traversal_finding(variable, &name));
                     }
                 }
-                if !may_hold_path(classes.value) {
-                    return;
-                }
-                let value = decode_passes(Cow::Borrowed(&field.value), 1);
-                if has_traversal(&value) {
-                    push_once(out, from, traversal_finding(field.variable(), &value));
-                }
-                let value = apply(value, backslash_to_slash);
-                if let Some(name) = self.sensitive_file(&value) {
-                    push_once(out, from, file_finding(field.variable(), name, &value));
+                if may_hold_path(classes.value) {
+                    self.inspect_value_and_file(field, from, out);
                 }
             }
-            Source::Cookie => {
-                let value = decode_passes(Cow::Borrowed(&field.value), 1);
-                if has_traversal(&value) {
-                    push_once(out, from, traversal_finding(field.variable(), &value));
-                }
-                let value = apply(value, backslash_to_slash);
-                if let Some(name) = self.sensitive_file(&value) {
-                    push_once(out, from, file_finding(field.variable(), name, &value));
-                }
-            }
+            Source::Cookie => self.inspect_value_and_file(field, from, out),
             // Like CRS 930110: every header but `Referer` (a URL the browser sends as is) and
             // `Cookie` (its cookies are checked one by one).
             Source::Header

@@ -241,13 +241,7 @@ const GLOBAL_OBJECTS: [&str; 7] = [
 /// `self /*x*/ [ 'al'+'ert' ]`). "top [list]" and "window [2]" pass.
 fn indexes_global_object(value: &[u8]) -> bool {
     memchr::memchr_iter(b'[', value).any(|open| {
-        let before = skip_blanks_and_comments_back(&value[..open]);
-        let word_len = before
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$'))
-            .count();
-        let word = &before[before.len() - word_len..];
+        let word = super::trailing_identifier(skip_blanks_and_comments_back(&value[..open]));
         GLOBAL_OBJECTS
             .iter()
             .any(|g| g.as_bytes().eq_ignore_ascii_case(word))
