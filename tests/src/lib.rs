@@ -643,6 +643,9 @@ pub fn benign_cases() -> Vec<Case> {
         Case::new("template placeholders and prices", "GET", "/mail/preview?subject=Hi+%7B%7Bfirst_name%7D%7D%21&footer=Only+%24%7Bprice%7D+today&q=%22%231+best+seller%22"),
         Case::new("link to an intranet page", "POST", "/bookmarks")
             .body("application/x-www-form-urlencoded", b"url=http%3A%2F%2Fwiki.corp.example%2Fpages%2Fonboarding&title=alert%28%29+tutorial+for+beginners"),
+        Case::new("login with a generated password holding a quote", "POST", "/login")
+            .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+            .body("application/x-www-form-urlencoded", b"email=ann%40example.com&password=c_j%7CE%273%2633%40HY7&remember=on"),
         Case::new("XML order", "POST", "/api/orders.xml")
             .body("application/xml", br#"<?xml version="1.0"?><order id="A-1001"><item sku="SKU-1" qty="2">Blue shirt, size M</item><note>O'Brien's gift &amp; card; id on the box</note></order>"#),
     ]
@@ -725,6 +728,26 @@ pub fn attack_cases() -> Vec<Case> {
         )
         .body("text/plain", b"<?php echo md5('moat'); ?>"),
         Case::new("backup file probe", "GET", "/index.php.bak"),
+        Case::new(
+            "stacked SQL query in query",
+            "GET",
+            "/api/user?id=1%3BSELECT%20*%20FROM%20users",
+        ),
+        Case::new("SQLi in X-Forwarded-For", "GET", "/")
+            .header("X-Forwarded-For", "127.0.0.1' OR 1=1-- "),
+        Case::new("Struts OGNL in Content-Type", "GET", "/index.action").header(
+            "Content-Type",
+            "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)}",
+        ),
+        Case::new("PHP function call in form body", "POST", "/contact").body(
+            "application/x-www-form-urlencoded",
+            b"name=x&message=system%28%27id%27%29%3B",
+        ),
+        Case::new(
+            "PowerShell started at a value's start",
+            "GET",
+            "/run?task=powershell%20-nop%20-w%20hidden%20-c%20whoami",
+        ),
         Case::new("XXE in XML body", "POST", "/api/orders.xml").body(
             "application/xml",
             br#"<?xml version="1.0"?><!DOCTYPE o [<!ENTITY x SYSTEM "file:///etc/hostname">]><order>&x;</order>"#,
