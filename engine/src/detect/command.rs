@@ -31,7 +31,7 @@ use aho_corasick::AhoCorasick;
 use super::classes::ByteClasses;
 use super::memo::{self, Classifier};
 use super::targets::Classified;
-use super::targets::{injection_targets, push_once, Target};
+use super::targets::{injection_targets, is_inspected_header, push_once, Target};
 use super::transform::{apply, url_decode_uni};
 use super::{strip_prefix_ci, Deadline, Detector, Finding, OutOfTime, Severity};
 use crate::decode::percent_decode;
@@ -329,15 +329,8 @@ const INVOCATIONS: &[(&str, Switch)] = &[
 /// also behind a directory (`/bin/sh -c`). Without a separator before it a shell's name is just
 /// a word; followed by such a switch, it is a command line.
 fn invocation_at_start(value: &[u8]) -> Option<usize> {
-    let mut s = value.trim_ascii_start();
-    if s.first() == Some(&b'/') {
-        let dir_end = s
-            .iter()
-            .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.')
-            .count();
-        let name_start = s[..dir_end].iter().rposition(|&b| b == b'/')? + 1;
-        s = &s[name_start..];
-    }
+    let s = value.trim_ascii_start();
+    let s = &s[after_directory(s, 0)?..];
     let word_len = s
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.')
@@ -459,7 +452,8 @@ impl Detector for CommandInjection {
             deadline.check()?;
             let variable = || field.variable();
             if classes.value.any(ByteClasses::COMMAND)
-                && !is_cookie_or_injection_target(&field.name)
+                && !field.name.eq_ignore_ascii_case(b"cookie")
+                && !is_inspected_header(&field.name)
                 && self.code.is_match(&*field.value)
             {
                 push_once(
@@ -496,20 +490,6 @@ impl Detector for CommandInjection {
         }
         Ok(())
     }
-}
-
-/// True for the headers whose values are checked as injection targets already, and `Cookie`
-/// (its cookies are).
-fn is_cookie_or_injection_target(name: &[u8]) -> bool {
-    [
-        "cookie",
-        "user-agent",
-        "referer",
-        "x-forwarded-for",
-        "x-real-ip",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 fn finding(rule_id: u32, msg: &'static str, variable: String, what: &str, value: &[u8]) -> Finding {
@@ -622,16 +602,7 @@ fn find_command(folded: &[u8]) -> Option<usize> {
 /// The command starting at `at` (after blanks, an opening `(` or `{`, and a directory such as
 /// `/bin/`), when what follows it fits its [`Strength`].
 fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<usize> {
-    let mut i = skip(s, at, |b| matches!(b, b' ' | b'\t' | b'(' | b'{'));
-    // A directory before the name (`/bin/sh`, `/usr/bin/id`).
-    if s.get(i) == Some(&b'/') {
-        let dir_end = s[i..]
-            .iter()
-            .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.')
-            .count();
-        let name_start = s[i..i + dir_end].iter().rposition(|&b| b == b'/')? + i + 1;
-        i = name_start;
-    }
+    let i = after_directory(s, skip(s, at, |b| matches!(b, b' ' | b'\t' | b'(' | b'{')))?;
     let word_len = s[i..]
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -654,6 +625,19 @@ fn command_at(s: &[u8], at: usize, separator: Separator) -> Option<usize> {
         }
     };
     ok.then_some(index)
+}
+
+/// Where a command's name starts at `at`: after a directory before it (`/bin/sh`,
+/// `/usr/bin/id`), if there is one.
+fn after_directory(s: &[u8], at: usize) -> Option<usize> {
+    if s.get(at) != Some(&b'/') {
+        return Some(at);
+    }
+    let dir_end = s[at..]
+        .iter()
+        .take_while(|&&b| b == b'/' || b.is_ascii_alphanumeric() || b == b'.')
+        .count();
+    Some(s[at..at + dir_end].iter().rposition(|&b| b == b'/')? + at + 1)
 }
 
 /// The first index from `at` whose byte `skip_byte` rejects.

@@ -66,16 +66,13 @@ impl Detector for Sqli {
                 continue;
             }
             deadline.check()?;
-            if let Some(f) = check(target.value, || target.variable()) {
-                if is_password(&target) && !reads_as_sql(&transformed(target.value)) {
-                    continue;
-                }
+            if let Some(f) = check(target.value, is_password(&target), || target.variable()) {
                 push_once(out, from, f);
             }
         }
         deadline.check()?;
         let basename = percent_decode(basename(req.path()), false);
-        if let Some(f) = check(&basename, || "REQUEST_BASENAME".into()) {
+        if let Some(f) = check(&basename, false, || "REQUEST_BASENAME".into()) {
             out.push(f);
         }
         Ok(())
@@ -183,13 +180,14 @@ fn transformed(value: &[u8]) -> Cow<'_, [u8]> {
     apply(v, remove_nulls)
 }
 
-/// A finding when libinjection calls the transformed `value` SQL injection.
-fn check(value: &[u8], variable: impl FnOnce() -> String) -> Option<Finding> {
+/// A finding when libinjection (or rule 100101 or 100102) calls the transformed `value` SQL
+/// injection; a `password` field's value must also [read as SQL](reads_as_sql).
+fn check(value: &[u8], password: bool, variable: impl FnOnce() -> String) -> Option<Finding> {
     if !may_hold_sqli(value) {
         return None;
     }
     let value = transformed(value);
-    if is_digits_and_arithmetic(&value) {
+    if is_digits_and_arithmetic(&value) || (password && !reads_as_sql(&value)) {
         return None;
     }
     let Some(fingerprint) = fingerprint(&value) else {
@@ -505,9 +503,9 @@ mod tests {
             "+1 (555)-123-4567",
             "(5)-5",
         ] {
-            assert!(check(v.as_bytes(), String::new).is_none(), "{v}");
+            assert!(check(v.as_bytes(), false, String::new).is_none(), "{v}");
         }
-        assert!(check(b"(5)-5 or 1=1", String::new).is_some());
+        assert!(check(b"(5)-5 or 1=1", false, String::new).is_some());
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn is_utm_cookie(name: &[u8]) -> bool {
 /// The headers the injection rules look at: `User-Agent` and `Referer`, as CRS does, and the
 /// client address headers (`X-Forwarded-For`, `X-Real-IP`), which applications store and log
 /// and attackers fill with SQL.
-fn is_inspected_header(name: &[u8]) -> bool {
+pub(crate) fn is_inspected_header(name: &[u8]) -> bool {
     ["user-agent", "referer", "x-forwarded-for", "x-real-ip"]
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
