@@ -621,6 +621,17 @@ pub fn multipart_body(boundary: &str, field: &str, value: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A multipart body with one file, `file_name` holding `content`.
+pub fn multipart_file(boundary: &str, file_name: &str, content: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"{file_name}\"\r\nContent-Type: image/gif\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
 /// Ordinary requests a browser or API client sends; none may be blocked.
 pub fn benign_cases() -> Vec<Case> {
     let b = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
@@ -639,6 +650,8 @@ pub fn benign_cases() -> Vec<Case> {
             .body("application/json", br#"{"customer":{"name":"Rock 'n' Roll Ltd","email":"a.b@example.com"},"items":[{"sku":"A-100","qty":2,"price":9.99}],"note":"Leave at the door, thanks!"}"#),
         Case::new("multipart upload", "POST", "/upload")
             .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_body(b, "title", "Holiday photos 2024 - day 1")),
+        Case::new("image upload", "POST", "/account/avatar")
+            .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_file(b, "me at the beach.2024.gif", b"GIF89a\x01\x00\x01\x00\x80\x00\x00<?xml version=\"1.0\"?>\x00;")),
         Case::new("search with shell punctuation", "GET", "/search?q=Tom+%26+Jerry%3B+cat+toys&fields=name%7Cid%7Cprice"),
         Case::new("template placeholders and prices", "GET", "/mail/preview?subject=Hi+%7B%7Bfirst_name%7D%7D%21&footer=Only+%24%7Bprice%7D+today&q=%22%231+best+seller%22"),
         Case::new("link to an intranet page", "POST", "/bookmarks")
@@ -687,6 +700,14 @@ pub fn attack_cases() -> Vec<Case> {
         Case::new("XSS in multipart field", "POST", "/upload").body(
             "multipart/form-data; boundary=XyZb0undary",
             &multipart_body(b, "title", "<svg/onload=alert(1)>"),
+        ),
+        Case::new("PHP web shell upload", "POST", "/upload").body(
+            "multipart/form-data; boundary=XyZb0undary",
+            &multipart_file(b, "shell.php", b"<?php system($_GET['c']); ?>"),
+        ),
+        Case::new("PHP code in an uploaded GIF", "POST", "/account/avatar").body(
+            "multipart/form-data; boundary=XyZb0undary",
+            &multipart_file(b, "avatar.gif", b"GIF89a<?php eval($_POST['x']); ?>"),
         ),
         Case::new("SQLi in XML attribute", "POST", "/api/orders.xml").body(
             "application/xml",

@@ -1,7 +1,7 @@
 //! Built-in detectors. Each looks at the parsed fields (and the request view) and reports
 //! [`Finding`]s with its own rule ids; the engine adds their scores.
 //!
-//! Rule id ranges: 100100–100199 SQL, NoSQL and LDAP injection, 100200–100299 XSS, 100300–100399 path traversal,
+//! Rule id ranges: 100100–100199 SQL, NoSQL and LDAP injection, 100200–100299 XSS, 100300–100399 path traversal, files and uploads,
 //! 100400–100499 scanners and known exploit probes, 100500–100599 protocol and smuggling anomalies, 100600–100699 body
 //! and parsing anomalies, 100700–100799 GeoIP policy, 100800–100899 command and code
 //! injection, 100900–100999 server-side request forgery and remote file inclusion.
@@ -30,6 +30,7 @@ pub mod targets;
 pub(crate) mod testing;
 pub mod transform;
 pub mod traversal;
+pub mod upload;
 pub mod xss;
 
 /// How serious a finding is; decides its anomaly score (CRS's scale).
@@ -257,6 +258,7 @@ pub fn builtin() -> Vec<Box<dyn Detector>> {
         Box::new(scanner::Scanner::new()),
         Box::new(exploits::KnownExploits::new()),
         Box::new(traversal::Traversal::new()),
+        Box::new(upload::Uploads::new()),
         Box::new(sqli::Sqli::new()),
         Box::new(nosql::NoSql::new()),
         Box::new(ldap::LdapInjection::new()),

@@ -151,8 +151,19 @@ pub struct Inputs<'a> {
     pub body_processor: BodyProcessor,
     /// Arguments collected so far (query and body).
     pub arg_count: usize,
-    /// Uploaded files: the part's name and the size of its content (`FILES_SIZES`).
-    pub file_sizes: Vec<(Cow<'a, [u8]>, usize)>,
+    /// Uploaded files, in body order.
+    pub files: Vec<Upload<'a>>,
+}
+
+/// One uploaded file of a multipart body.
+#[derive(Debug, Clone)]
+pub struct Upload<'a> {
+    /// The name of the part that carried it (the key of `FILES_SIZES`).
+    pub part: Cow<'a, [u8]>,
+    /// Its file name: `filename*` when the part gives one, else `filename`.
+    pub file_name: Cow<'a, [u8]>,
+    /// Its content, borrowed from the body (its length is `FILES_SIZES`).
+    pub content: &'a [u8],
 }
 
 impl Drop for Inputs<'_> {
@@ -263,7 +274,7 @@ pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
         )
     });
     inputs.arg_count = inputs.arg_count.saturating_sub(body_args);
-    inputs.file_sizes.clear();
+    inputs.files.clear();
     inputs.flags.0 &= !(ParseFlags::BODY_PARSE_ERROR
         | ParseFlags::MULTIPART_STRICT_ERROR
         | ParseFlags::JSON_TOO_DEEP);

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
-use super::{Field, Inputs, Limits, ParseFlags, Source};
+use super::{Field, Inputs, Limits, ParseFlags, Source, Upload};
 use crate::decode::percent_decode;
 
 /// Longest boundary allowed by RFC 2046.
@@ -280,7 +280,15 @@ fn read_part<'a>(part: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) -> bo
     }
     let file_names = [&disposition.filename, &disposition.filename_ext];
     if file_names.iter().any(|f| f.is_some()) {
-        inputs.file_sizes.push((name.clone(), layout.data.len()));
+        inputs.files.push(Upload {
+            part: name.clone(),
+            file_name: file_names[1]
+                .as_ref()
+                .or(file_names[0].as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            content: layout.data,
+        });
         for file_name in file_names.into_iter().flatten() {
             inputs.fields.push(Field {
                 source: Source::Filename,
@@ -655,9 +663,9 @@ mod tests {
         );
         assert_eq!(of(&inputs, Source::Filename), vec![pair("upload", "a.php")]);
         let sizes: Vec<(&[u8], usize)> = inputs
-            .file_sizes
+            .files
             .iter()
-            .map(|(n, s)| (&n[..], *s))
+            .map(|f| (&f.part[..], f.content.len()))
             .collect();
         assert_eq!(
             sizes,

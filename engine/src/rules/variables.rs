@@ -242,13 +242,13 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Valu
         }
         Collection::FilesSizes => out.extend(
             tx.inputs
-                .file_sizes
+                .files
                 .iter()
-                .filter(|(part, _)| selects(target, part))
-                .map(|(part, size)| Value {
+                .filter(|f| selects(target, &f.part))
+                .map(|f| Value {
                     collection: name,
-                    key: Some(Cow::Borrowed(&part[..])),
-                    value: Cow::Owned(size.to_string().into_bytes()),
+                    key: Some(Cow::Borrowed(&f.part[..])),
+                    value: Cow::Owned(f.content.len().to_string().into_bytes()),
                     slot: None,
                 }),
         ),
@@ -367,9 +367,9 @@ pub fn scalar_value<'a>(tx: &'a Transaction<'a>, c: Collection) -> Option<Value<
         Collection::FilesCombinedSize => owned(
             name,
             tx.inputs
-                .file_sizes
+                .files
                 .iter()
-                .map(|(_, size)| size)
+                .map(|f| f.content.len())
                 .sum::<usize>()
                 .to_string(),
         ),
