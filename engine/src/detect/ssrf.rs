@@ -330,6 +330,16 @@ mod tests {
             br#"{"webhook":"http://169.254.169.254/latest/"}"#,
         );
         assert_eq!(found.len(), 1);
+        // A WordPress pingback: the URL is the second text node of the XML-RPC call.
+        let found = inspect_post(
+            &Ssrf::new(),
+            b"text/xml",
+            b"<?xml version=\"1.0\"?><methodCall><methodName>pingback.ping</methodName><params>\
+              <param><value><string>http://169.254.169.254/latest/meta-data/</string></value></param>\
+              </params></methodCall>",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule_id, SSRF_INTERNAL_HOST);
     }
 
     #[test]

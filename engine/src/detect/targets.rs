@@ -132,7 +132,7 @@ fn field_targets<'f>(field: &'f Field<'_>, classes: FieldClasses) -> [Option<Tar
         Source::Header if is_inspected_header(name) => {
             [target(TargetKind::Header, value, of_value), None]
         }
-        Source::XmlText => [target(TargetKind::XmlText, value, of_value), None],
+        Source::XmlText | Source::XmlNode => [target(TargetKind::XmlText, value, of_value), None],
         Source::XmlAttr => [target(TargetKind::XmlAttr, value, of_value), None],
         _ => [None, None],
     }

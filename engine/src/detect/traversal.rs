@@ -209,7 +209,11 @@ impl Traversal {
             Source::Header
                 if field.name.eq_ignore_ascii_case(b"referer")
                     || field.name.eq_ignore_ascii_case(b"cookie") => {}
-            Source::Filename | Source::XmlAttr | Source::XmlText | Source::Header => {
+            Source::Filename
+            | Source::XmlAttr
+            | Source::XmlText
+            | Source::XmlNode
+            | Source::Header => {
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {
                     push_once(out, from, traversal_finding(field.variable(), &value));

@@ -36,6 +36,10 @@ pub enum Source {
     XmlText,
     /// An attribute value of an XML body (`XML://@*`).
     XmlAttr,
+    /// One text node of an XML body, named by its element. The rule engine reads the
+    /// concatenated [`Source::XmlText`] as ModSecurity does; the built-in detectors also read
+    /// each node alone, so a value is not glued to the one before it.
+    XmlNode,
 }
 
 impl Source {
@@ -47,7 +51,7 @@ impl Source {
             Source::Header => "REQUEST_HEADERS",
             Source::Filename => "FILES",
             Source::PartHeader => "MULTIPART_PART_HEADERS",
-            Source::XmlText | Source::XmlAttr => "XML",
+            Source::XmlText | Source::XmlAttr | Source::XmlNode => "XML",
         }
     }
 }
@@ -271,6 +275,7 @@ pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
                 | Source::PartHeader
                 | Source::XmlText
                 | Source::XmlAttr
+                | Source::XmlNode
         )
     });
     inputs.arg_count = inputs.arg_count.saturating_sub(body_args);

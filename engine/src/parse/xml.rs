@@ -16,6 +16,7 @@ pub fn parse<'a>(body: &'a [u8], inputs: &mut Inputs<'a>, limits: &Limits) {
         text: Vec::new(),
         stack: Vec::new(),
         seen_root: false,
+        nodes: 0,
     };
     let ok = p.document(inputs, limits);
     if !ok {
@@ -34,6 +35,8 @@ struct Parser<'a> {
     text: Vec<u8>,
     stack: Vec<&'a [u8]>,
     seen_root: bool,
+    /// Text nodes added as fields so far.
+    nodes: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -46,8 +49,9 @@ impl<'a> Parser<'a> {
                 if self.stack.is_empty() && !chunk.iter().all(u8::is_ascii_whitespace) {
                     return false;
                 }
-                if !self.stack.is_empty() {
+                if let Some(&element) = self.stack.last() {
                     decode_into(chunk, &mut self.text);
+                    self.node(inputs, limits, element, chunk);
                 }
                 self.i = end;
             } else if rest.starts_with(b"<?") {
@@ -62,7 +66,11 @@ impl<'a> Parser<'a> {
                 let start = self.i + 9;
                 match memchr::memmem::find(&self.s[start..], b"]]>") {
                     Some(n) => {
-                        self.text.extend_from_slice(&self.s[start..start + n]);
+                        let data = &self.s[start..start + n];
+                        self.text.extend_from_slice(data);
+                        if let Some(&element) = self.stack.last() {
+                            self.push_node(inputs, limits, element, Cow::Borrowed(data));
+                        }
                         self.i = start + n + 3;
                     }
                     None => return false,
@@ -85,6 +93,40 @@ impl<'a> Parser<'a> {
             }
         }
         self.seen_root && self.stack.is_empty()
+    }
+
+    /// Adds a text chunk of `element` (raw, entities not yet decoded) as a
+    /// [`Source::XmlNode`] field, unless it is only blanks.
+    fn node(&mut self, inputs: &mut Inputs<'a>, limits: &Limits, element: &'a [u8], raw: &'a [u8]) {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let value = if raw.contains(&b'&') {
+            let mut decoded = Vec::new();
+            decode_into(raw, &mut decoded);
+            Cow::Owned(decoded)
+        } else {
+            Cow::Borrowed(raw)
+        };
+        self.push_node(inputs, limits, element, value);
+    }
+
+    /// Adds a [`Source::XmlNode`] field, up to [`Limits::max_args`] of them.
+    fn push_node(
+        &mut self,
+        inputs: &mut Inputs<'a>,
+        limits: &Limits,
+        element: &'a [u8],
+        value: Cow<'a, [u8]>,
+    ) {
+        if self.nodes < limits.max_args {
+            self.nodes += 1;
+            inputs.fields.push(Field {
+                source: Source::XmlNode,
+                name: Cow::Borrowed(element),
+                value,
+            });
+        }
     }
 
     fn skip_past(&mut self, end: &[u8]) -> bool {
@@ -286,6 +328,36 @@ mod tests {
             .find(|f| f.source == Source::XmlText)
             .map(|f| f.value.to_vec())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn each_text_node_is_also_a_field_of_its_element() {
+        let i = parsed(b"<call><m>pingback.ping</m><p><s>http://a/</s>\n  <s>x &amp; y</s><d><![CDATA[<raw>]]></d></p></call>");
+        assert_eq!(text(&i), b"pingback.pinghttp://a/\n  x & y<raw>");
+        let nodes: Vec<_> = i
+            .fields
+            .iter()
+            .filter(|f| f.source == Source::XmlNode)
+            .map(|f| (f.name.to_vec(), f.value.to_vec()))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                (b"m".to_vec(), b"pingback.ping".to_vec()),
+                (b"s".to_vec(), b"http://a/".to_vec()),
+                (b"s".to_vec(), b"x & y".to_vec()),
+                (b"d".to_vec(), b"<raw>".to_vec()),
+            ]
+        );
+        let limits = Limits {
+            max_args: 2,
+            ..Limits::default()
+        };
+        let mut few = Inputs::default();
+        parse(b"<a><b>1</b><b>2</b><b>3</b></a>", &mut few, &limits);
+        let kept = few.fields.iter().filter(|f| f.source == Source::XmlNode);
+        assert_eq!(kept.count(), 2, "text nodes stop at the argument limit");
+        assert_eq!(text(&few), b"123", "the whole text is kept");
     }
 
     #[test]
