@@ -193,7 +193,7 @@ fn check(value: &[u8], password: bool, variable: impl FnOnce() -> String) -> Opt
     let Some(fingerprint) = fingerprint(&value) else {
         let (rule_id, msg) = if closes_then_comments(&value) {
             (SQLI_QUOTE_COMMENT, MSG_QUOTE_COMMENT)
-        } else if has_stacked_query(&value) {
+        } else if has_stacked_query(&value) || has_bare_waitfor(&value) {
             (SQLI_STACKED, MSG_STACKED)
         } else {
             return None;
@@ -262,11 +262,7 @@ const STACKED_STATEMENTS: &[(&str, &[&str])] = &[
 /// [`STACKED_STATEMENTS`]; `select` also takes a digit (`;select 1`).
 fn has_stacked_query(value: &[u8]) -> bool {
     memchr::memchr_iter(b';', value).any(|at| {
-        let before = value[..at].trim_ascii_end();
-        if !before
-            .last()
-            .is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'\'' | b'"' | b')'))
-        {
+        if !ends_operand(&value[..at]) {
             return false;
         }
         let rest = value[at + 1..].trim_ascii_start();
@@ -285,6 +281,38 @@ fn has_stacked_query(value: &[u8]) -> bool {
                     .any(|n| super::strip_prefix_ci(after, n.as_bytes()).is_some())
                     || (*keyword == "select" && after.first().is_some_and(u8::is_ascii_digit)))
         })
+    })
+}
+
+/// True when `head` (blanks at its end aside) ends in what ends an SQL operand: a digit, a
+/// quote or `)`.
+fn ends_operand(head: &[u8]) -> bool {
+    head.trim_ascii_end()
+        .last()
+        .is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'\'' | b'"' | b')'))
+}
+
+/// True when SQL Server's `WAITFOR DELAY '…'` (or `TIME`) follows an operand after blanks,
+/// without a `;` (`1 WAITFOR DELAY '0:0:5'`): SQL Server runs it as a statement of its own.
+fn has_bare_waitfor(value: &[u8]) -> bool {
+    const WAITFOR: &[u8] = b"waitfor";
+    memchr::memchr2_iter(b'w', b'W', value).any(|at| {
+        if super::strip_prefix_ci(&value[at..], WAITFOR).is_none() {
+            return false;
+        }
+        let head = &value[..at];
+        if !head.last().is_some_and(u8::is_ascii_whitespace) || !ends_operand(head) {
+            return false;
+        }
+        let rest = &value[at + WAITFOR.len()..];
+        let after = rest.trim_ascii_start();
+        let timing = super::strip_prefix_ci(after, b"delay")
+            .or_else(|| super::strip_prefix_ci(after, b"time"));
+        after.len() < rest.len()
+            && timing.is_some_and(|t| {
+                let t2 = t.trim_ascii_start();
+                t2.len() < t.len() && matches!(t2.first(), Some(b'\'' | b'"'))
+            })
     })
 }
 
@@ -441,6 +469,8 @@ mod tests {
             "1;declare @x int",
             "1;shutdown",
             "1;select sleep(5)",
+            "1 WAITFOR DELAY '0:0:5'",
+            "1' waitfor time '23:59'--",
         ] {
             let found = inspect_query_value(&Sqli::new(), v.as_bytes());
             assert_eq!(found.len(), 1, "{v}");
@@ -458,6 +488,8 @@ mod tests {
             "Room 12; insert card to open",
             "2 cups; shutdown the oven after 20 min",
             "\"Hi\"; insert coin",
+            "Order 66 waitfor delay notice",
+            "waitfor delay '0:0:5'",
         ] {
             let found = inspect_query_value(&Sqli::new(), v.as_bytes());
             assert!(found.is_empty(), "{v}: {found:?}");
