@@ -50,8 +50,9 @@ impl<'a> Parser<'a> {
                     return false;
                 }
                 if let Some(&element) = self.stack.last() {
+                    let start = self.text.len();
                     decode_into(chunk, &mut self.text);
-                    self.node(inputs, limits, element, chunk);
+                    self.node(inputs, limits, element, chunk, start);
                 }
                 self.i = end;
             } else if rest.starts_with(b"<?") {
@@ -95,16 +96,22 @@ impl<'a> Parser<'a> {
         self.seen_root && self.stack.is_empty()
     }
 
-    /// Adds a text chunk of `element` (raw, entities not yet decoded) as a
-    /// [`Source::XmlNode`] field, unless it is only blanks.
-    fn node(&mut self, inputs: &mut Inputs<'a>, limits: &Limits, element: &'a [u8], raw: &'a [u8]) {
+    /// Adds a text chunk of `element` as a [`Source::XmlNode`] field, unless it is only
+    /// blanks: `raw` as written, borrowed when it has no entity, else its decoded form, which
+    /// the whole text holds from `decoded_at`.
+    fn node(
+        &mut self,
+        inputs: &mut Inputs<'a>,
+        limits: &Limits,
+        element: &'a [u8],
+        raw: &'a [u8],
+        decoded_at: usize,
+    ) {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return;
         }
         let value = if raw.contains(&b'&') {
-            let mut decoded = Vec::new();
-            decode_into(raw, &mut decoded);
-            Cow::Owned(decoded)
+            Cow::Owned(self.text[decoded_at..].to_vec())
         } else {
             Cow::Borrowed(raw)
         };
