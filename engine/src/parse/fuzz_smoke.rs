@@ -1,7 +1,7 @@
 //! Deterministic fuzz smoke test: mutated and random inputs must never panic the body parsers
 //! and must respect the argument limit.
 
-use super::{json, multipart, Inputs, Limits};
+use super::{json, multipart, xml, Inputs, Limits, Source};
 
 /// xorshift64: small, deterministic, good enough to shake the parsers.
 struct Rng(u64);
@@ -61,6 +61,36 @@ const MULTIPART_TOKENS: &[&[u8]] = &[
 ];
 
 /// One random edit: overwrite, insert a token, delete or duplicate a range, or truncate.
+const XML_SEEDS: &[&[u8]] = &[
+    b"<?xml version=\"1.0\"?><call><m>ping</m><p a=\"x&amp;y\"><s>t &lt;u&gt;</s><![CDATA[<raw>]]></p></call>",
+    b"<!DOCTYPE d [<!ENTITY e SYSTEM \"file:///x\">]><d><!-- c -->&e;<e/></d>",
+];
+
+const XML_TOKENS: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"</",
+    b"/>",
+    b"<a>",
+    b"</a>",
+    b"&",
+    b"&amp;",
+    b"&#x",
+    b";",
+    b"\"",
+    b"'",
+    b"=",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"<?",
+    b"?>",
+    b"<!",
+    b" ",
+    b"\xff",
+];
+
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>, tokens: &[&[u8]]) {
     let at = rng.below(input.len() + 1);
     let len = rng.below(16).min(input.len() - at);
@@ -118,6 +148,13 @@ fn body_parsers_survive_random_and_mutated_inputs() {
         let mut inputs = Inputs::default();
         multipart::parse(&input, b"XyZ", &mut inputs, &limits);
         assert!(inputs.arg_count <= limits.max_args);
+        assert!(inputs.files.iter().all(|f| f.content.len() <= input.len()));
         let _ = multipart::boundary(&input);
+
+        let input = generate(&mut rng, XML_SEEDS, XML_TOKENS);
+        let mut inputs = Inputs::default();
+        xml::parse(&input, &mut inputs, &limits);
+        let nodes = inputs.fields.iter().filter(|f| f.source == Source::XmlNode);
+        assert!(nodes.count() <= limits.max_args);
     }
 }
