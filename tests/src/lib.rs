@@ -652,6 +652,8 @@ pub fn benign_cases() -> Vec<Case> {
             .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_body(b, "title", "Holiday photos 2024 - day 1")),
         Case::new("image upload", "POST", "/account/avatar")
             .body("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", &multipart_file(b, "me at the beach.2024.gif", b"GIF89a\x01\x00\x01\x00\x80\x00\x00<?xml version=\"1.0\"?>\x00;")),
+        Case::new("GraphQL query with string arguments", "POST", "/graphql")
+            .body("application/json", br#"{"query":"query Orders($id: ID!) { user(id: $id) { name orders(first: 10, status: \"SHIPPED\", note: \"O'Brien's gift; leave at door\") { total } } }","variables":{"id":"42"},"operationName":"Orders"}"#),
         Case::new("search with shell punctuation", "GET", "/search?q=Tom+%26+Jerry%3B+cat+toys&fields=name%7Cid%7Cprice"),
         Case::new("template placeholders and prices", "GET", "/mail/preview?subject=Hi+%7B%7Bfirst_name%7D%7D%21&footer=Only+%24%7Bprice%7D+today&q=%22%231+best+seller%22"),
         Case::new("link to an intranet page", "POST", "/bookmarks")
@@ -710,6 +712,10 @@ pub fn attack_cases() -> Vec<Case> {
             "OGNL expression in the path (Confluence)",
             "GET",
             "/%24%7B%40java.lang.Runtime%40getRuntime%28%29.exec%28%22id%22%29%7D/",
+        ),
+        Case::new("SQL in a GraphQL argument", "POST", "/graphql").body(
+            "application/json",
+            br#"{"query":"query { user(id: \"1 OR 1=1\") { name email } }"}"#,
         ),
         Case::new("PHP web shell upload", "POST", "/upload").body(
             "multipart/form-data; boundary=XyZb0undary",

@@ -419,6 +419,20 @@ mod tests {
         assert!(missed.is_empty(), "missed: {missed:?}");
     }
 
+    /// SQL in a string argument of a GraphQL query is read on its own; the query around it
+    /// and ordinary arguments pass.
+    #[test]
+    fn sql_in_a_graphql_argument_fires() {
+        let post = |body: &[u8]| inspect_post(&Sqli::new(), b"application/json", body);
+        let found = post(br#"{"query":"query { user(id: \"1 OR 1=1\") { name email } }"}"#);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "ARGS:query");
+        let benign = post(
+            br#"{"query":"query($id: ID!) { user(id: $id, locale: \"en-US\") { name orders(first: 10, status: \"O'Brien's\") { total } } }","variables":{"id":"42"}}"#,
+        );
+        assert!(benign.is_empty(), "{benign:?}");
+    }
+
     /// Generated passwords with quotes pass; injections through a password field do not.
     #[test]
     fn password_fields_need_a_blank_or_an_sql_word() {

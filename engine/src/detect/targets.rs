@@ -133,6 +133,7 @@ fn field_targets<'f>(field: &'f Field<'_>, classes: FieldClasses) -> [Option<Tar
             [target(TargetKind::Header, value, of_value), None]
         }
         Source::XmlText | Source::XmlNode => [target(TargetKind::XmlText, value, of_value), None],
+        Source::GraphqlArg => [target(TargetKind::Arg, value, of_value), None],
         Source::XmlAttr => [target(TargetKind::XmlAttr, value, of_value), None],
         _ => [None, None],
     }

@@ -213,6 +213,7 @@ impl Traversal {
             | Source::XmlAttr
             | Source::XmlText
             | Source::XmlNode
+            | Source::GraphqlArg
             | Source::Header => {
                 let value = decode_passes(Cow::Borrowed(&field.value), 1);
                 if has_traversal(&value) {

@@ -1,7 +1,7 @@
 //! Deterministic fuzz smoke test: mutated and random inputs must never panic the body parsers
 //! and must respect the argument limit.
 
-use super::{json, multipart, xml, Inputs, Limits, Source};
+use super::{graphql, json, multipart, xml, Inputs, Limits, Source};
 
 /// xorshift64: small, deterministic, good enough to shake the parsers.
 struct Rng(u64);
@@ -27,6 +27,7 @@ const JSON_SEEDS: &[&[u8]] = &[
     br#"{"user":{"roles":["a","b"],"id":-1.5e3},"ok":true,"n":null}"#,
     br#"[1,[2,[3,{"k\u00e9y":"v\ud83d\ude00\n"}]],false]"#,
     b"\xEF\xBB\xBF  \"top\"  ",
+    br#"{"query":"query { a(b: \"c\\\"d\", e: \"\"\"f\"\"\") { g } } # \"h\""}"#,
 ];
 
 const JSON_TOKENS: &[&[u8]] = &[
@@ -143,6 +144,12 @@ fn body_parsers_survive_random_and_mutated_inputs() {
         let mut inputs = Inputs::default();
         json::parse(&input, &mut inputs, &limits);
         assert!(inputs.arg_count <= limits.max_args);
+        graphql::add_string_arguments(&mut inputs, &limits);
+        let literals = inputs
+            .fields
+            .iter()
+            .filter(|f| f.source == Source::GraphqlArg);
+        assert!(literals.count() <= limits.max_args);
 
         let input = generate(&mut rng, MULTIPART_SEEDS, MULTIPART_TOKENS);
         let mut inputs = Inputs::default();

@@ -11,6 +11,7 @@ use crate::request::Request;
 pub mod cookies;
 #[cfg(test)]
 mod fuzz_smoke;
+pub mod graphql;
 pub mod json;
 pub mod multipart;
 pub mod recycle;
@@ -40,13 +41,17 @@ pub enum Source {
     /// concatenated [`Source::XmlText`] as ModSecurity does; the built-in detectors also read
     /// each node alone, so a value is not glued to the one before it.
     XmlNode,
+    /// A string argument written into a GraphQL query (`user(id: "…")`) of a JSON body's
+    /// `query` member, named like the member (`ARGS:query`); read by the built-in detectors
+    /// only (see [`graphql`]).
+    GraphqlArg,
 }
 
 impl Source {
     /// The ModSecurity collection name used in logs.
     pub fn collection(self) -> &'static str {
         match self {
-            Source::QueryArg | Source::BodyArg => "ARGS",
+            Source::QueryArg | Source::BodyArg | Source::GraphqlArg => "ARGS",
             Source::Cookie => "REQUEST_COOKIES",
             Source::Header => "REQUEST_HEADERS",
             Source::Filename => "FILES",
@@ -251,7 +256,10 @@ pub fn parse_body_as<'a>(
     match processor {
         BodyProcessor::None => {}
         BodyProcessor::UrlEncoded => urlencoded::parse(body, Source::BodyArg, inputs, limits),
-        BodyProcessor::Json => json::parse(body, inputs, limits),
+        BodyProcessor::Json => {
+            json::parse(body, inputs, limits);
+            graphql::add_string_arguments(inputs, limits);
+        }
         BodyProcessor::Xml => xml::parse(body, inputs, limits),
         BodyProcessor::Multipart => match multipart::boundary(ctype) {
             Some(b) => multipart::parse(body, b, inputs, limits),
@@ -276,6 +284,7 @@ pub fn clear_body_fields(inputs: &mut Inputs<'_>) {
                 | Source::XmlText
                 | Source::XmlAttr
                 | Source::XmlNode
+                | Source::GraphqlArg
         )
     });
     inputs.arg_count = inputs.arg_count.saturating_sub(body_args);

@@ -23,7 +23,7 @@ use crate::seclang::transformations::Transformation;
 use crate::seclang::variables::Collection;
 
 /// Number of field sources (see [`Source`]).
-pub const SOURCES: usize = 9;
+pub const SOURCES: usize = 10;
 
 /// Number of field groups: each source's values and its names.
 const GROUPS: usize = SOURCES * 2;
