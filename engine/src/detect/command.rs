@@ -246,9 +246,10 @@ impl CommandInjection {
             if hits[0] & bit == 0 {
                 continue;
             }
-            let what = match COMMANDS.get(usize::from(hits[1])) {
-                Some((name, _)) if bit == COMMAND_HIT => format!("{name}: "),
-                _ => String::new(),
+            let what = if bit == COMMAND_HIT {
+                command_label(usize::from(hits[1]))
+            } else {
+                String::new()
             };
             push_once(out, from, finding(id, msg, variable(), &what, &decoded));
         }
@@ -263,20 +264,14 @@ impl CommandInjection {
         if has_log4j_lookup(path) {
             out.push(finding(LOG4J_LOOKUP, MSG_LOG4J, variable(), "", path));
         }
-        let seen = classes(path);
-        let command = (seen & SEPARATOR != 0)
-            .then(|| find_command(&fold_command_line(path)))
-            .flatten()
+        let command = command_after_separator(path, classes(path))
             .or_else(|| has_ifs(path).then_some(NO_COMMAND));
         if let Some(index) = command {
-            let what = COMMANDS
-                .get(index)
-                .map_or(String::new(), |(name, _)| format!("{name}: "));
             out.push(finding(
                 COMMAND_INJECTION,
                 MSG_COMMAND,
                 variable(),
-                &what,
+                &command_label(index),
                 path,
             ));
         }
@@ -293,9 +288,7 @@ impl CommandInjection {
         let decoded = decoded(value);
         let seen = classes(&decoded);
         let mut hits = [0u8; 8];
-        let command = (seen & SEPARATOR != 0)
-            .then(|| find_command(&fold_command_line(&decoded)))
-            .flatten()
+        let command = command_after_separator(&decoded, seen)
             .or_else(|| invocation_at_start(&decoded))
             .or_else(|| has_ifs(&decoded).then_some(NO_COMMAND));
         if let Some(index) = command {
@@ -312,6 +305,22 @@ impl CommandInjection {
         }
         (hits[0] != 0).then_some(hits)
     }
+}
+
+/// The index in [`COMMANDS`] of a command after a shell separator in `decoded` (whose
+/// [`classes`] are `seen`), searched after `t:cmdLine` folding only when it holds a separator.
+fn command_after_separator(decoded: &[u8], seen: u8) -> Option<usize> {
+    (seen & SEPARATOR != 0)
+        .then(|| find_command(&fold_command_line(decoded)))
+        .flatten()
+}
+
+/// The `name: ` a finding's excerpt starts with for the command at `index` of [`COMMANDS`];
+/// empty for [`NO_COMMAND`].
+fn command_label(index: usize) -> String {
+    COMMANDS
+        .get(index)
+        .map_or(String::new(), |(name, _)| format!("{name}: "))
 }
 
 /// The command "index" of a command injection without a command name ([`has_ifs`]).
