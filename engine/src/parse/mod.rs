@@ -48,6 +48,20 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in declaration order (a source's index is `source as usize`).
+    pub const ALL: [Source; 10] = [
+        Source::QueryArg,
+        Source::BodyArg,
+        Source::Cookie,
+        Source::Header,
+        Source::Filename,
+        Source::PartHeader,
+        Source::XmlText,
+        Source::XmlAttr,
+        Source::XmlNode,
+        Source::GraphqlArg,
+    ];
+
     /// The ModSecurity collection name used in logs.
     pub fn collection(self) -> &'static str {
         match self {
@@ -308,6 +322,15 @@ fn is_json(mime: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule engine indexes its per-source tables by `source as usize` and maps indices
+    /// back through `Source::ALL`: the two must agree for every source.
+    #[test]
+    fn every_source_sits_at_its_own_index() {
+        for (i, source) in Source::ALL.iter().enumerate() {
+            assert_eq!(*source as usize, i, "{source:?}");
+        }
+    }
     use crate::request::Header;
 
     fn processor(ctype: Option<&[u8]>, body: &[u8]) -> BodyProcessor {

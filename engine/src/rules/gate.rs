@@ -37,13 +37,20 @@ enum Input {
 }
 
 /// Values read through one transformation chain; rules that read the same share a scope.
+///
+/// Whole groups are kept as a bit set, so that a request's first look at a scope reads no
+/// list for them; only named fields and scalars are listed.
 #[derive(Debug)]
 pub struct Scope {
-    inputs: Vec<Input>,
-    /// The target each input came from (resolves a scalar's value).
-    targets: Vec<Target>,
+    /// The [`Input::Group`]s read, one bit each at `source × 2 + names`.
+    groups: u32,
+    /// The other inputs read (named fields, scalars) and the target each came from (resolves
+    /// a scalar's value).
+    others: Vec<(Input, Target)>,
     /// The index of a rule whose first link has the scope's chain.
     rule: usize,
+    /// That link's transformation chain.
+    chain: u32,
 }
 
 /// A rule's gate: the scope its first link reads and that link's prefilter id.
@@ -83,11 +90,9 @@ impl Gates {
                 };
                 let n = gates.scopes.len() as u32;
                 let scope = *index.entry((inputs.clone(), chain)).or_insert_with(|| {
-                    gates.scopes.push(Scope {
-                        inputs,
-                        targets,
-                        rule: r,
-                    });
+                    gates
+                        .scopes
+                        .push(Scope::new(inputs, targets, r, link.chain_id));
                     n
                 });
                 Some(Gate { scope, id })
@@ -96,6 +101,32 @@ impl Gates {
         }
         gates
     }
+}
+
+impl Scope {
+    /// The scope of the rule at `rule`, whose first link reads `inputs` (from `targets`)
+    /// through chain `chain`.
+    fn new(inputs: Vec<Input>, targets: Vec<Target>, rule: usize, chain: u32) -> Scope {
+        let mut groups = 0;
+        let mut others = Vec::new();
+        for (input, target) in inputs.into_iter().zip(targets) {
+            match input {
+                Input::Group { source, names } => groups |= 1 << group_bit(source, names),
+                other => others.push((other, target)),
+            }
+        }
+        Scope {
+            groups,
+            others,
+            rule,
+            chain,
+        }
+    }
+}
+
+/// A group's bit in [`Scope::groups`] (its index among the value cache's groups).
+fn group_bit(source: Source, names: bool) -> u32 {
+    source as u32 * 2 + u32::from(names)
 }
 
 /// The link's inputs (each once, in target order) and their targets, when every target has one.
@@ -164,16 +195,17 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
 
 /// True when the request has a value for one of the scope's inputs.
 fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
-    scope.inputs.iter().any(|input| match input {
-        Input::Group { source, .. } => !tx.by_source[*source as usize].is_empty(),
-        Input::Named { source, key, .. } => tx.by_source[*source as usize]
-            .iter()
-            .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
-        Input::Scalar(c) => {
-            scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
-                || variables::scalar_value(tx, *c).is_some()
-        }
-    })
+    scope.groups & tx.present_groups != 0
+        || scope.others.iter().any(|(input, _)| match input {
+            Input::Group { .. } => false,
+            Input::Named { source, key, .. } => tx.by_source[*source as usize]
+                .iter()
+                .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
+            Input::Scalar(c) => {
+                scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
+                    || variables::scalar_value(tx, *c).is_some()
+            }
+        })
 }
 
 /// The cache slot of a request scalar.
@@ -188,27 +220,32 @@ fn scope_scan(
     scope: &Scope,
     tx: &Transaction<'_>,
 ) -> u32 {
-    let link = &rules.rules[scope.rule].links[0];
-    let trigger = rules.chains.trigger(link.chain_id);
+    let trigger = rules.chains.trigger(scope.chain);
+    // Only values read one by one need the link itself.
+    let link = || &rules.rules[scope.rule].links[0];
     let mut bits = prefilter::Bits::zeroed(filter.words());
-    for (input, target) in scope.inputs.iter().zip(&scope.targets) {
+    // Groups first: those an earlier scope through the same chain computed are OR-ed in one
+    // look, the rest computed in turn.
+    let present = scope.groups & tx.present_groups;
+    let mut missing = tx.cache.or_known_groups(present, scope.chain, &mut bits);
+    while missing != 0 {
+        let g = missing.trailing_zeros() as usize;
+        missing &= missing - 1;
+        let source = Source::ALL[g / 2];
+        let group = FieldGroup {
+            fields: &tx.inputs.fields,
+            indices: &tx.by_source[source as usize],
+            source,
+            names: g % 2 == 1,
+        };
+        let or = tx
+            .cache
+            .group_or(filter, &group, &rules.chains, scope.chain);
+        tx.cache.or_into(&mut bits, or);
+    }
+    for (input, target) in &scope.others {
         match input {
-            Input::Group { source, names } => {
-                let indices = &tx.by_source[*source as usize];
-                if indices.is_empty() {
-                    continue;
-                }
-                let group = FieldGroup {
-                    fields: &tx.inputs.fields,
-                    indices,
-                    source: *source,
-                    names: *names,
-                };
-                let or = tx
-                    .cache
-                    .group_or(filter, &group, &rules.chains, link.chain_id);
-                tx.cache.or_into(&mut bits, or);
-            }
+            Input::Group { .. } => {}
             Input::Named { source, names, key } => {
                 for &i in &tx.by_source[*source as usize] {
                     let f = &tx.inputs.fields[i as usize];
@@ -220,12 +257,13 @@ fn scope_scan(
                     } else {
                         (2 * i, &f.value[..])
                     };
-                    let scan = tx.cache.value_scan(filter, link, trigger, slot, value);
+                    let scan = tx.cache.value_scan(filter, link(), trigger, slot, value);
                     tx.cache.or_into(&mut bits, scan);
                 }
             }
             Input::Scalar(c) => {
-                let known = scalar_slot(tx, *c).and_then(|s| tx.cache.known_scan(link, trigger, s));
+                let known =
+                    scalar_slot(tx, *c).and_then(|s| tx.cache.known_scan(link(), trigger, s));
                 if let Some(scan) = known {
                     tx.cache.or_into(&mut bits, scan);
                     continue;
@@ -233,7 +271,7 @@ fn scope_scan(
                 for v in variables::resolve(tx, target) {
                     match v.slot {
                         Some(slot) => {
-                            let scan = tx.cache.value_scan(filter, link, trigger, slot, &v.value);
+                            let scan = tx.cache.value_scan(filter, link(), trigger, slot, &v.value);
                             tx.cache.or_into(&mut bits, scan);
                         }
                         None => bits.iter_mut().for_each(|w| *w = u64::MAX),

@@ -95,6 +95,9 @@ pub struct Transaction<'t> {
     pub tx_targets_removed: bool,
     /// The indices of `inputs.fields` by source, in order.
     pub by_source: [Vec<u32>; SOURCES],
+    /// The field groups that have fields, one bit each at `source × 2 + names` (a source's
+    /// values and names are there together).
+    pub present_groups: u32,
 }
 
 thread_local! {
@@ -225,6 +228,7 @@ impl<'t> Transaction<'t> {
             from_prologue: prologue.is_some(),
             tx_targets_removed: false,
             by_source: scratch.by_source,
+            present_groups: 0,
         };
         if let Some(p) = prologue {
             set_matched(&mut tx, &p.matched);
@@ -237,8 +241,10 @@ impl<'t> Transaction<'t> {
     pub fn reindex_fields(&mut self) {
         self.cache = ValueCache::new(self.inputs.fields.len());
         self.by_source.iter_mut().for_each(Vec::clear);
+        self.present_groups = 0;
         for (i, f) in self.inputs.fields.iter().enumerate() {
             self.by_source[f.source as usize].push(i as u32);
+            self.present_groups |= 0b11 << (f.source as u32 * 2);
         }
     }
 

@@ -23,10 +23,10 @@ use crate::seclang::transformations::Transformation;
 use crate::seclang::variables::Collection;
 
 /// Number of field sources (see [`Source`]).
-pub const SOURCES: usize = 10;
+pub const SOURCES: usize = Source::ALL.len();
 
 /// Number of field groups: each source's values and its names.
-const GROUPS: usize = SOURCES * 2;
+pub const GROUPS: usize = SOURCES * 2;
 
 /// A value after a link's transformations: the original bytes, or shared transformed bytes.
 pub enum Transformed<'v> {
@@ -423,32 +423,81 @@ impl ValueCache {
         chains: &Chains,
         chain: u32,
     ) -> u32 {
+        let asked = chain as usize * GROUPS + fields.id();
+        if let Some(known) = self.group_or_known(asked) {
+            return known;
+        }
         let group = self.group(filter, fields);
-        if !group.presence.meets(chains.trigger(chain)) {
-            return group.scan;
-        }
-        let chain = chains.effective(chain, &group.presence);
-        let at = chain.id as usize * GROUPS + fields.id();
-        if let Some(&known) = self.inner.borrow().group_ors.get(at) {
-            if known != u32::MAX {
-                return known;
+        let or = if group.presence.meets(chains.trigger(chain)) {
+            let chain = chains.effective(chain, &group.presence);
+            let at = chain.id as usize * GROUPS + fields.id();
+            match self.group_or_known(at) {
+                Some(known) => known,
+                None => {
+                    let mut bits = Bits::zeroed(filter.words());
+                    self.or_into(&mut bits, group.scan);
+                    for (slot, value) in fields.values() {
+                        if self.presence(slot, value).meets(chain.trigger) {
+                            let scan = self.transformed_scan(filter, chain, slot, value);
+                            self.or_into(&mut bits, scan);
+                        }
+                    }
+                    let or = self.store(&bits);
+                    self.remember_group_or(at, or);
+                    or
+                }
+            }
+        } else {
+            group.scan
+        };
+        // Under the chain asked for too: the next scope reading the group through it finds
+        // the answer without working out the effective chain again.
+        self.remember_group_or(asked, or);
+        or
+    }
+
+    /// ORs into `bits` the group ORs (see [`ValueCache::group_or`]) this request already
+    /// computed of the groups in `groups` (bit `source × 2 + names`) after chain `chain`, in
+    /// one look; returns the groups whose OR is still to compute.
+    pub fn or_known_groups(&self, groups: u32, chain: u32, bits: &mut [u64]) -> u32 {
+        let inner = self.inner.borrow();
+        let base = chain as usize * GROUPS;
+        let words = bits.len();
+        let mut missing = 0;
+        let mut rest = groups;
+        while rest != 0 {
+            let g = rest.trailing_zeros();
+            rest &= rest - 1;
+            match inner.group_ors.get(base + g as usize) {
+                Some(&at) if at != u32::MAX => {
+                    let at = at as usize;
+                    for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
+                        *b |= w;
+                    }
+                }
+                _ => missing |= 1 << g,
             }
         }
-        let mut bits = Bits::zeroed(filter.words());
-        self.or_into(&mut bits, group.scan);
-        for (slot, value) in fields.values() {
-            if self.presence(slot, value).meets(chain.trigger) {
-                let scan = self.transformed_scan(filter, chain, slot, value);
-                self.or_into(&mut bits, scan);
-            }
-        }
-        let or = self.store(&bits);
+        missing
+    }
+
+    /// The group OR stored at `at` (`chain × GROUPS + group`), if computed.
+    fn group_or_known(&self, at: usize) -> Option<u32> {
+        self.inner
+            .borrow()
+            .group_ors
+            .get(at)
+            .copied()
+            .filter(|&known| known != u32::MAX)
+    }
+
+    /// Stores a group OR at `at` (`chain × GROUPS + group`).
+    fn remember_group_or(&self, at: usize, or: u32) {
         let mut inner = self.inner.borrow_mut();
         if inner.group_ors.len() <= at {
             inner.group_ors.resize((at / GROUPS + 1) * GROUPS, u32::MAX);
         }
         inner.group_ors[at] = or;
-        or
     }
 
     /// The scan of the value in `slot` after the link's chain (an offset in the arena). Not for
@@ -929,8 +978,8 @@ pub struct FieldGroup<'f, 'a> {
 }
 
 impl FieldGroup<'_, '_> {
-    /// The group's index among the cache's groups.
-    fn id(&self) -> usize {
+    /// The group's index among the cache's groups: `source × 2 + names`.
+    pub fn id(&self) -> usize {
         self.source as usize * 2 + usize::from(self.names)
     }
 
