@@ -65,18 +65,28 @@ impl StringOp {
 /// True when `needle` occurs in `haystack`. A searcher costs more to build than a short search
 /// costs (`@within` looks for each value in a list expanded per request): a needle of up to
 /// [`SHORT_NEEDLE`] bytes in a haystack of up to [`SHORT_HAYSTACK`] is compared at each
-/// occurrence of its first byte; anything longer gets a searcher.
+/// occurrence of one of its bytes, its first letter or digit: the punctuation that opens a
+/// list entry (`.bak/ .cfg/ …`, `/proxy/ /if/ …`) occurs at every entry, a letter at few.
+/// Anything longer gets a searcher.
 fn occurs(needle: &[u8], haystack: &[u8]) -> bool {
-    let Some((&first, _)) = needle.split_first() else {
+    if needle.is_empty() {
         return true;
-    };
+    }
     if needle.len() > SHORT_NEEDLE || haystack.len() > SHORT_HAYSTACK {
         return memmem::find(haystack, needle).is_some();
     }
+    let pivot = needle
+        .iter()
+        .position(u8::is_ascii_alphanumeric)
+        .unwrap_or(0);
     let last = needle[needle.len() - 1];
-    memchr::memchr_iter(first, haystack).any(|i| {
-        // The last byte first: most occurrences of the first byte end there.
-        haystack.get(i + needle.len() - 1) == Some(&last) && haystack[i..].starts_with(needle)
+    memchr::memchr_iter(needle[pivot], haystack).any(|i| {
+        let Some(start) = i.checked_sub(pivot) else {
+            return false;
+        };
+        // The last byte first: most occurrences of the pivot end elsewhere.
+        haystack.get(start + needle.len() - 1) == Some(&last)
+            && haystack[start..].starts_with(needle)
     })
 }
 
@@ -205,6 +215,16 @@ mod tests {
         assert!(check(op, "", b""));
         assert!(!check(op, "", b"x"));
         assert!(!check(op, list, b"GET HEAD POST OPTIONS PUT"));
+        // Lists whose entries open and close with punctuation, as CRS writes them.
+        let headers = "/content-encoding/ /proxy/ /if/ /x-http-method/";
+        assert!(check(op, headers, b"/if/"));
+        assert!(check(op, headers, b"/proxy/"));
+        assert!(!check(op, headers, b"/host/"));
+        assert!(!check(op, headers, b"/x-http/"));
+        assert!(check(op, headers, b"/ /"), "punctuation only");
+        let extensions = ".bak/ .cfg/ .sh/ .shs/";
+        assert!(check(op, extensions, b".sh/"));
+        assert!(!check(op, extensions, b".html/"));
     }
 
     /// The searcher-free path answers as a searcher does, for needles and haystacks on both
