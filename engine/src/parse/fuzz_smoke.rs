@@ -61,7 +61,6 @@ const MULTIPART_TOKENS: &[&[u8]] = &[
     b"\xff",
 ];
 
-/// One random edit: overwrite, insert a token, delete or duplicate a range, or truncate.
 const XML_SEEDS: &[&[u8]] = &[
     b"<?xml version=\"1.0\"?><call><m>ping</m><p a=\"x&amp;y\"><s>t &lt;u&gt;</s><![CDATA[<raw>]]></p></call>",
     b"<!DOCTYPE d [<!ENTITY e SYSTEM \"file:///x\">]><d><!-- c -->&e;<e/></d>",
@@ -92,6 +91,7 @@ const XML_TOKENS: &[&[u8]] = &[
     b"\xff",
 ];
 
+/// One random edit: overwrite, insert a token, delete or duplicate a range, or truncate.
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>, tokens: &[&[u8]]) {
     let at = rng.below(input.len() + 1);
     let len = rng.below(16).min(input.len() - at);

@@ -10,8 +10,8 @@ use super::{Field, Inputs, Limits, Source};
 
 /// Adds the string literals of every GraphQL document among the JSON body's `query` members
 /// (`query`, `[0].query` in a batch), up to [`Limits::max_args`] of them.
-pub fn add_string_arguments(inputs: &mut Inputs<'_>, limits: &Limits) {
-    let mut found: Vec<Field<'static>> = Vec::new();
+pub fn add_string_arguments<'a>(inputs: &mut Inputs<'a>, limits: &Limits) {
+    let mut found: Vec<Field<'a>> = Vec::new();
     for field in &inputs.fields {
         if field.source != Source::BodyArg || !is_query_member(&field.name) {
             continue;
@@ -25,7 +25,8 @@ pub fn add_string_arguments(inputs: &mut Inputs<'_>, limits: &Limits) {
             }
             found.push(Field {
                 source: Source::GraphqlArg,
-                name: Cow::Owned(field.name.to_vec()),
+                // A name borrowed from the body stays borrowed.
+                name: field.name.clone(),
                 value: Cow::Owned(literal),
             });
         }
@@ -33,7 +34,7 @@ pub fn add_string_arguments(inputs: &mut Inputs<'_>, limits: &Limits) {
     inputs.fields.extend(found);
 }
 
-/// True for a member named `query`, at the top or inside a batch's element.
+/// True for a member named `query`, at the top or nested (a batch's `[0].query`).
 fn is_query_member(name: &[u8]) -> bool {
     name == b"query" || name.ends_with(b".query")
 }

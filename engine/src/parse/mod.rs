@@ -322,6 +322,7 @@ fn is_json(mime: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Header;
 
     /// The rule engine indexes its per-source tables by `source as usize` and maps indices
     /// back through `Source::ALL`: the two must agree for every source.
@@ -331,7 +332,6 @@ mod tests {
             assert_eq!(*source as usize, i, "{source:?}");
         }
     }
-    use crate::request::Header;
 
     fn processor(ctype: Option<&[u8]>, body: &[u8]) -> BodyProcessor {
         let headers = ctype

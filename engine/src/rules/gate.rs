@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use super::prefilter;
 use super::ruleset::{CompiledRule, Link, Target};
 use super::transaction::Transaction;
-use super::value_cache::FieldGroup;
+use super::value_cache::{group_index, FieldGroup};
 use super::variables;
 use crate::parse::Source;
 use crate::seclang::variables::Collection;
@@ -36,17 +36,29 @@ enum Input {
     Scalar(Collection),
 }
 
+/// An input a scope lists one by one (whole groups are in [`Scope::groups`]).
+#[derive(Debug)]
+enum Listed {
+    /// As [`Input::Named`].
+    Named {
+        source: Source,
+        names: bool,
+        key: Vec<u8>,
+    },
+    /// As [`Input::Scalar`].
+    Scalar(Collection),
+}
+
 /// Values read through one transformation chain; rules that read the same share a scope.
 ///
 /// Whole groups are kept as a bit set, so that a request's first look at a scope reads no
 /// list for them; only named fields and scalars are listed.
 #[derive(Debug)]
 pub struct Scope {
-    /// The [`Input::Group`]s read, one bit each at `source × 2 + names`.
+    /// The [`Input::Group`]s read, one bit each at their [`group_index`].
     groups: u32,
-    /// The other inputs read (named fields, scalars) and the target each came from (resolves
-    /// a scalar's value).
-    others: Vec<(Input, Target)>,
+    /// The other inputs read and the target each came from (resolves a scalar's value).
+    others: Vec<(Listed, Target)>,
     /// The index of a rule whose first link has the scope's chain.
     rule: usize,
     /// That link's transformation chain.
@@ -110,10 +122,15 @@ impl Scope {
         let mut groups = 0;
         let mut others = Vec::new();
         for (input, target) in inputs.into_iter().zip(targets) {
-            match input {
-                Input::Group { source, names } => groups |= 1 << group_bit(source, names),
-                other => others.push((other, target)),
-            }
+            let listed = match input {
+                Input::Group { source, names } => {
+                    groups |= 1 << group_index(source, names);
+                    continue;
+                }
+                Input::Named { source, names, key } => Listed::Named { source, names, key },
+                Input::Scalar(c) => Listed::Scalar(c),
+            };
+            others.push((listed, target));
         }
         Scope {
             groups,
@@ -122,11 +139,6 @@ impl Scope {
             chain,
         }
     }
-}
-
-/// A group's bit in [`Scope::groups`] (its index among the value cache's groups).
-fn group_bit(source: Source, names: bool) -> u32 {
-    source as u32 * 2 + u32::from(names)
 }
 
 /// The link's inputs (each once, in target order) and their targets, when every target has one.
@@ -197,11 +209,10 @@ pub fn may_match(rules: &super::RuleSet, rule: usize, tx: &Transaction<'_>) -> b
 fn has_values(scope: &Scope, tx: &Transaction<'_>) -> bool {
     scope.groups & tx.present_groups != 0
         || scope.others.iter().any(|(input, _)| match input {
-            Input::Group { .. } => false,
-            Input::Named { source, key, .. } => tx.by_source[*source as usize]
+            Listed::Named { source, key, .. } => tx.by_source[*source as usize]
                 .iter()
                 .any(|&i| tx.inputs.fields[i as usize].name.eq_ignore_ascii_case(key)),
-            Input::Scalar(c) => {
+            Listed::Scalar(c) => {
                 scalar_slot(tx, *c).is_some_and(|slot| tx.cache.seen(slot))
                     || variables::scalar_value(tx, *c).is_some()
             }
@@ -245,8 +256,7 @@ fn scope_scan(
     }
     for (input, target) in &scope.others {
         match input {
-            Input::Group { .. } => {}
-            Input::Named { source, names, key } => {
+            Listed::Named { source, names, key } => {
                 for &i in &tx.by_source[*source as usize] {
                     let f = &tx.inputs.fields[i as usize];
                     if !f.name.eq_ignore_ascii_case(key) {
@@ -261,7 +271,7 @@ fn scope_scan(
                     tx.cache.or_into(&mut bits, scan);
                 }
             }
-            Input::Scalar(c) => {
+            Listed::Scalar(c) => {
                 let known =
                     scalar_slot(tx, *c).and_then(|s| tx.cache.known_scan(link(), trigger, s));
                 if let Some(scan) = known {

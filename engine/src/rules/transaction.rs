@@ -10,7 +10,7 @@ use super::prologue::{set_matched, Prologue};
 use super::ruleset::Target;
 use super::spare;
 use super::tx_map::TxMap;
-use super::value_cache::{ValueCache, SOURCES};
+use super::value_cache::{group_index, ValueCache, SOURCES};
 use crate::parse::{BodyProcessor, Inputs, ParseFlags};
 use crate::request::{Request, Response};
 use crate::seclang::ast::{EngineMode, IdRange};
@@ -244,7 +244,8 @@ impl<'t> Transaction<'t> {
         self.present_groups = 0;
         for (i, f) in self.inputs.fields.iter().enumerate() {
             self.by_source[f.source as usize].push(i as u32);
-            self.present_groups |= 0b11 << (f.source as u32 * 2);
+            self.present_groups |=
+                1 << group_index(f.source, false) | 1 << group_index(f.source, true);
         }
     }
 

@@ -26,7 +26,13 @@ use crate::seclang::variables::Collection;
 pub const SOURCES: usize = Source::ALL.len();
 
 /// Number of field groups: each source's values and its names.
-pub const GROUPS: usize = SOURCES * 2;
+const GROUPS: usize = SOURCES * 2;
+
+/// The index among the cache's groups of `source`'s values, or of its names: `source × 2 +
+/// names`.
+pub fn group_index(source: Source, names: bool) -> usize {
+    source as usize * 2 + usize::from(names)
+}
 
 /// A value after a link's transformations: the original bytes, or shared transformed bytes.
 pub enum Transformed<'v> {
@@ -196,6 +202,22 @@ impl Inner {
         self.group_ors.clear();
         self.scopes.clear();
         self.arena.clear();
+    }
+
+    /// The group OR stored at `at` (`chain × GROUPS + group`), if computed.
+    fn group_or_at(&self, at: usize) -> Option<u32> {
+        self.group_ors
+            .get(at)
+            .copied()
+            .filter(|&known| known != u32::MAX)
+    }
+
+    /// ORs the scan at `scan` (`bits.len()` words) into `bits`.
+    fn or_scan_into(&self, bits: &mut [u64], scan: u32) {
+        let (at, words) = (scan as usize, bits.len());
+        for (b, w) in bits.iter_mut().zip(&self.arena[at..at + words]) {
+            *b |= w;
+        }
     }
 }
 
@@ -462,20 +484,14 @@ impl ValueCache {
     pub fn or_known_groups(&self, groups: u32, chain: u32, bits: &mut [u64]) -> u32 {
         let inner = self.inner.borrow();
         let base = chain as usize * GROUPS;
-        let words = bits.len();
         let mut missing = 0;
         let mut rest = groups;
         while rest != 0 {
             let g = rest.trailing_zeros();
             rest &= rest - 1;
-            match inner.group_ors.get(base + g as usize) {
-                Some(&at) if at != u32::MAX => {
-                    let at = at as usize;
-                    for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
-                        *b |= w;
-                    }
-                }
-                _ => missing |= 1 << g,
+            match inner.group_or_at(base + g as usize) {
+                Some(or) => inner.or_scan_into(bits, or),
+                None => missing |= 1 << g,
             }
         }
         missing
@@ -483,12 +499,7 @@ impl ValueCache {
 
     /// The group OR stored at `at` (`chain × GROUPS + group`), if computed.
     fn group_or_known(&self, at: usize) -> Option<u32> {
-        self.inner
-            .borrow()
-            .group_ors
-            .get(at)
-            .copied()
-            .filter(|&known| known != u32::MAX)
+        self.inner.borrow().group_or_at(at)
     }
 
     /// Stores a group OR at `at` (`chain × GROUPS + group`).
@@ -722,12 +733,7 @@ impl ValueCache {
 
     /// ORs the scan at `scan` into `bits`.
     pub fn or_into(&self, bits: &mut [u64], scan: u32) {
-        let inner = self.inner.borrow();
-        let at = scan as usize;
-        let words = bits.len();
-        for (b, w) in bits.iter_mut().zip(&inner.arena[at..at + words]) {
-            *b |= w;
-        }
+        self.inner.borrow().or_scan_into(bits, scan);
     }
 
     /// Stores a scan in the arena; returns its offset.
@@ -978,9 +984,9 @@ pub struct FieldGroup<'f, 'a> {
 }
 
 impl FieldGroup<'_, '_> {
-    /// The group's index among the cache's groups: `source × 2 + names`.
-    pub fn id(&self) -> usize {
-        self.source as usize * 2 + usize::from(self.names)
+    /// The group's index among the cache's groups.
+    fn id(&self) -> usize {
+        group_index(self.source, self.names)
     }
 
     /// The slots and values of the group.
