@@ -207,6 +207,17 @@ pub fn resolve_into<'a>(tx: &'a Transaction<'a>, target: &Target, out: &mut Valu
                     out.push(keyed(name, k.as_bytes(), v));
                 }
             }
+            Selector::Regex(_) => {
+                let Some(pattern) = &target.key_pattern else {
+                    return;
+                };
+                out.extend(
+                    tx.tx
+                        .iter()
+                        .filter(|(k, _)| pattern.is_match_lowercase(k.as_bytes()))
+                        .map(|(k, v)| keyed(name, k.as_bytes(), v)),
+                )
+            }
             _ => out.extend(
                 tx.tx
                     .iter()

@@ -192,12 +192,14 @@ impl Operator {
 
     /// True when whether the operator matches depends on the value alone and takes more than a
     /// glance to find out: it may then be remembered per value (everything but `@geoLookup`,
-    /// which fills a collection, operators with macros, and `@unconditionalMatch`/`@noMatch`).
+    /// which fills a collection, operators with macros, `@unconditionalMatch`/`@noMatch`, and
+    /// an `@rx` that matches every input whole, which never misses).
     pub fn is_worth_remembering(&self) -> bool {
-        !matches!(
-            self.kind,
-            Kind::Dynamic(..) | Kind::GeoLookup(_) | Kind::Always | Kind::Never
-        )
+        match &self.kind {
+            Kind::Dynamic(..) | Kind::GeoLookup(_) | Kind::Always | Kind::Never => false,
+            Kind::Rx(rx) => !rx.matches_whole(),
+            _ => true,
+        }
     }
 
     /// Literals one of which every value the operator matches contains (ASCII case ignored),

@@ -47,6 +47,11 @@ impl Rx {
         })
     }
 
+    /// True when the pattern matches every input, whole (see [`Rx::matches`]).
+    pub fn matches_whole(&self) -> bool {
+        self.matches_whole
+    }
+
     /// Literals one of which every match contains (see [`crate::rules::prefilter`]).
     pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
         crate::rules::prefilter::required_literals(&rewrite_hex_braces(&self.pattern))
